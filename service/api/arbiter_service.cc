@@ -1,0 +1,265 @@
+#include "service/api/arbiter_service.h"
+
+#include <deque>
+#include <mutex>
+
+#include "service/api/proto_conversion.h"
+#include "service/api/request_validation.h"
+#include "service/core/pressure.h"
+
+namespace sendgate::api {
+namespace {
+
+absl::Time CallerDeadline(const grpc::CallbackServerContext* context) {
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+grpc::Status InvalidArgument(const absl::Status& status) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message()));
+}
+
+// A store failure outside a decision (Cancel, GetPressure): the caller may retry.
+grpc::Status StoreFailure(const absl::Status& status) {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      std::string("the store did not answer: ") + std::string(status.message()));
+}
+
+// Finishes a unary call and counts it.
+void Finish(grpc::ServerUnaryReactor* reactor, DecisionMetrics& metrics, Method method,
+            grpc::Status status) {
+  metrics.RecordRpc(method, status.error_code());
+  reactor->Finish(std::move(status));
+}
+
+}  // namespace
+
+void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time caller_deadline,
+                                Method method, v1::DecideResponse* response, Answered done) {
+  const absl::Time started = parts_.clock.Now();
+  response->set_message_id(request.message_id());
+  response->set_contact_id(request.contact_id());
+  std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
+  absl::StatusOr<core::Message> message = MessageFromRequest(request, *policy, started);
+  if (!message.ok()) {
+    parts_.metrics.RecordInvalid(method, message.status());
+    done(InvalidArgument(message.status()));
+    return;
+  }
+  const int channel = message->channel;
+  const int category = message->category;
+  parts_.decider.Decide(
+      policy, std::move(*message), caller_deadline,
+      [this, policy, channel, category, method, started, response, done = std::move(done)](
+          core::Decision decision, absl::Status store_status) mutable {
+        FillDecision(decision, *policy, response);
+        parts_.metrics.RecordDecision(policy, channel, category, decision, store_status, method,
+                                      parts_.clock.Now() - started);
+        done(grpc::Status::OK);
+      });
+}
+
+grpc::ServerUnaryReactor* ArbiterService::Decide(grpc::CallbackServerContext* context,
+                                                 const v1::DecideRequest* request,
+                                                 v1::DecideResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  DecideInto(*request, CallerDeadline(context), Method::kDecide, response,
+             [this, reactor](grpc::Status status) {
+               Finish(reactor, parts_.metrics, Method::kDecide, std::move(status));
+             });
+  return reactor;
+}
+
+// One DecideStream: reads requests while fewer than kMaxStreamInFlight are unanswered, writes
+// each response as its decision arrives (one write at a time, in arrival order), and finishes
+// once the client is done sending and every response is written (or the client is gone).
+class ArbiterService::StreamReactor final
+    : public grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse> {
+ public:
+  StreamReactor(ArbiterService& service, grpc::CallbackServerContext* context)
+      : service_(service), deadline_(CallerDeadline(context)) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (!ok || abandoned_) {
+        reads_done_ = true;
+        FinishIfDone(lock);
+        return;
+      }
+      ++in_flight_;
+    }
+    auto* response = new v1::DecideResponse();
+    service_.DecideInto(request_, deadline_, Method::kDecideStream, response,
+                        [this, response](grpc::Status status) {
+                          if (!status.ok()) InvalidRequest(status, response);
+                          Enqueue(response);
+                        });
+    bool read_more = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      read_more = in_flight_ < kMaxStreamInFlight;
+      read_paused_ = !read_more;
+    }
+    if (read_more) StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    v1::DecideResponse* next = nullptr;
+    bool resume_reading = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      delete queue_.front();
+      queue_.pop_front();
+      --in_flight_;
+      if (!ok) Abandon(lock);
+      if (!queue_.empty()) {
+        next = queue_.front();
+      } else {
+        writing_ = false;
+      }
+      if (read_paused_ && !reads_done_ && in_flight_ < kMaxStreamInFlight) {
+        read_paused_ = false;
+        resume_reading = true;
+      }
+      if (next == nullptr) FinishIfDone(lock);
+    }
+    if (next != nullptr) StartWrite(next);
+    if (resume_reading) StartRead(&request_);
+  }
+
+  void OnDone() override {
+    service_.parts_.metrics.RecordRpc(Method::kDecideStream, final_code_);
+    delete this;
+  }
+
+ private:
+  static void InvalidRequest(const grpc::Status& status, v1::DecideResponse* response) {
+    response->set_outcome(v1::DENY);
+    v1::Reason* reason = response->add_reasons();
+    reason->set_code(v1::Reason::INVALID_REQUEST);
+    reason->set_message(status.error_message());
+  }
+
+  // Called from any thread when a decision is made.
+  void Enqueue(v1::DecideResponse* response) {
+    bool write_now = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (abandoned_) {
+        delete response;
+        --in_flight_;
+        FinishIfDone(lock);
+        return;
+      }
+      queue_.push_back(response);
+      write_now = !writing_;
+      writing_ = true;
+    }
+    if (write_now) StartWrite(response);
+  }
+
+  // The client is gone: drop what is queued; decisions still coming are dropped as they come.
+  // A read still outstanding ends by itself (OnReadDone(false)); a paused one never starts.
+  void Abandon(std::unique_lock<std::mutex>&) {
+    abandoned_ = true;
+    if (read_paused_) reads_done_ = true;
+    final_code_ = grpc::StatusCode::CANCELLED;
+    for (v1::DecideResponse* response : queue_) delete response;
+    in_flight_ -= static_cast<int>(queue_.size());
+    queue_.clear();
+  }
+
+  void FinishIfDone(std::unique_lock<std::mutex>& lock) {
+    if (!reads_done_ || in_flight_ > 0 || writing_ || finished_) return;
+    finished_ = true;
+    lock.unlock();
+    Finish(grpc::Status::OK);
+  }
+
+  ArbiterService& service_;
+  const absl::Time deadline_;
+  v1::DecideRequest request_;
+
+  std::mutex mutex_;
+  std::deque<v1::DecideResponse*> queue_;  // decided, not yet written; front is being written
+  int in_flight_ = 0;                      // read and not yet written (or dropped)
+  bool writing_ = false;
+  bool reads_done_ = false;
+  bool read_paused_ = false;
+  bool abandoned_ = false;
+  bool finished_ = false;
+  grpc::StatusCode final_code_ = grpc::StatusCode::OK;
+};
+
+grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>* ArbiterService::DecideStream(
+    grpc::CallbackServerContext* context) {
+  return new StreamReactor(*this, context);
+}
+
+grpc::ServerUnaryReactor* ArbiterService::Cancel(grpc::CallbackServerContext* context,
+                                                 const v1::CancelRequest* request,
+                                                 v1::CancelResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  for (auto [field, value] : {std::pair<const char*, const std::string*>{"contact_id", &request->contact_id()},
+                              {"message_id", &request->message_id()}}) {
+    if (absl::Status status = CheckId(field, *value); !status.ok()) {
+      parts_.metrics.RecordInvalid(Method::kCancel, status);
+      Finish(reactor, parts_.metrics, Method::kCancel, InvalidArgument(status));
+      return reactor;
+    }
+  }
+  parts_.store.Cancel(request->contact_id(), request->message_id(),
+                      parts_.decider.StoreDeadline(CallerDeadline(context)),
+                      [this, reactor, response](absl::StatusOr<bool> cancelled) {
+                        if (!cancelled.ok()) {
+                          parts_.metrics.RecordStoreError(cancelled.status());
+                          Finish(reactor, parts_.metrics, Method::kCancel,
+                                 StoreFailure(cancelled.status()));
+                          return;
+                        }
+                        parts_.metrics.RecordCancel(*cancelled);
+                        response->set_cancelled(*cancelled);
+                        Finish(reactor, parts_.metrics, Method::kCancel, grpc::Status::OK);
+                      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContext* context,
+                                                      const v1::GetPressureRequest* request,
+                                                      v1::GetPressureResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
+  const absl::Time now = parts_.clock.Now();
+  absl::Status status = CheckId("contact_id", request->contact_id());
+  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request->segments());
+  absl::StatusOr<absl::TimeZone> zone = ZoneFromRequest("timezone", request->timezone(), *policy);
+  absl::StatusOr<absl::Time> at = TimeFromRequest("at", request->has_at(), request->at(), now, now);
+  for (const absl::Status& each : {segments.status(), zone.status(), at.status()}) {
+    if (status.ok()) status = each;
+  }
+  if (!status.ok()) {
+    parts_.metrics.RecordInvalid(Method::kGetPressure, status);
+    Finish(reactor, parts_.metrics, Method::kGetPressure, InvalidArgument(status));
+    return reactor;
+  }
+  parts_.store.ReadHistory(
+      request->contact_id(), parts_.decider.StoreDeadline(CallerDeadline(context)),
+      [this, reactor, response, policy, segments = std::move(*segments), zone = *zone,
+       at = *at](absl::StatusOr<std::vector<core::SendRecord>> history) {
+        if (!history.ok()) {
+          parts_.metrics.RecordStoreError(history.status());
+          Finish(reactor, parts_.metrics, Method::kGetPressure, StoreFailure(history.status()));
+          return;
+        }
+        const core::Pressure pressure = core::PressureAt(*policy, *history, segments, zone, at);
+        FillPressure(*policy, *history, pressure, response);
+        Finish(reactor, parts_.metrics, Method::kGetPressure, grpc::Status::OK);
+      });
+  return reactor;
+}
+
+}  // namespace sendgate::api

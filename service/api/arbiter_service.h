@@ -1,0 +1,54 @@
+// sendgate.v1.Arbiter over gRPC's callback API. Each method converts and validates the
+// request, hands it to the Decider or the store, and finishes the call from whichever thread
+// the answer arrives on; no thread ever waits for Redis.
+#pragma once
+
+#include "sendgate/v1/arbiter.grpc.pb.h"
+#include "service/api/clock.h"
+#include "service/api/decider.h"
+#include "service/api/decision_metrics.h"
+#include "service/api/policy_holder.h"
+#include "service/store/store.h"
+
+namespace sendgate::api {
+
+struct ArbiterParts {
+  Decider& decider;
+  store::Store& store;
+  const PolicyHolder& policies;
+  const Clock& clock;
+  DecisionMetrics& metrics;
+};
+
+class ArbiterService final : public v1::Arbiter::CallbackService {
+ public:
+  // Decisions one DecideStream may have read but not yet answered; beyond it, reading pauses.
+  static constexpr int kMaxStreamInFlight = 512;
+
+  explicit ArbiterService(ArbiterParts parts) : parts_(parts) {}
+
+  grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
+                                   const v1::DecideRequest* request,
+                                   v1::DecideResponse* response) override;
+  grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>* DecideStream(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
+                                   const v1::CancelRequest* request,
+                                   v1::CancelResponse* response) override;
+  grpc::ServerUnaryReactor* GetPressure(grpc::CallbackServerContext* context,
+                                        const v1::GetPressureRequest* request,
+                                        v1::GetPressureResponse* response) override;
+
+ private:
+  class StreamReactor;
+  using Answered = absl::AnyInvocable<void(grpc::Status)>;
+
+  // Validates `request` and decides it into `response`; `done` gets OK, or INVALID_ARGUMENT
+  // naming the field (then `response` holds only the ids). Reads `request` before returning.
+  void DecideInto(const v1::DecideRequest& request, absl::Time caller_deadline, Method method,
+                  v1::DecideResponse* response, Answered done);
+
+  ArbiterParts parts_;
+};
+
+}  // namespace sendgate::api

@@ -1,0 +1,47 @@
+// The hot path without gRPC: a validated message becomes a check plan, one store call, and a
+// decision; when the store cannot answer in time, the policy's fail mode decides instead.
+// Plain C++ so that it is tested directly (tests/unit/decider_test.cc, with a fake store).
+#pragma once
+
+#include <memory>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "service/api/clock.h"
+#include "service/core/decision.h"
+#include "service/core/message.h"
+#include "service/core/policy.h"
+#include "service/store/store.h"
+
+namespace sendgate::api {
+
+struct DeciderOptions {
+  // The longest a decision waits for Redis before the fail mode answers.
+  absl::Duration store_timeout = absl::Milliseconds(250);
+  // Kept free before the caller's gRPC deadline, so that the answer arrives in time.
+  absl::Duration deadline_margin = absl::Milliseconds(3);
+};
+
+// Why a decision was made without the store (for metrics and logs), or OK.
+using DecisionCallback = absl::AnyInvocable<void(core::Decision, absl::Status store_status)>;
+
+class Decider {
+ public:
+  Decider(store::Store& store, const Clock& clock, DeciderOptions options)
+      : store_(store), clock_(clock), options_(options) {}
+
+  // Calls `done` exactly once, on a store thread or this one. `caller_deadline` is the gRPC
+  // deadline (InfiniteFuture when none).
+  void Decide(std::shared_ptr<const core::Policy> policy, core::Message message,
+              absl::Time caller_deadline, DecisionCallback done);
+
+  // The instant by which the store must answer a call made now.
+  absl::Time StoreDeadline(absl::Time caller_deadline) const;
+
+ private:
+  store::Store& store_;
+  const Clock& clock_;
+  const DeciderOptions options_;
+};
+
+}  // namespace sendgate::api

@@ -1,0 +1,150 @@
+#include "service/api/decision_metrics.h"
+
+#include <string>
+
+#include "absl/strings/ascii.h"
+
+namespace sendgate::api {
+namespace {
+
+constexpr int kOutcomes = 3;
+constexpr int kReasonCodes = 5;  // ReasonCode values 0 (unused) to 4
+
+const char* OutcomeLabel(core::Outcome outcome) {
+  switch (outcome) {
+    case core::Outcome::kAllow: return "allow";
+    case core::Outcome::kDeny: return "deny";
+    case core::Outcome::kDefer: return "defer";
+  }
+  return "?";
+}
+
+int OutcomeIndex(core::Outcome outcome) { return static_cast<int>(outcome) - 1; }
+
+const char* ReasonLabel(int code) {
+  switch (static_cast<core::ReasonCode>(code)) {
+    case core::ReasonCode::kCapReached: return "cap_reached";
+    case core::ReasonCode::kExpired: return "expired";
+    case core::ReasonCode::kStoreUnavailable: return "store_unavailable";
+    case core::ReasonCode::kInvalidRequest: return "invalid_request";
+  }
+  return "unknown";
+}
+
+const char* CodeLabel(grpc::StatusCode code) {
+  static constexpr const char* kNames[] = {
+      "OK",        "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",   "UNIMPLEMENTED",      "INTERNAL",
+      "UNAVAILABLE", "DATA_LOSS",       "UNAUTHENTICATED"};
+  const int index = static_cast<int>(code);
+  return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
+}
+
+}  // namespace
+
+absl::string_view MethodName(Method method) {
+  switch (method) {
+    case Method::kDecide: return "Decide";
+    case Method::kDecideStream: return "DecideStream";
+    case Method::kCancel: return "Cancel";
+    case Method::kGetPressure: return "GetPressure";
+  }
+  return "?";
+}
+
+DecisionMetrics::DecisionMetrics(metrics::Catalog& catalog)
+    : catalog_(catalog),
+      store_unavailable_(&catalog.store_errors.With({"unavailable"})),
+      store_deadline_exceeded_(&catalog.store_errors.With({"deadline_exceeded"})),
+      store_internal_(&catalog.store_errors.With({"internal"})) {
+  for (core::Outcome outcome : {core::Outcome::kAllow, core::Outcome::kDeny, core::Outcome::kDefer}) {
+    replays_[OutcomeIndex(outcome)] = &catalog.replays.With({OutcomeLabel(outcome)});
+  }
+  for (Method method : {Method::kDecide, Method::kDecideStream}) {
+    seconds_[static_cast<int>(method)] =
+        &catalog.decision_seconds.With({std::string(MethodName(method))});
+  }
+}
+
+std::shared_ptr<const DecisionMetrics::Table> DecisionMetrics::TableFor(
+    const std::shared_ptr<const core::Policy>& policy) {
+  std::shared_ptr<const Table> table = table_.load(std::memory_order_acquire);
+  if (table && table->policy == policy) return table;
+  auto fresh = std::make_shared<Table>();
+  fresh->policy = policy;
+  for (int o = 0; o < kOutcomes; ++o) {
+    const char* outcome = OutcomeLabel(static_cast<core::Outcome>(o + 1));
+    for (const core::Channel& channel : policy->channels) {
+      for (const core::Category& category : policy->categories) {
+        fresh->decisions.push_back(
+            &catalog_.decisions.With({outcome, channel.name, category.name}));
+      }
+    }
+    for (const core::Category& category : policy->categories) {
+      fresh->degraded.push_back(&catalog_.degraded.With({outcome, category.name}));
+    }
+  }
+  for (int code = 0; code < kReasonCodes; ++code) {
+    fresh->reasons.push_back(&catalog_.reasons.With({ReasonLabel(code), ""}));
+    for (const core::Cap& cap : policy->caps) {
+      fresh->reasons.push_back(&catalog_.reasons.With({ReasonLabel(code), cap.id}));
+    }
+  }
+  table_.store(fresh, std::memory_order_release);
+  return fresh;
+}
+
+void DecisionMetrics::RecordDecision(const std::shared_ptr<const core::Policy>& policy,
+                                     int channel, int category, const core::Decision& decision,
+                                     const absl::Status& store_status, Method method,
+                                     absl::Duration elapsed) {
+  const std::shared_ptr<const Table> table = TableFor(policy);
+  const size_t channels = policy->channels.size();
+  const size_t categories = policy->categories.size();
+  const int outcome = OutcomeIndex(decision.outcome);
+  table->decisions[(outcome * channels + channel) * categories + category]->Increment();
+  if (decision.degraded) table->degraded[outcome * categories + category]->Increment();
+  if (decision.replayed) replays_[outcome]->Increment();
+  for (const core::Reason& reason : decision.reasons) {
+    size_t rule = 0;
+    for (size_t i = 0; i < policy->caps.size() && !reason.rule_id.empty(); ++i) {
+      if (policy->caps[i].id == reason.rule_id) rule = i + 1;
+    }
+    const size_t code = static_cast<size_t>(reason.code) % kReasonCodes;
+    table->reasons[code * (policy->caps.size() + 1) + rule]->Increment();
+  }
+  if (!store_status.ok()) RecordStoreError(store_status);
+  seconds_[static_cast<int>(method)]->Observe(absl::ToDoubleSeconds(elapsed));
+}
+
+void DecisionMetrics::RecordRpc(Method method, grpc::StatusCode code) {
+  const int index = static_cast<int>(code);
+  if (index < 0 || index >= 17) return;
+  std::atomic<metrics::Counter*>& slot = rpcs_[static_cast<int>(method)][index];
+  metrics::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    counter = &catalog_.rpcs.With({std::string(MethodName(method)), CodeLabel(code)});
+    slot.store(counter, std::memory_order_release);
+  }
+  counter->Increment();
+}
+
+void DecisionMetrics::RecordInvalid(Method method, const absl::Status& status) {
+  const absl::string_view message = status.message();
+  const absl::string_view field = message.substr(0, message.find(':'));
+  catalog_.invalid_requests.With({std::string(MethodName(method)), std::string(field)}).Increment();
+}
+
+void DecisionMetrics::RecordStoreError(const absl::Status& status) {
+  metrics::Counter* counter = absl::IsDeadlineExceeded(status) ? store_deadline_exceeded_
+                              : absl::IsUnavailable(status)      ? store_unavailable_
+                                                                 : store_internal_;
+  counter->Increment();
+}
+
+void DecisionMetrics::RecordCancel(bool cancelled) {
+  catalog_.cancels.With({cancelled ? "cancelled" : "not_found"}).Increment();
+}
+
+}  // namespace sendgate::api

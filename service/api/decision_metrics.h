@@ -1,0 +1,58 @@
+// Records decisions and calls in the metric catalog from the hot path without locks: the
+// labelled children a policy needs are looked up once per policy snapshot and then reused.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/support/status.h"
+#include "service/core/decision.h"
+#include "service/core/policy.h"
+#include "service/metrics/catalog.h"
+
+namespace sendgate::api {
+
+enum class Method { kDecide, kDecideStream, kCancel, kGetPressure };
+inline constexpr int kMethodCount = 4;
+absl::string_view MethodName(Method method);
+
+class DecisionMetrics {
+ public:
+  explicit DecisionMetrics(metrics::Catalog& catalog);
+
+  // One decision; `store_status` is why the fail mode decided, or OK.
+  // `channel` and `category` index the policy's lists.
+  void RecordDecision(const std::shared_ptr<const core::Policy>& policy, int channel,
+                      int category, const core::Decision& decision,
+                      const absl::Status& store_status, Method method, absl::Duration elapsed);
+  void RecordRpc(Method method, grpc::StatusCode code);
+  void RecordInvalid(Method method, const absl::Status& status);
+  void RecordStoreError(const absl::Status& status);
+  void RecordCancel(bool cancelled);
+
+ private:
+  // Children for one policy snapshot.
+  struct Table {
+    std::shared_ptr<const core::Policy> policy;
+    std::vector<metrics::Counter*> decisions;  // [outcome][channel][category]
+    std::vector<metrics::Counter*> reasons;    // [code][cap + 1]; cap 0 is "no rule"
+    std::vector<metrics::Counter*> degraded;   // [outcome][category]
+  };
+  std::shared_ptr<const Table> TableFor(const std::shared_ptr<const core::Policy>& policy);
+
+  metrics::Catalog& catalog_;
+  std::atomic<std::shared_ptr<const Table>> table_;
+  std::array<metrics::Counter*, 3> replays_;
+  std::array<metrics::Histogram*, kMethodCount> seconds_{};  // Decide and DecideStream
+  metrics::Counter* store_unavailable_;
+  metrics::Counter* store_deadline_exceeded_;
+  metrics::Counter* store_internal_;
+  std::array<std::array<std::atomic<metrics::Counter*>, 17>, kMethodCount> rpcs_{};
+};
+
+}  // namespace sendgate::api

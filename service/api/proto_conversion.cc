@@ -1,0 +1,80 @@
+#include "service/api/proto_conversion.h"
+
+#include "service/core/names.h"
+
+namespace sendgate::api {
+namespace {
+
+using core::Field;
+
+v1::Outcome ToOutcome(core::Outcome outcome) {
+  switch (outcome) {
+    case core::Outcome::kAllow: return v1::ALLOW;
+    case core::Outcome::kDeny: return v1::DENY;
+    case core::Outcome::kDefer: return v1::DEFER;
+  }
+  return v1::OUTCOME_UNSPECIFIED;
+}
+
+void FillRecord(const core::Policy& policy, const core::SendRecord& record,
+                v1::SendRecord* out) {
+  ToTimestamp(record.at, out->mutable_sent_at());
+  out->set_channel(policy.NameOf(Field::kChannel, record.id(Field::kChannel)));
+  out->set_category(policy.NameOf(Field::kCategory, record.id(Field::kCategory)));
+  out->set_subscription(policy.NameOf(Field::kSubscription, record.id(Field::kSubscription)));
+  out->set_program(policy.NameOf(Field::kProgram, record.id(Field::kProgram)));
+  out->set_campaign(policy.NameOf(Field::kCampaign, record.id(Field::kCampaign)));
+  out->set_weight(record.weight);
+  out->set_priority(record.priority);
+  out->set_message_hash(core::HexId(record.message_hash, 16).substr(1));
+  out->set_denied(!record.counted());
+}
+
+}  // namespace
+
+void ToTimestamp(absl::Time time, google::protobuf::Timestamp* timestamp) {
+  const int64_t nanos = absl::ToUnixNanos(time);
+  timestamp->set_seconds(absl::ToUnixSeconds(time));
+  timestamp->set_nanos(static_cast<int32_t>(nanos - absl::ToUnixSeconds(time) * 1000000000));
+}
+
+void FillDecision(const core::Decision& decision, const core::Policy& policy,
+                  v1::DecideResponse* response) {
+  response->set_outcome(ToOutcome(decision.outcome));
+  for (const core::Reason& reason : decision.reasons) {
+    v1::Reason* out = response->add_reasons();
+    out->set_code(static_cast<v1::Reason::Code>(reason.code));
+    out->set_rule_id(reason.rule_id);
+    out->set_used(reason.used);
+    out->set_limit(reason.limit);
+    out->set_message(reason.message);
+  }
+  if (decision.retry_at.has_value()) ToTimestamp(*decision.retry_at, response->mutable_retry_at());
+  response->set_policy_version(policy.version);
+  response->set_replayed(decision.replayed);
+  response->set_degraded(decision.degraded);
+}
+
+void FillPressure(const core::Policy& policy, std::span<const core::SendRecord> history,
+                  const core::Pressure& pressure, v1::GetPressureResponse* response) {
+  for (const core::SendRecord& record : history) FillRecord(policy, record, response->add_history());
+  for (const core::CapUsage& usage : pressure.caps) {
+    const core::Cap& cap = policy.caps[usage.cap];
+    v1::CapUsage* out = response->add_caps();
+    out->set_rule_id(cap.id);
+    out->set_description(cap.description);
+    out->set_partition(usage.partition);
+    out->set_used(usage.used);
+    out->set_limit(usage.limit);
+    ToTimestamp(usage.start, out->mutable_window_start());
+    ToTimestamp(usage.end, out->mutable_window_end());
+  }
+  for (const core::ChannelRoom& room : pressure.channels) {
+    v1::ChannelRoom* out = response->add_channels();
+    out->set_channel(policy.channels[room.channel].name);
+    if (room.next_allowed.has_value()) ToTimestamp(*room.next_allowed, out->mutable_next_allowed_at());
+  }
+  response->set_policy_version(policy.version);
+}
+
+}  // namespace sendgate::api

@@ -1,0 +1,210 @@
+#include "service/api/request_validation.h"
+
+#include <unordered_map>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "service/core/names.h"
+
+namespace sendgate::api {
+namespace {
+
+absl::Status Invalid(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+// Valid UTF-8 without C0/C1 control characters or DEL.
+bool IsCleanUtf8(absl::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = text[i];
+    int length = 0;
+    uint32_t code = 0;
+    if (c < 0x80) {
+      length = 1, code = c;
+    } else if ((c & 0xe0) == 0xc0) {
+      length = 2, code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      length = 3, code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      length = 4, code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (int k = 1; k < length; ++k) {
+      const unsigned char next = text[i + k];
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+      return false;  // overlong, out of range or a surrogate
+    if (code < 0x20 || code == 0x7f || (code >= 0x80 && code < 0xa0)) return false;
+    i += length;
+  }
+  return true;
+}
+
+absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_bytes) {
+  if (value.size() > max_bytes) {
+    return Invalid(field, absl::StrCat("is ", value.size(), " bytes long; the limit is ",
+                                       max_bytes));
+  }
+  if (!IsCleanUtf8(value)) {
+    return Invalid(field, "must be UTF-8 text without control characters");
+  }
+  return absl::OkStatus();
+}
+
+template <typename T>
+std::string Declared(const std::vector<T>& items) {
+  return absl::StrJoin(items, ", ", [](std::string* out, const T& item) { out->append(item.name); });
+}
+
+// Index of the declared name, or an error listing what the policy declares.
+template <typename T>
+absl::StatusOr<int> Resolve(absl::string_view field, absl::string_view name,
+                            const std::vector<T>& declared) {
+  for (size_t i = 0; i < declared.size(); ++i) {
+    if (declared[i].name == name) return static_cast<int>(i);
+  }
+  return Invalid(field, absl::StrCat("unknown ", field, " '", absl::CHexEscape(name.substr(0, 64)),
+                                     "' (the policy declares: ", Declared(declared), ")"));
+}
+
+absl::StatusOr<int> IntInRange(absl::string_view field, bool present, int value, int min, int max,
+                               int fallback) {
+  if (!present) return fallback;
+  if (value < min || value > max) {
+    return Invalid(field, absl::StrCat("must be from ", min, " to ", max, ", not ", value));
+  }
+  return value;
+}
+
+}  // namespace
+
+absl::Status CheckId(absl::string_view field, absl::string_view value) {
+  if (value.empty()) return Invalid(field, "is required");
+  return CheckText(field, value, kMaxIdBytes);
+}
+
+absl::StatusOr<absl::TimeZone> ZoneFromRequest(absl::string_view field, absl::string_view name,
+                                               const core::Policy& policy) {
+  if (name.empty()) return policy.default_timezone;
+  // absl::LoadTimeZone takes a global lock: keep each thread's zones at hand.
+  thread_local std::unordered_map<std::string, absl::TimeZone> zones;
+  if (auto it = zones.find(std::string(name)); it != zones.end()) return it->second;
+  absl::TimeZone zone;
+  if (name.size() > 64 || !absl::LoadTimeZone(std::string(name), &zone)) {
+    return Invalid(field, absl::StrCat("unknown time zone '", absl::CHexEscape(name.substr(0, 64)),
+                                       "' (use an IANA name such as Europe/Paris)"));
+  }
+  if (zones.size() < 1000) zones.emplace(std::string(name), zone);
+  return zone;
+}
+
+absl::StatusOr<std::vector<std::string>> SegmentsFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& segments) {
+  if (segments.size() > kMaxSegments) {
+    return Invalid("segments", absl::StrCat("has ", segments.size(), " entries; the limit is ",
+                                            kMaxSegments));
+  }
+  for (const std::string& segment : segments) {
+    if (segment.empty()) return Invalid("segments", "must not contain an empty segment");
+    if (absl::Status status = CheckText("segments", segment, kMaxSegmentBytes); !status.ok()) {
+      return status;
+    }
+  }
+  return std::vector<std::string>(segments.begin(), segments.end());
+}
+
+absl::StatusOr<absl::Time> TimeFromRequest(absl::string_view field, bool present,
+                                           const google::protobuf::Timestamp& timestamp,
+                                           absl::Time now, absl::Time fallback) {
+  if (!present) return fallback;
+  if (timestamp.nanos() < 0 || timestamp.nanos() > 999999999) {
+    return Invalid(field, "has nanos outside 0 to 999999999");
+  }
+  const absl::Time time = absl::FromUnixSeconds(timestamp.seconds()) +
+                          absl::Nanoseconds(timestamp.nanos());
+  if (time < now - kMaxTimeOffset || time > now + kMaxTimeOffset) {
+    return Invalid(field, absl::StrCat("is ", absl::FormatTime(time, absl::UTCTimeZone()),
+                                       ", more than 366 days from now"));
+  }
+  // Millisecond precision, as history stores it.
+  return absl::FromUnixMillis(absl::ToUnixMillis(time));
+}
+
+absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& request,
+                                                 const core::Policy& policy, absl::Time now) {
+  core::Message message;
+  if (absl::Status status = CheckId("message_id", request.message_id()); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = CheckId("contact_id", request.contact_id()); !status.ok()) {
+    return status;
+  }
+  message.message_id = request.message_id();
+  message.contact_id = request.contact_id();
+
+  if (request.channel().empty()) return Invalid("channel", "is required");
+  absl::StatusOr<int> channel = Resolve("channel", request.channel(), policy.channels);
+  if (!channel.ok()) return channel.status();
+  message.channel = *channel;
+
+  message.category = policy.default_category;
+  if (!request.category().empty()) {
+    absl::StatusOr<int> category = Resolve("category", request.category(), policy.categories);
+    if (!category.ok()) return category.status();
+    message.category = *category;
+  }
+  if (!request.subscription().empty()) {
+    absl::StatusOr<int> subscription =
+        Resolve("subscription", request.subscription(), policy.subscriptions);
+    if (!subscription.ok()) return subscription.status();
+  }
+  for (auto [field, value] : {std::pair<absl::string_view, const std::string*>{"program", &request.program()},
+                              {"campaign_id", &request.campaign_id()}}) {
+    if (absl::Status status = CheckText(field, *value, kMaxIdBytes); !status.ok()) return status;
+  }
+  message.ids = {policy.channels[message.channel].id, policy.categories[message.category].id,
+                 core::NameId(request.subscription()), core::NameId(request.program()),
+                 core::NameId(request.campaign_id())};
+
+  absl::StatusOr<int> weight = IntInRange("weight", request.has_weight(), request.weight(), 1,
+                                          kMaxWeight, 1);
+  if (!weight.ok()) return weight.status();
+  message.weight = *weight;
+  absl::StatusOr<int> priority = IntInRange("priority", request.has_priority(),
+                                            request.priority(), 0, kMaxPriority,
+                                            policy.default_priority);
+  if (!priority.ok()) return priority.status();
+  message.priority = *priority;
+
+  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request.segments());
+  if (!segments.ok()) return segments.status();
+  message.segments = std::move(*segments);
+  absl::StatusOr<absl::TimeZone> zone = ZoneFromRequest("timezone", request.timezone(), policy);
+  if (!zone.ok()) return zone.status();
+  message.timezone = *zone;
+
+  absl::StatusOr<absl::Time> send_at = TimeFromRequest(
+      "send_at", request.has_send_at(), request.send_at(), now, absl::FromUnixMillis(absl::ToUnixMillis(now)));
+  if (!send_at.ok()) return send_at.status();
+  message.send_at = *send_at;
+  if (request.has_expires_at()) {
+    absl::StatusOr<absl::Time> expires_at =
+        TimeFromRequest("expires_at", true, request.expires_at(), now, now);
+    if (!expires_at.ok()) return expires_at.status();
+    if (*expires_at <= message.send_at) {
+      return Invalid("expires_at", "must be after send_at (or now, when send_at is not set)");
+    }
+    message.expires_at = *expires_at;
+  }
+  return message;
+}
+
+}  // namespace sendgate::api

@@ -1,0 +1,45 @@
+// Checks requests field by field and resolves them against the policy snapshot. Every error
+// is INVALID_ARGUMENT and starts with the field's name: "weight: must be from 1 to 1000, not 0".
+#pragma once
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sendgate/v1/arbiter.pb.h"
+#include "service/core/message.h"
+#include "service/core/policy.h"
+
+namespace sendgate::api {
+
+// Bounds of request fields (documented in docs/api.md).
+inline constexpr size_t kMaxIdBytes = 256;
+inline constexpr size_t kMaxSegmentBytes = 128;
+inline constexpr int kMaxSegments = 64;
+inline constexpr int kMaxWeight = 1000;
+inline constexpr int kMaxPriority = 100;
+// send_at, expires_at and GetPressure's `at` must be within this of now.
+const absl::Duration kMaxTimeOffset = absl::Hours(24 * 366);
+
+// `now` is the server's clock.
+absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& request,
+                                                 const core::Policy& policy, absl::Time now);
+
+// A contact_id or message_id: 1 to 256 bytes of UTF-8 without control characters.
+absl::Status CheckId(absl::string_view field, absl::string_view value);
+
+// The request's time zone, or the policy's default when `name` is empty.
+absl::StatusOr<absl::TimeZone> ZoneFromRequest(absl::string_view field, absl::string_view name,
+                                               const core::Policy& policy);
+
+absl::StatusOr<std::vector<std::string>> SegmentsFromRequest(
+    const google::protobuf::RepeatedPtrField<std::string>& segments);
+
+// An optional timestamp within kMaxTimeOffset of now; `fallback` when unset.
+absl::StatusOr<absl::Time> TimeFromRequest(absl::string_view field, bool present,
+                                           const google::protobuf::Timestamp& timestamp,
+                                           absl::Time now, absl::Time fallback);
+
+}  // namespace sendgate::api

@@ -1,0 +1,86 @@
+// The contract between core and the store for one decision: core compiles a message into a
+// CheckPlan (absolute windows, effective limits, what to match); the store evaluates it
+// atomically against the contact's history, records the send when every cap has room, and
+// answers a CheckResult. The store knows nothing of the policy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "service/core/send_record.h"
+
+namespace sendgate::core {
+
+// Reason codes, numbered as sendgate.v1.Reason.Code.
+enum class ReasonCode : uint8_t {
+  kCapReached = 1,
+  kExpired = 2,
+  kStoreUnavailable = 3,
+  kInvalidRequest = 4,
+};
+
+// A counted record matches when its id for `field` is one of `ids`.
+struct FieldMatch {
+  Field field;
+  std::vector<uint32_t> ids;
+};
+
+// One cap to check: counted records matching every FieldMatch with start <= at < end.
+struct CapCheck {
+  int cap = 0;  // index into Policy::caps, for reasons
+  absl::Time start;
+  absl::Time end;
+  absl::Duration slide;  // see WindowBounds
+  int64_t limit = 0;
+  std::vector<FieldMatch> match;
+};
+
+enum class CheckMode {
+  kDecide,      // replay check, caps, and record the send (or its denial)
+  kReplayOnly,  // only look the message_id up; write nothing
+};
+
+struct CheckPlan {
+  CheckMode mode = CheckMode::kDecide;
+  std::string contact_id;
+  SendRecord send;  // recorded as is when allowed; with denied_code = deny_code when denied
+  uint8_t deny_code = static_cast<uint8_t>(ReasonCode::kCapReached);
+  std::vector<CapCheck> caps;
+  // Room found later than this is no use: the decision is DENY, not DEFER.
+  absl::Time deny_after;
+  // Records older than this can no longer count: the store drops them.
+  absl::Time keep_after;
+  // The history key expires `retention` after its latest record.
+  absl::Duration retention;
+  absl::Time now;
+};
+
+enum class CheckOutcome {
+  kAllowed,        // every cap had room; the send is recorded
+  kDeferred,       // a cap is full; room frees up at retry_at, before deny_after
+  kDenied,         // a cap is full until after deny_after (or forever); the denial is recorded
+  kReplayAllowed,  // the message_id was counted before
+  kReplayDenied,   // the message_id was denied before
+  kUnknown,        // kReplayOnly: the message_id is not in history
+};
+
+struct CapResult {
+  int64_t used = 0;  // weight units already counted in the window
+  // When the cap has room for the message; InfinitePast when it has room now,
+  // InfiniteFuture when it never will (the message weighs more than the limit).
+  absl::Time room_at = absl::InfinitePast();
+
+  bool full() const { return room_at != absl::InfinitePast(); }
+};
+
+struct CheckResult {
+  CheckOutcome outcome = CheckOutcome::kUnknown;
+  std::vector<CapResult> caps;  // one per CheckPlan::caps, when evaluated
+  absl::Time retry_at = absl::InfiniteFuture();  // kDeferred, kDenied: the latest room_at
+  absl::Time replay_at;         // replays: when the first decision was made
+  uint8_t replay_code = 0;      // kReplayDenied: the first decision's reason code
+};
+
+}  // namespace sendgate::core

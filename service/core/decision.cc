@@ -1,0 +1,128 @@
+#include "service/core/decision.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace sendgate::core {
+namespace {
+
+std::string DescribeDuration(absl::Duration duration) {
+  Window window{.kind = WindowKind::kRolling, .length = duration};
+  return window.Describe().substr(absl::string_view("rolling ").size());
+}
+
+// Why the room the cap finds is no use to this message, or "" when it is.
+std::string TooLate(const Policy& policy, const Message& message, absl::Time room_at) {
+  if (room_at == absl::InfiniteFuture()) return "; this message weighs more than the limit";
+  if (message.expires_at.has_value() && room_at > *message.expires_at) {
+    return absl::StrCat(", after the message expires at ",
+                        LocalTime(*message.expires_at, message.timezone));
+  }
+  if (room_at > message.send_at + policy.max_delay) {
+    return absl::StrCat(", beyond the policy's maximum delay of ",
+                        DescribeDuration(policy.max_delay));
+  }
+  return "";
+}
+
+Reason CapReason(const Policy& policy, const Message& message, const CapCheck& check,
+                 const CapResult& result) {
+  const Cap& cap = policy.caps[check.cap];
+  std::string text = absl::StrFormat("%s: %d of %d used", cap.description, result.used,
+                                     check.limit);
+  if (result.room_at != absl::InfiniteFuture()) {
+    absl::StrAppend(&text, "; room again at ", LocalTime(result.room_at, message.timezone));
+  }
+  absl::StrAppend(&text, TooLate(policy, message, result.room_at), ".");
+  return Reason{.code = ReasonCode::kCapReached,
+                .rule_id = cap.id,
+                .used = result.used,
+                .limit = check.limit,
+                .message = std::move(text)};
+}
+
+Decision ReplayDecision(const Message& message, const CheckResult& result) {
+  Decision decision{.replayed = true};
+  if (result.outcome == CheckOutcome::kReplayAllowed) {
+    decision.outcome = Outcome::kAllow;
+    return decision;
+  }
+  decision.outcome = Outcome::kDeny;
+  decision.reasons.push_back(Reason{
+      .code = static_cast<ReasonCode>(result.replay_code),
+      .message = absl::StrCat("This message_id was denied at ",
+                              LocalTime(result.replay_at, message.timezone),
+                              "; the first decision stands.")});
+  return decision;
+}
+
+Decision ExpiredDecision(const Message& message) {
+  return Decision{.outcome = Outcome::kDeny,
+                  .reasons = {Reason{.code = ReasonCode::kExpired,
+                                     .message = absl::StrCat(
+                                         "The message expired at ",
+                                         LocalTime(*message.expires_at, message.timezone),
+                                         ".")}}};
+}
+
+}  // namespace
+
+std::string LocalTime(absl::Time at, absl::TimeZone zone) {
+  return absl::FormatTime("%Y-%m-%d %H:%M %Z", at, zone);
+}
+
+Decision DecisionFromCheck(const Policy& policy, const Message& message, const CheckPlan& plan,
+                           const CheckResult& result) {
+  switch (result.outcome) {
+    case CheckOutcome::kReplayAllowed:
+    case CheckOutcome::kReplayDenied:
+      return ReplayDecision(message, result);
+    case CheckOutcome::kUnknown:
+      return ExpiredDecision(message);
+    case CheckOutcome::kAllowed:
+      return Decision{.outcome = Outcome::kAllow};
+    case CheckOutcome::kDeferred:
+    case CheckOutcome::kDenied:
+      break;
+  }
+  Decision decision;
+  decision.outcome =
+      result.outcome == CheckOutcome::kDeferred ? Outcome::kDefer : Outcome::kDeny;
+  if (decision.outcome == Outcome::kDefer) decision.retry_at = result.retry_at;
+  for (size_t i = 0; i < plan.caps.size() && i < result.caps.size(); ++i) {
+    if (result.caps[i].full()) {
+      decision.reasons.push_back(CapReason(policy, message, plan.caps[i], result.caps[i]));
+    }
+  }
+  return decision;
+}
+
+Decision DecisionWithoutStore(const Policy& policy, const Message& message, absl::Time now) {
+  const Category& category = policy.categories[message.category];
+  Decision decision{.degraded = true};
+  std::string text = "sendgate could not reach its store in time";
+  switch (category.on_store_failure) {
+    case FailMode::kAllow:
+      decision.outcome = Outcome::kAllow;
+      absl::StrAppend(&text, "; ", category.name, " messages are allowed then (fail-open).");
+      break;
+    case FailMode::kDeny:
+      decision.outcome = Outcome::kDeny;
+      absl::StrAppend(&text, "; ", category.name, " messages are denied then (fail-closed).");
+      break;
+    case FailMode::kDefer: {
+      const absl::Time retry_at = now + policy.store_failure_retry;
+      const bool expires_first = message.expires_at.has_value() && retry_at > *message.expires_at;
+      decision.outcome = expires_first ? Outcome::kDeny : Outcome::kDefer;
+      if (!expires_first) decision.retry_at = retry_at;
+      absl::StrAppend(&text, "; ", category.name, " messages are deferred then",
+                      expires_first ? ", and this one expires first." : ".");
+      break;
+    }
+  }
+  decision.reasons.push_back(
+      Reason{.code = ReasonCode::kStoreUnavailable, .message = std::move(text)});
+  return decision;
+}
+
+}  // namespace sendgate::core

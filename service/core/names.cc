@@ -1,0 +1,29 @@
+// FNV-1a: simple, stable across builds and platforms, good enough spread for short ids.
+#include "service/core/names.h"
+
+#include "absl/strings/str_format.h"
+
+namespace sendgate::core {
+
+uint32_t NameId(absl::string_view name) {
+  if (name.empty()) return 0;
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : name) {
+    hash ^= c;
+    hash *= 16777619u;
+  }
+  return hash == 0 ? 1 : hash;
+}
+
+uint64_t MessageHash(absl::string_view message_id) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : message_id) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash == 0 ? 1 : hash;
+}
+
+std::string HexId(uint64_t id, int digits) { return absl::StrFormat("#%0*x", digits, id); }
+
+}  // namespace sendgate::core

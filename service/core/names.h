@@ -1,0 +1,21 @@
+// Stable ids for names (channels, categories, campaigns ...) and message ids, as stored in a
+// contact's send history. Hashes of the name, not positions in the policy file, so they survive
+// policy edits: renaming a channel makes it a new channel, reordering changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+
+namespace sendgate::core {
+
+// 32-bit FNV-1a of `name`; never 0, which stands for "none" (no subscription, no campaign ...).
+uint32_t NameId(absl::string_view name);
+
+// 64-bit FNV-1a of a message_id: the idempotency key kept in history. 0 is never returned.
+uint64_t MessageHash(absl::string_view message_id);
+
+// "#1a2b3c4d": how an id is shown when no name is known for it.
+std::string HexId(uint64_t id, int digits);
+
+}  // namespace sendgate::core

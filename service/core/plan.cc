@@ -1,0 +1,87 @@
+#include "service/core/plan.h"
+
+#include <algorithm>
+
+#include "service/core/names.h"
+
+namespace sendgate::core {
+namespace {
+
+bool Contains(const std::vector<uint32_t>& ids, uint32_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+bool Partitioned(const Cap& cap, Field field) {
+  return std::find(cap.per.begin(), cap.per.end(), field) != cap.per.end();
+}
+
+// What a record must carry to count: the cap's filters, and the message's own value for
+// every `per` field (which already passed the filter).
+std::vector<FieldMatch> MatchFor(const Cap& cap, const Message& message) {
+  std::vector<FieldMatch> match;
+  for (int i = 0; i < kFieldCount; ++i) {
+    const Field field = static_cast<Field>(i);
+    if (Partitioned(cap, field)) {
+      match.push_back({field, {message.id(field)}});
+    } else if (!cap.only[i].empty()) {
+      match.push_back({field, cap.only[i]});
+    }
+  }
+  return match;
+}
+
+}  // namespace
+
+bool CapApplies(const Cap& cap, const Message& message) {
+  for (int i = 0; i < kFieldCount; ++i) {
+    if (!cap.only[i].empty() && !Contains(cap.only[i], message.ids[i])) return false;
+  }
+  for (Field field : cap.per) {
+    if (message.id(field) == 0) return false;
+  }
+  return true;
+}
+
+int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments) {
+  int64_t limit = cap.limit;
+  bool in_listed_segment = false;
+  for (const SegmentLimit& segment_limit : cap.segment_limits) {
+    if (std::find(segments.begin(), segments.end(), segment_limit.segment) == segments.end())
+      continue;
+    limit = in_listed_segment ? std::min(limit, segment_limit.limit) : segment_limit.limit;
+    in_listed_segment = true;
+  }
+  return limit;
+}
+
+CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now) {
+  CheckPlan plan;
+  const bool expired = message.expires_at.has_value() && *message.expires_at <= now;
+  plan.mode = expired ? CheckMode::kReplayOnly : CheckMode::kDecide;
+  plan.contact_id = message.contact_id;
+  plan.send = SendRecord{.at = message.send_at,
+                         .message_hash = MessageHash(message.message_id),
+                         .ids = message.ids,
+                         .weight = static_cast<uint16_t>(message.weight),
+                         .priority = static_cast<uint8_t>(message.priority)};
+  for (size_t i = 0; i < policy.caps.size(); ++i) {
+    const Cap& cap = policy.caps[i];
+    if (!CapApplies(cap, message)) continue;
+    const WindowBounds bounds =
+        BoundsAt(cap.window, message.send_at, message.timezone, policy.week_starts);
+    plan.caps.push_back(CapCheck{.cap = static_cast<int>(i),
+                                 .start = bounds.start,
+                                 .end = bounds.end,
+                                 .slide = bounds.slide,
+                                 .limit = EffectiveLimit(cap, message.segments),
+                                 .match = MatchFor(cap, message)});
+  }
+  plan.deny_after = std::min(message.expires_at.value_or(absl::InfiniteFuture()),
+                             message.send_at + policy.max_delay);
+  plan.retention = policy.Retention();
+  plan.keep_after = std::min(now, message.send_at) - plan.retention;
+  plan.now = now;
+  return plan;
+}
+
+}  // namespace sendgate::core

@@ -1,0 +1,21 @@
+// Compiles a message into the check plan the store runs: DESIGN.md's hot path, step 2.
+#pragma once
+
+#include "absl/time/time.h"
+#include "service/core/check_plan.h"
+#include "service/core/message.h"
+#include "service/core/policy.h"
+
+namespace sendgate::core {
+
+// Whether `cap` limits `message`: its filters accept the message, the message carries every
+// `per` field, and the message's category is not exempt (unless the cap names it).
+bool CapApplies(const Cap& cap, const Message& message);
+
+// The cap's limit for a contact in `segments`: the lowest matching segment limit, else `limit`.
+int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments);
+
+// `now` is the server's clock, passed in so that tests control it.
+CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now);
+
+}  // namespace sendgate::core

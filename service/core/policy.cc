@@ -1,0 +1,53 @@
+#include "service/core/policy.h"
+
+#include <algorithm>
+
+#include "service/core/names.h"
+
+namespace sendgate::core {
+namespace {
+
+template <typename T>
+int FindByName(const std::vector<T>& items, absl::string_view name) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+template <typename T>
+const std::string* NameById(const std::vector<T>& items, uint32_t id) {
+  for (const T& item : items) {
+    if (item.id == id) return &item.name;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::Duration Policy::Retention() const {
+  absl::Duration longest = idempotency_window;
+  for (const Cap& cap : caps) longest = std::max(longest, cap.window.Reach());
+  return longest;
+}
+
+int Policy::FindChannel(absl::string_view name) const { return FindByName(channels, name); }
+int Policy::FindCategory(absl::string_view name) const { return FindByName(categories, name); }
+int Policy::FindSubscription(absl::string_view name) const {
+  return FindByName(subscriptions, name);
+}
+
+std::string Policy::NameOf(Field field, uint32_t id) const {
+  if (id == 0) return "";
+  const std::string* name = nullptr;
+  switch (field) {
+    case Field::kChannel: name = NameById(channels, id); break;
+    case Field::kCategory: name = NameById(categories, id); break;
+    case Field::kSubscription: name = NameById(subscriptions, id); break;
+    case Field::kProgram:
+    case Field::kCampaign: break;
+  }
+  return name != nullptr ? *name : HexId(id, 8);
+}
+
+}  // namespace sendgate::core

@@ -1,0 +1,87 @@
+// The company's pressure policy, compiled and validated (service/policy builds it from YAML).
+// Immutable once built: the server shares one snapshot between all requests and swaps it whole.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/time/time.h"
+#include "service/core/send_record.h"
+#include "service/core/window.h"
+
+namespace sendgate::core {
+
+// What a decision falls back to when Redis cannot be asked in time.
+enum class FailMode { kAllow, kDeny, kDefer };
+
+struct Channel {
+  std::string name;
+  uint32_t id = 0;  // NameId(name)
+};
+
+struct Subscription {
+  std::string name;
+  uint32_t id = 0;
+};
+
+struct Category {
+  std::string name;
+  uint32_t id = 0;
+  // Exempt categories (transactional, service) are not limited by caps that do not name them,
+  // and their sends do not count against such caps.
+  bool exempt_from_caps = false;
+  FailMode on_store_failure = FailMode::kDefer;
+};
+
+struct SegmentLimit {
+  std::string segment;
+  int64_t limit = 0;
+};
+
+// A frequency cap: at most `limit` weight units of matching sends in `window`.
+struct Cap {
+  std::string id;
+  std::string description;  // written by the policy author, or generated from the scope
+  // Which sends the cap applies to and counts, per field; an empty list means any value.
+  // The category list is never empty after compilation: absent in the file, it is every
+  // category not exempt from caps.
+  std::array<std::vector<uint32_t>, kFieldCount> only;
+  // Counted separately per value of these fields of the message ("per campaign"); the cap
+  // applies only to messages that carry every one of them.
+  std::vector<Field> per;
+  Window window;
+  int64_t limit = 0;
+  // A contact in several of these segments gets the lowest of their limits.
+  std::vector<SegmentLimit> segment_limits;
+};
+
+struct Policy {
+  std::string version;
+  std::string source;  // file name, for messages
+  absl::TimeZone default_timezone;
+  absl::Weekday week_starts = absl::Weekday::monday;
+  absl::Duration max_delay;             // a DEFER further away than this becomes a DENY
+  absl::Duration store_failure_retry;   // retry_at offset of a fail-mode DEFER
+  absl::Duration idempotency_window;    // a message_id is remembered at least this long
+  int default_category = 0;             // index into categories
+  int default_priority = 50;
+
+  std::vector<Channel> channels;
+  std::vector<Category> categories;
+  std::vector<Subscription> subscriptions;
+  std::vector<Cap> caps;
+
+  // How long history is kept: the longest cap reach and the idempotency window.
+  absl::Duration Retention() const;
+
+  // Index of the named entry, or -1.
+  int FindChannel(absl::string_view name) const;
+  int FindCategory(absl::string_view name) const;
+  int FindSubscription(absl::string_view name) const;
+  // The name an id stands for in this policy, or "#<hex>" when it names nothing here.
+  std::string NameOf(Field field, uint32_t id) const;
+};
+
+}  // namespace sendgate::core

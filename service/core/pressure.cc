@@ -1,0 +1,91 @@
+#include "service/core/pressure.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "service/core/history.h"
+#include "service/core/plan.h"
+
+namespace sendgate::core {
+namespace {
+
+// The per-field values a `per` cap is split into, as they appear in counted records.
+std::map<FieldIds, std::string> Partitions(const Policy& policy, const Cap& cap,
+                                           const CapCheck& unpartitioned,
+                                           std::span<const SendRecord> history) {
+  std::map<FieldIds, std::string> partitions;
+  for (const SendRecord& record : history) {
+    FieldIds key{};
+    std::string label;
+    for (Field field : cap.per) {
+      key[static_cast<int>(field)] = record.id(field);
+      absl::StrAppend(&label, label.empty() ? "" : ",", FieldName(field), "=",
+                      policy.NameOf(field, record.id(field)));
+    }
+    if (Used(unpartitioned, std::span(&record, 1)) > 0) partitions.emplace(key, std::move(label));
+  }
+  return partitions;
+}
+
+void AddCapUsage(const Policy& policy, int index, std::span<const SendRecord> history,
+                 const std::vector<std::string>& segments, absl::TimeZone zone, absl::Time at,
+                 std::vector<CapUsage>& usage) {
+  const Cap& cap = policy.caps[index];
+  const WindowBounds bounds = BoundsAt(cap.window, at, zone, policy.week_starts);
+  CapCheck check{.cap = index, .start = bounds.start, .end = bounds.end, .slide = bounds.slide,
+                 .limit = EffectiveLimit(cap, segments)};
+  for (int i = 0; i < kFieldCount; ++i) {
+    if (!cap.only[i].empty()) check.match.push_back({static_cast<Field>(i), cap.only[i]});
+  }
+  const CapUsage base{.cap = index, .limit = check.limit, .start = bounds.start,
+                      .end = bounds.end};
+  if (cap.per.empty()) {
+    usage.push_back(base);
+    usage.back().used = Used(check, history);
+    return;
+  }
+  for (const auto& [ids, label] : Partitions(policy, cap, check, history)) {
+    CapCheck one = check;
+    for (Field field : cap.per) one.match.push_back({field, {ids[static_cast<int>(field)]}});
+    usage.push_back(base);
+    usage.back().partition = label;
+    usage.back().used = Used(one, history);
+  }
+}
+
+ChannelRoom RoomOn(const Policy& policy, int channel, std::span<const SendRecord> history,
+                   const std::vector<std::string>& segments, absl::TimeZone zone, absl::Time at) {
+  Message probe{.channel = channel,
+                .category = policy.default_category,
+                .segments = segments,
+                .timezone = zone,
+                .send_at = at};
+  probe.ids[static_cast<int>(Field::kChannel)] = policy.channels[channel].id;
+  probe.ids[static_cast<int>(Field::kCategory)] = policy.categories[probe.category].id;
+  CheckPlan plan = PlanCheck(policy, probe, at);
+  plan.send.message_hash = 0;  // matches no record: MessageHash() is never 0
+  const CheckResult result = EvaluateCheck(plan, history);
+  ChannelRoom room{.channel = channel};
+  if (result.outcome == CheckOutcome::kAllowed) {
+    room.next_allowed = at;
+  } else if (result.retry_at != absl::InfiniteFuture()) {
+    room.next_allowed = result.retry_at;
+  }
+  return room;
+}
+
+}  // namespace
+
+Pressure PressureAt(const Policy& policy, std::span<const SendRecord> history,
+                    const std::vector<std::string>& segments, absl::TimeZone zone, absl::Time at) {
+  Pressure pressure;
+  for (size_t i = 0; i < policy.caps.size(); ++i) {
+    AddCapUsage(policy, static_cast<int>(i), history, segments, zone, at, pressure.caps);
+  }
+  for (size_t i = 0; i < policy.channels.size(); ++i) {
+    pressure.channels.push_back(RoomOn(policy, static_cast<int>(i), history, segments, zone, at));
+  }
+  return pressure;
+}
+
+}  // namespace sendgate::core

@@ -1,0 +1,36 @@
+// One entry of a contact's send history: a counted send, or a denial kept to answer replays.
+// The store packs it in 40 bytes (service/store/history_codec.h); this is the value type.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include "absl/strings/string_view.h"
+
+#include "absl/time/time.h"
+
+namespace sendgate::core {
+
+// The message attributes a cap can filter or partition on, in their stored order.
+enum class Field : uint8_t { kChannel = 0, kCategory, kSubscription, kProgram, kCampaign };
+inline constexpr int kFieldCount = 5;
+absl::string_view FieldName(Field field);
+
+// NameId()s of a message's channel, category, subscription, program and campaign (0 = none).
+using FieldIds = std::array<uint32_t, kFieldCount>;
+
+struct SendRecord {
+  absl::Time at;  // millisecond precision
+  uint64_t message_hash = 0;
+  FieldIds ids{};
+  uint16_t weight = 1;
+  uint8_t priority = 0;
+  // 0: a counted send. Otherwise the message was denied with this Reason::Code; the record does
+  // not count against caps and is kept only so that a replay gets the same answer.
+  uint8_t denied_code = 0;
+
+  uint32_t id(Field field) const { return ids[static_cast<int>(field)]; }
+  bool counted() const { return denied_code == 0; }
+  friend bool operator==(const SendRecord&, const SendRecord&) = default;
+};
+
+}  // namespace sendgate::core

@@ -1,0 +1,75 @@
+#include "service/core/window.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace sendgate::core {
+namespace {
+
+std::string DescribeLength(absl::Duration length) {
+  const int64_t seconds = absl::ToInt64Seconds(length);
+  struct Unit {
+    int64_t seconds;
+    const char* one;
+    const char* many;
+  };
+  for (Unit unit : {Unit{604800, "week", "weeks"}, Unit{86400, "day", "days"},
+                    Unit{3600, "hour", "hours"}, Unit{60, "minute", "minutes"}}) {
+    if (seconds % unit.seconds == 0) {
+      const int64_t n = seconds / unit.seconds;
+      return n == 1 ? absl::StrCat("1 ", unit.one) : absl::StrCat(n, " ", unit.many);
+    }
+  }
+  return absl::StrCat(seconds, " seconds");
+}
+
+absl::CivilDay WeekStart(absl::CivilDay day, absl::Weekday week_starts) {
+  const int offset = (static_cast<int>(absl::GetWeekday(day)) - static_cast<int>(week_starts) + 7) % 7;
+  return day - offset;
+}
+
+}  // namespace
+
+std::string Window::Describe() const {
+  switch (kind) {
+    case WindowKind::kRolling: return absl::StrCat("rolling ", DescribeLength(length));
+    case WindowKind::kDay: return "calendar day";
+    case WindowKind::kWeek: return "calendar week";
+    case WindowKind::kMonth: return "calendar month";
+  }
+  return "?";
+}
+
+absl::Duration Window::Reach() const {
+  // Calendar windows get a day of slack for time-zone offsets and DST.
+  switch (kind) {
+    case WindowKind::kRolling: return length;
+    case WindowKind::kDay: return absl::Hours(24 * 2);
+    case WindowKind::kWeek: return absl::Hours(24 * 8);
+    case WindowKind::kMonth: return absl::Hours(24 * 32);
+  }
+  return length;
+}
+
+WindowBounds BoundsAt(const Window& window, absl::Time at, absl::TimeZone zone,
+                      absl::Weekday week_starts) {
+  const absl::CivilDay day = absl::ToCivilDay(at, zone);
+  switch (window.kind) {
+    case WindowKind::kRolling:
+      return {at - window.length + absl::Milliseconds(1), at + window.length, window.length};
+    case WindowKind::kDay:
+      return {absl::FromCivil(day, zone), absl::FromCivil(day + 1, zone), absl::ZeroDuration()};
+    case WindowKind::kWeek: {
+      const absl::CivilDay first = WeekStart(day, week_starts);
+      return {absl::FromCivil(first, zone), absl::FromCivil(first + 7, zone),
+              absl::ZeroDuration()};
+    }
+    case WindowKind::kMonth: {
+      const absl::CivilMonth month(day);
+      return {absl::FromCivil(month, zone), absl::FromCivil(month + 1, zone),
+              absl::ZeroDuration()};
+    }
+  }
+  return {at, at, absl::ZeroDuration()};
+}
+
+}  // namespace sendgate::core

@@ -1,0 +1,38 @@
+// Cap windows: exact rolling windows ("the last 7 days") and calendar windows ("this week") in
+// the contact's time zone. Both become absolute [start, end) bounds, so the store counts them
+// the same way.
+#pragma once
+
+#include <string>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+
+namespace sendgate::core {
+
+enum class WindowKind { kRolling, kDay, kWeek, kMonth };
+
+struct Window {
+  WindowKind kind = WindowKind::kRolling;
+  absl::Duration length;  // kRolling only
+
+  // "rolling 7 days", "calendar week" ...
+  std::string Describe() const;
+  // How far before a send a record can still count in this window: what history must keep.
+  absl::Duration Reach() const;
+};
+
+// Where a cap counts sends for a message sent at `at`: records with start <= time < end.
+// A rolling window is (at - length, at + length): every window of that length that contains
+// `at`, so a send scheduled in the future is counted too. Room frees up `slide` after a counted
+// send (rolling), or at `end` when slide is zero (calendar).
+struct WindowBounds {
+  absl::Time start;
+  absl::Time end;
+  absl::Duration slide;
+};
+
+WindowBounds BoundsAt(const Window& window, absl::Time at, absl::TimeZone zone,
+                      absl::Weekday week_starts);
+
+}  // namespace sendgate::core

@@ -1,0 +1,266 @@
+// sendgate: flags and config file -> wiring. SIGTERM/SIGINT shut down gracefully, SIGHUP
+// reloads the policy file (a bad file is refused and the running policy kept).
+#include <signal.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "service/api/arbiter_service.h"
+#include "service/api/clock.h"
+#include "service/api/decider.h"
+#include "service/api/decision_metrics.h"
+#include "service/api/policy_holder.h"
+#include "service/api/server.h"
+#include "service/metrics/catalog.h"
+#include "service/metrics/http_server.h"
+#include "service/metrics/log.h"
+#include "service/policy/loader.h"
+#include "service/store/redis_store.h"
+
+ABSL_FLAG(std::string, config, "",
+          "YAML file with any of the settings below (flags given on the command line win)");
+ABSL_FLAG(std::string, policy, "policies/default.yaml", "Pressure policy file (YAML)");
+ABSL_FLAG(std::string, redis, "127.0.0.1:6379", "Redis HOST:PORT");
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC ADDR:PORT");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "Monitoring HTTP ADDR:PORT (/metrics, /healthz, /readyz)");
+ABSL_FLAG(int, redis_connections, 2, "Redis connections, each on its own event-loop thread");
+ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(250),
+          "Longest wait for Redis before the policy's fail mode decides");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
+          "On SIGTERM, how long calls in progress may take to finish");
+ABSL_FLAG(bool, check_policy, false, "Validate the policy file, print the result and exit");
+
+namespace sendgate {
+namespace {
+
+using metrics::Log;
+using metrics::Severity;
+
+struct Config {
+  std::string policy;
+  std::string redis;
+  std::string listen;
+  std::string metrics_listen;
+  int redis_connections = 2;
+  absl::Duration redis_timeout;
+  absl::Duration shutdown_grace;
+};
+
+// The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
+// accepted too (--metrics-listen). `given` gets the names of the flags that appear.
+std::vector<char*> NormalizeFlags(int argc, char** argv, std::vector<std::string>& storage,
+                                  std::set<std::string>& given) {
+  storage.assign(argv, argv + argc);
+  for (std::string& argument : storage) {
+    if (argument.rfind("--", 0) != 0) continue;
+    const size_t name_end = std::min(argument.find('='), argument.size());
+    for (size_t i = 2; i < name_end; ++i) {
+      if (argument[i] == '-') argument[i] = '_';
+    }
+    given.insert(argument.substr(2, name_end - 2));
+  }
+  std::vector<char*> pointers;
+  for (std::string& argument : storage) pointers.push_back(argument.data());
+  return pointers;
+}
+
+template <typename T>
+void Override(const std::set<std::string>& given, const absl::Flag<T>& flag, T& value) {
+  if (given.count(std::string(absl::GetFlagReflectionHandle(flag).Name())) > 0) {
+    value = absl::GetFlag(flag);
+  }
+}
+
+// Settings: defaults, then the config file, then flags given on the command line.
+absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
+  Config config{absl::GetFlag(FLAGS_policy),         absl::GetFlag(FLAGS_redis),
+                absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
+                absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
+                absl::GetFlag(FLAGS_shutdown_grace)};
+  const std::string path = absl::GetFlag(FLAGS_config);
+  if (!path.empty()) {
+    try {
+      const YAML::Node file = YAML::LoadFile(path);
+      for (const auto& entry : file) {
+        const std::string key = absl::StrReplaceAll(entry.first.as<std::string>(), {{"-", "_"}});
+        const std::string value = entry.second.as<std::string>();
+        if (key == "policy") config.policy = value;
+        else if (key == "redis") config.redis = value;
+        else if (key == "listen") config.listen = value;
+        else if (key == "metrics_listen") config.metrics_listen = value;
+        else if (key == "redis_connections" && absl::SimpleAtoi(value, &config.redis_connections)) {}
+        else if (key == "redis_timeout" && absl::ParseDuration(value, &config.redis_timeout)) {}
+        else if (key == "shutdown_grace" && absl::ParseDuration(value, &config.shutdown_grace)) {}
+        else {
+          return absl::InvalidArgumentError(absl::StrCat(path, ":", entry.first.Mark().line + 1,
+                                                         ": unknown key or bad value '", key, "'"));
+        }
+      }
+    } catch (const YAML::Exception& error) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", error.what()));
+    }
+  }
+  Override(given, FLAGS_policy, config.policy);
+  Override(given, FLAGS_redis, config.redis);
+  Override(given, FLAGS_listen, config.listen);
+  Override(given, FLAGS_metrics_listen, config.metrics_listen);
+  Override(given, FLAGS_redis_connections, config.redis_connections);
+  Override(given, FLAGS_redis_timeout, config.redis_timeout);
+  Override(given, FLAGS_shutdown_grace, config.shutdown_grace);
+  if (config.redis_connections < 1 || config.redis_connections > 64) {
+    return absl::InvalidArgumentError("redis_connections must be from 1 to 64");
+  }
+  if (config.redis_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("redis_timeout must be positive");
+  }
+  return config;
+}
+
+absl::StatusOr<store::ConnectionOptions> RedisAddress(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  store::ConnectionOptions options;
+  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &options.port) ||
+      options.port <= 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis must be HOST:PORT, such as 127.0.0.1:6379; not '", address, "'"));
+  }
+  options.host = address.substr(0, colon);
+  if (options.host.size() > 2 && options.host.front() == '[') {
+    options.host = options.host.substr(1, options.host.size() - 2);
+  }
+  return options;
+}
+
+void ShowPolicy(metrics::Catalog& catalog, const core::Policy& policy, const std::string& before) {
+  if (!before.empty()) catalog.policy_info.With({before}).Set(0);
+  catalog.policy_info.With({policy.version}).Set(1);
+}
+
+void ReloadPolicy(const Config& config, api::PolicyHolder& policies, metrics::Catalog& catalog) {
+  absl::StatusOr<std::shared_ptr<const core::Policy>> policy =
+      policy::LoadPolicyFile(config.policy);
+  if (!policy.ok()) {
+    catalog.policy_reloads.With({"rejected"}).Increment();
+    Log(Severity::kError, "policy",
+        absl::StrCat("reload refused, keeping version ", policies.Current()->version, ":\n",
+                     policy.status().message()));
+    return;
+  }
+  const std::string before = policies.Current()->version;
+  policies.Replace(*policy);
+  ShowPolicy(catalog, **policy, before);
+  catalog.policy_reloads.With({"ok"}).Increment();
+  Log(Severity::kInfo, "policy", absl::StrCat("reloaded ", config.policy, ", version ",
+                                              (*policy)->version));
+}
+
+int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigset_t signals) {
+  absl::StatusOr<store::ConnectionOptions> redis = RedisAddress(config.redis);
+  if (!redis.ok()) {
+    std::cerr << redis.status().message() << "\n";
+    return 2;
+  }
+  metrics::Registry registry;
+  metrics::Catalog catalog(registry);
+  store::RedisStore store(store::RedisStoreOptions{
+      .connection = *redis,
+      .connections = config.redis_connections,
+      .events = {.on_state =
+                     [&catalog](bool up) {
+                       catalog.store_connection_changes.With({up ? "up" : "down"}).Increment();
+                     },
+                 .on_noscript = [&catalog] { catalog.store_noscript.With({}).Increment(); }}});
+  registry.AddGaugeFunction("sendgate_store_up",
+                            "1 when every Redis connection is established, else 0.",
+                            [&store] { return store.healthy() ? 1.0 : 0.0; });
+
+  api::PolicyHolder policies(policy);
+  ShowPolicy(catalog, *policy, "");
+  api::RealClock clock;
+  api::DecisionMetrics decision_metrics(catalog);
+  api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout});
+  api::ArbiterService arbiter(
+      api::ArbiterParts{decider, store, policies, clock, decision_metrics});
+
+  absl::StatusOr<std::unique_ptr<api::GrpcServer>> grpc =
+      api::GrpcServer::Start(config.listen, {&arbiter});
+  if (!grpc.ok()) {
+    std::cerr << grpc.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<metrics::HttpServer>> http = metrics::HttpServer::Start(
+      config.metrics_listen, &registry, [&store, &policies] {
+        return metrics::Readiness{
+            .ready = true,
+            .detail = absl::StrCat("policy ", policies.Current()->version, ", redis ",
+                                   store.healthy() ? "connected" : "NOT connected (fail modes apply)")};
+      });
+  if (!http.ok()) {
+    std::cerr << http.status().message() << "\n";
+    return 1;
+  }
+  Log(Severity::kInfo, "main",
+      absl::StrCat("serving gRPC on port ", (*grpc)->port(), ", metrics on port ", (*http)->port(),
+                   ", policy ", policy->version, " from ", config.policy, ", redis ",
+                   config.redis));
+
+  for (;;) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      ReloadPolicy(config, policies, catalog);
+      continue;
+    }
+    Log(Severity::kInfo, "main", absl::StrCat("signal ", signal, ": shutting down"));
+    (*grpc)->Shutdown(config.shutdown_grace);
+    return 0;
+  }
+}
+
+}  // namespace
+}  // namespace sendgate
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "sendgate --policy=FILE --redis=HOST:PORT --listen=ADDR:PORT --metrics-listen=ADDR:PORT");
+  std::vector<std::string> storage;
+  std::set<std::string> given;
+  std::vector<char*> arguments = sendgate::NormalizeFlags(argc, argv, storage, given);
+  absl::ParseCommandLine(static_cast<int>(arguments.size()), arguments.data());
+
+  absl::StatusOr<sendgate::Config> config = sendgate::LoadConfig(given);
+  if (!config.ok()) {
+    std::cerr << config.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::shared_ptr<const sendgate::core::Policy>> policy =
+      sendgate::policy::LoadPolicyFile(config->policy);
+  if (!policy.ok()) {
+    std::cerr << policy.status().message() << "\n";
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_check_policy)) {
+    std::cout << config->policy << ": ok, version " << (*policy)->version << ", "
+              << (*policy)->caps.size() << " caps\n";
+    return 0;
+  }
+  // Signals are taken by sigwait() in Serve(); block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return sendgate::Serve(*config, *policy, signals);
+}

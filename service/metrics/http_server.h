@@ -1,0 +1,46 @@
+// The monitoring port: /metrics (Prometheus text format), /healthz (the process answers) and
+// /readyz (ready to take traffic), served by civetweb on its own threads, apart from gRPC.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "service/metrics/registry.h"
+
+struct mg_context;
+struct mg_connection;
+
+namespace sendgate::metrics {
+
+struct Readiness {
+  bool ready = false;
+  std::string detail;  // shown in the /readyz body
+};
+
+class HttpServer {
+ public:
+  // `listen` is ADDR:PORT ("0.0.0.0:9464", "[::]:9464"); port 0 picks a free port.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen,
+                                                          const Registry* registry,
+                                                          std::function<Readiness()> readiness);
+  ~HttpServer();
+
+  int port() const { return port_; }
+
+ private:
+  HttpServer(const Registry* registry, std::function<Readiness()> readiness)
+      : registry_(registry), readiness_(std::move(readiness)) {}
+
+  static int ServeMetrics(mg_connection* connection, void* self);
+  static int ServeHealth(mg_connection* connection, void* self);
+  static int ServeReady(mg_connection* connection, void* self);
+
+  const Registry* registry_;
+  std::function<Readiness()> readiness_;
+  mg_context* context_ = nullptr;
+  int port_ = 0;
+};
+
+}  // namespace sendgate::metrics

@@ -1,0 +1,508 @@
+#include "service/policy/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "service/core/names.h"
+#include "service/policy/duration.h"
+
+namespace sendgate::policy {
+namespace {
+
+using core::Field;
+
+constexpr int64_t kMaxLimit = 1000;
+constexpr size_t kMaxNameBytes = 64;
+constexpr size_t kMaxValueBytes = 256;
+const absl::Duration kMaxWindow = absl::Hours(24 * 400);
+
+const std::vector<absl::string_view> kTopKeys = {
+    "version",         "timezone",         "week_starts",      "max_delay",
+    "idempotency_window", "store_failure_retry", "default_category", "default_priority",
+    "channels",        "categories",       "subscriptions",    "caps"};
+const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure"};
+const std::vector<absl::string_view> kCapKeys = {
+    "id",       "description", "channels", "categories", "subscriptions", "programs",
+    "campaigns", "per",        "window",   "limit",      "segments"};
+
+bool IsNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '-' || c == '.' || c == ':';
+}
+
+// Collects "source:line:column: message" errors while the policy is read.
+class Reader {
+ public:
+  explicit Reader(absl::string_view source) : source_(source) {}
+
+  void Error(const YAML::Mark& mark, absl::string_view message) {
+    if (mark.is_null()) {
+      errors_.push_back(absl::StrCat(source_, ": ", message));
+    } else {
+      errors_.push_back(
+          absl::StrCat(source_, ":", mark.line + 1, ":", mark.column + 1, ": ", message));
+    }
+  }
+  // A key that is absent has no position: the message then names only the file.
+  void Error(const YAML::Node& node, absl::string_view message) {
+    Error(node.IsDefined() ? node.Mark() : YAML::Mark::null_mark(), message);
+  }
+
+  bool ok() const { return errors_.empty(); }
+  absl::Status Status() const {
+    return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
+  }
+
+  bool IsMap(const YAML::Node& node, absl::string_view what) {
+    if (node.IsMap()) return true;
+    Error(node, absl::StrCat(what, " must be a mapping of keys to values"));
+    return false;
+  }
+
+  // Reports keys given twice in `map`.
+  void CheckUnique(const YAML::Node& map, absl::string_view where) {
+    std::set<std::string> seen;
+    for (const auto& entry : map) {
+      const std::string key = entry.first.as<std::string>("");
+      if (!seen.insert(key).second) {
+        Error(entry.first, absl::StrCat("'", key, "' is given twice in ", where));
+      }
+    }
+  }
+
+  // Reports keys of `map` that are not in `allowed`, and keys given twice.
+  void CheckKeys(const YAML::Node& map, const std::vector<absl::string_view>& allowed,
+                 absl::string_view where) {
+    CheckUnique(map, where);
+    for (const auto& entry : map) {
+      const std::string key = entry.first.as<std::string>("");
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        Error(entry.first, absl::StrCat("unknown key '", key, "' in ", where, " (expected one of: ",
+                                        absl::StrJoin(allowed, ", "), ")"));
+      }
+    }
+  }
+
+  std::optional<std::string> Scalar(const YAML::Node& node, absl::string_view what) {
+    if (node.IsScalar()) return node.Scalar();
+    Error(node, absl::StrCat(what, " must be a single value"));
+    return std::nullopt;
+  }
+
+  // A declared name: 1 to 64 letters, digits, '_', '-', '.' or ':'.
+  std::optional<std::string> Name(const YAML::Node& node, absl::string_view what) {
+    std::optional<std::string> text = Scalar(node, what);
+    if (!text) return std::nullopt;
+    if (text->empty() || text->size() > kMaxNameBytes ||
+        !std::all_of(text->begin(), text->end(), IsNameChar)) {
+      Error(node, absl::StrCat(what, " '", *text,
+                               "' must be 1 to 64 letters, digits, '_', '-', '.' or ':'"));
+      return std::nullopt;
+    }
+    return text;
+  }
+
+  // A free-form value (campaign, program, segment): 1 to 256 bytes, no control characters.
+  std::optional<std::string> Value(const YAML::Node& node, absl::string_view what) {
+    std::optional<std::string> text = Scalar(node, what);
+    if (!text) return std::nullopt;
+    if (text->empty() || text->size() > kMaxValueBytes ||
+        std::any_of(text->begin(), text->end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+      Error(node, absl::StrCat(what, " must be 1 to 256 bytes without control characters"));
+      return std::nullopt;
+    }
+    return text;
+  }
+
+  std::optional<int64_t> Integer(const YAML::Node& node, absl::string_view what, int64_t min,
+                                 int64_t max) {
+    std::optional<std::string> text = Scalar(node, what);
+    if (!text) return std::nullopt;
+    int64_t value = 0;
+    if (!absl::SimpleAtoi(*text, &value) || value < min || value > max) {
+      Error(node, absl::StrCat(what, " must be a whole number from ", min, " to ", max, ", not '",
+                               *text, "'"));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<absl::Duration> Duration(const YAML::Node& node, absl::string_view what,
+                                         absl::Duration min, absl::Duration max) {
+    std::optional<std::string> text = Scalar(node, what);
+    if (!text) return std::nullopt;
+    std::optional<absl::Duration> duration = ParseDuration(*text);
+    if (!duration || *duration < min || *duration > max) {
+      Error(node, absl::StrCat(what, " must be a duration such as 30m, 24h, 7d or 2w, from ",
+                               absl::FormatDuration(min), " to ", absl::FormatDuration(max),
+                               ", not '", *text, "'"));
+      return std::nullopt;
+    }
+    return duration;
+  }
+
+  // A list, or a single value standing for a list of one.
+  std::vector<YAML::Node> List(const YAML::Node& node, absl::string_view what) {
+    std::vector<YAML::Node> items;
+    if (!node.IsDefined()) return items;
+    if (node.IsScalar()) {
+      items.push_back(node);
+    } else if (node.IsSequence()) {
+      for (const auto& item : node) items.push_back(item);
+    } else if (!node.IsNull()) {
+      Error(node, absl::StrCat(what, " must be a list"));
+    }
+    return items;
+  }
+
+ private:
+  std::string source_;
+  std::vector<std::string> errors_;
+};
+
+// Reads the declared names of channels or subscriptions.
+template <typename T>
+std::vector<T> ReadNames(Reader& reader, const YAML::Node& node, absl::string_view what) {
+  std::vector<T> items;
+  for (const YAML::Node& item : reader.List(node, what)) {
+    std::optional<std::string> name = reader.Name(item, what);
+    if (!name) continue;
+    const bool duplicate = std::any_of(items.begin(), items.end(),
+                                       [&](const T& other) { return other.name == *name; });
+    if (duplicate) {
+      reader.Error(item, absl::StrCat(what, " '", *name, "' is declared twice"));
+      continue;
+    }
+    items.push_back(T{.name = *name, .id = core::NameId(*name)});
+  }
+  return items;
+}
+
+std::optional<core::FailMode> ReadFailMode(Reader& reader, const YAML::Node& node) {
+  std::optional<std::string> text = reader.Scalar(node, "on_store_failure");
+  if (!text) return std::nullopt;
+  if (*text == "allow") return core::FailMode::kAllow;
+  if (*text == "deny") return core::FailMode::kDeny;
+  if (*text == "defer") return core::FailMode::kDefer;
+  reader.Error(node, absl::StrCat("on_store_failure must be allow, deny or defer, not '", *text,
+                                  "'"));
+  return std::nullopt;
+}
+
+std::vector<core::Category> ReadCategories(Reader& reader, const YAML::Node& node) {
+  std::vector<core::Category> categories;
+  if (!reader.IsMap(node, "categories")) return categories;
+  reader.CheckUnique(node, "categories");
+  for (const auto& entry : node) {
+    std::optional<std::string> name = reader.Name(entry.first, "category");
+    if (!name) continue;
+    core::Category category{.name = *name, .id = core::NameId(*name)};
+    const YAML::Node& body = entry.second;
+    if (!body.IsNull() && reader.IsMap(body, absl::StrCat("category '", *name, "'"))) {
+      reader.CheckKeys(body, kCategoryKeys, absl::StrCat("category '", *name, "'"));
+      for (const YAML::Node& exempt : reader.List(body["exempt_from"], "exempt_from")) {
+        std::optional<std::string> what = reader.Scalar(exempt, "exempt_from");
+        if (what && *what == "caps") {
+          category.exempt_from_caps = true;
+        } else if (what) {
+          reader.Error(exempt, absl::StrCat("exempt_from accepts: caps; not '", *what, "'"));
+        }
+      }
+    }
+    // Fail-open for what is exempt (transactional), DEFER for what is capped (marketing).
+    category.on_store_failure =
+        category.exempt_from_caps ? core::FailMode::kAllow : core::FailMode::kDefer;
+    if (body.IsMap() && body["on_store_failure"]) {
+      category.on_store_failure =
+          ReadFailMode(reader, body["on_store_failure"]).value_or(category.on_store_failure);
+    }
+    categories.push_back(std::move(category));
+  }
+  return categories;
+}
+
+std::optional<core::Window> ReadWindow(Reader& reader, const YAML::Node& node) {
+  std::optional<std::string> text = reader.Scalar(node, "window");
+  if (!text) return std::nullopt;
+  if (*text == "calendar day") return core::Window{.kind = core::WindowKind::kDay};
+  if (*text == "calendar week") return core::Window{.kind = core::WindowKind::kWeek};
+  if (*text == "calendar month") return core::Window{.kind = core::WindowKind::kMonth};
+  std::optional<absl::Duration> length = ParseDuration(*text);
+  if (!length || *length < absl::Minutes(1) || *length > kMaxWindow) {
+    reader.Error(node, absl::StrCat("window must be a rolling duration from 1m to 400d (such as "
+                                    "24h or 7d) or 'calendar day', 'calendar week' or 'calendar "
+                                    "month', not '",
+                                    *text, "'"));
+    return std::nullopt;
+  }
+  return core::Window{.kind = core::WindowKind::kRolling, .length = *length};
+}
+
+std::optional<Field> FieldNamed(absl::string_view name) {
+  for (int i = 0; i < core::kFieldCount; ++i) {
+    if (core::FieldName(static_cast<Field>(i)) == name) return static_cast<Field>(i);
+  }
+  return std::nullopt;
+}
+
+// Everything a cap is read against.
+struct Declared {
+  const std::vector<core::Channel>& channels;
+  const std::vector<core::Category>& categories;
+  const std::vector<core::Subscription>& subscriptions;
+};
+
+// Fills cap.only[field] from a list of declared names (or free-form values).
+template <typename T>
+void ReadFilter(Reader& reader, const YAML::Node& node, absl::string_view key,
+                const std::vector<T>* declared, std::vector<uint32_t>& ids) {
+  for (const YAML::Node& item : reader.List(node, key)) {
+    std::optional<std::string> value =
+        declared != nullptr ? reader.Name(item, key) : reader.Value(item, key);
+    if (!value) continue;
+    if (declared != nullptr &&
+        std::none_of(declared->begin(), declared->end(),
+                     [&](const T& d) { return d.name == *value; })) {
+      std::vector<absl::string_view> names;
+      for (const T& d : *declared) names.push_back(d.name);
+      reader.Error(item, absl::StrCat(key, ": '", *value, "' is not declared (declared: ",
+                                      absl::StrJoin(names, ", "), ")"));
+      continue;
+    }
+    ids.push_back(core::NameId(*value));
+  }
+}
+
+std::string DescribeScope(const YAML::Node& node) {
+  auto names = [&](absl::string_view key) {
+    std::vector<std::string> out;
+    const YAML::Node list = node[std::string(key)];
+    if (!list.IsDefined()) return std::string();
+    if (list.IsScalar()) out.push_back(list.Scalar());
+    if (list.IsSequence()) {
+      for (const auto& item : list) out.push_back(item.as<std::string>(""));
+    }
+    return absl::StrJoin(out, " or ");
+  };
+  std::vector<std::string> words;
+  for (const char* key : {"categories", "channels"}) {
+    if (!names(key).empty()) words.push_back(names(key));
+  }
+  words.push_back("messages");
+  std::string scope = absl::StrJoin(words, " ");
+  if (!names("subscriptions").empty()) absl::StrAppend(&scope, " of ", names("subscriptions"));
+  if (!names("programs").empty()) absl::StrAppend(&scope, " in program ", names("programs"));
+  if (!names("campaigns").empty()) absl::StrAppend(&scope, " of campaign ", names("campaigns"));
+  if (!names("per").empty()) absl::StrAppend(&scope, " per ", names("per"));
+  return scope;
+}
+
+std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const Declared& declared) {
+  if (!reader.IsMap(node, "a cap")) return std::nullopt;
+  std::optional<std::string> id;
+  if (node["id"]) {
+    id = reader.Name(node["id"], "cap id");
+  } else {
+    reader.Error(node, "a cap needs an id (a short name such as email-marketing-7d)");
+  }
+  const std::string where = absl::StrCat("cap '", id.value_or("?"), "'");
+  reader.CheckKeys(node, kCapKeys, where);
+  core::Cap cap{.id = id.value_or("")};
+
+  auto at = [](Field field) { return static_cast<int>(field); };
+  ReadFilter(reader, node["channels"], "channels", &declared.channels,
+             cap.only[at(Field::kChannel)]);
+  ReadFilter(reader, node["categories"], "categories", &declared.categories,
+             cap.only[at(Field::kCategory)]);
+  ReadFilter(reader, node["subscriptions"], "subscriptions", &declared.subscriptions,
+             cap.only[at(Field::kSubscription)]);
+  ReadFilter<core::Channel>(reader, node["programs"], "programs", nullptr,
+                            cap.only[at(Field::kProgram)]);
+  ReadFilter<core::Channel>(reader, node["campaigns"], "campaigns", nullptr,
+                            cap.only[at(Field::kCampaign)]);
+  if (cap.only[at(Field::kCategory)].empty()) {
+    for (const core::Category& category : declared.categories) {
+      if (!category.exempt_from_caps) cap.only[at(Field::kCategory)].push_back(category.id);
+    }
+  }
+
+  for (const YAML::Node& item : reader.List(node["per"], "per")) {
+    std::optional<std::string> name = reader.Scalar(item, "per");
+    std::optional<Field> field = name ? FieldNamed(*name) : std::nullopt;
+    if (name && !field) {
+      reader.Error(item, absl::StrCat("per accepts channel, category, subscription, program or "
+                                      "campaign; not '", *name, "'"));
+    } else if (field && std::find(cap.per.begin(), cap.per.end(), *field) != cap.per.end()) {
+      reader.Error(item, absl::StrCat("per lists '", *name, "' twice"));
+    } else if (field) {
+      cap.per.push_back(*field);
+    }
+  }
+
+  if (node["window"]) {
+    cap.window = ReadWindow(reader, node["window"]).value_or(core::Window{});
+  } else {
+    reader.Error(node, absl::StrCat(where, " needs a window (such as 7d or 'calendar week')"));
+  }
+  if (node["limit"]) {
+    cap.limit = reader.Integer(node["limit"], "limit", 0, kMaxLimit).value_or(0);
+  } else {
+    reader.Error(node, absl::StrCat(where, " needs a limit (the most weight units in the window)"));
+  }
+  const YAML::Node segments = node["segments"];
+  if (segments && reader.IsMap(segments, "segments")) {
+    reader.CheckUnique(segments, "segments");
+    for (const auto& entry : segments) {
+      std::optional<std::string> segment = reader.Value(entry.first, "segment");
+      std::optional<int64_t> limit =
+          reader.Integer(entry.second, absl::StrCat("limit of segment '", segment.value_or("?"), "'"),
+                         0, kMaxLimit);
+      if (segment && limit) cap.segment_limits.push_back({*segment, *limit});
+    }
+  }
+  cap.description = node["description"] ? reader.Value(node["description"], "description")
+                                              .value_or("")
+                                        : "";
+  if (cap.description.empty()) {
+    cap.description = absl::StrCat(DescribeScope(node), ", ", cap.window.Describe());
+  }
+  return cap;
+}
+
+void ReadCaps(Reader& reader, const YAML::Node& node, const Declared& declared,
+              std::vector<core::Cap>& caps) {
+  if (!node) return;
+  if (!node.IsSequence()) {
+    reader.Error(node, "caps must be a list of caps");
+    return;
+  }
+  for (const auto& item : node) {
+    std::optional<core::Cap> cap = ReadCap(reader, item, declared);
+    if (!cap) continue;
+    const bool duplicate = std::any_of(caps.begin(), caps.end(),
+                                       [&](const core::Cap& other) { return other.id == cap->id; });
+    if (duplicate && !cap->id.empty()) {
+      reader.Error(item["id"], absl::StrCat("cap id '", cap->id, "' is used twice"));
+    }
+    caps.push_back(std::move(*cap));
+  }
+}
+
+std::optional<absl::Weekday> ReadWeekday(Reader& reader, const YAML::Node& node) {
+  static constexpr std::pair<absl::string_view, absl::Weekday> kDays[] = {
+      {"monday", absl::Weekday::monday},     {"tuesday", absl::Weekday::tuesday},
+      {"wednesday", absl::Weekday::wednesday}, {"thursday", absl::Weekday::thursday},
+      {"friday", absl::Weekday::friday},     {"saturday", absl::Weekday::saturday},
+      {"sunday", absl::Weekday::sunday}};
+  std::optional<std::string> text = reader.Scalar(node, "week_starts");
+  if (!text) return std::nullopt;
+  for (const auto& [name, day] : kDays) {
+    if (name == *text) return day;
+  }
+  reader.Error(node, absl::StrCat("week_starts must be a day such as monday, not '", *text, "'"));
+  return std::nullopt;
+}
+
+void ReadSettings(Reader& reader, const YAML::Node& root, core::Policy& policy) {
+  if (root["version"]) {
+    policy.version = reader.Value(root["version"], "version").value_or("");
+  }
+  std::string zone_name = "UTC";
+  if (root["timezone"]) zone_name = reader.Scalar(root["timezone"], "timezone").value_or("UTC");
+  if (!absl::LoadTimeZone(zone_name, &policy.default_timezone)) {
+    reader.Error(root["timezone"],
+                 absl::StrCat("timezone '", zone_name,
+                              "' is not a known IANA time zone (such as Europe/Paris)"));
+  }
+  if (root["week_starts"]) {
+    policy.week_starts = ReadWeekday(reader, root["week_starts"]).value_or(absl::Weekday::monday);
+  }
+  auto duration = [&](const char* key, absl::Duration fallback, absl::Duration min,
+                      absl::Duration max) {
+    return root[key] ? reader.Duration(root[key], key, min, max).value_or(fallback) : fallback;
+  };
+  policy.max_delay = duration("max_delay", absl::Hours(24 * 7), absl::ZeroDuration(), kMaxWindow);
+  policy.idempotency_window =
+      duration("idempotency_window", absl::Hours(24 * 7), absl::Hours(1), kMaxWindow);
+  policy.store_failure_retry =
+      duration("store_failure_retry", absl::Minutes(1), absl::Seconds(1), absl::Hours(24));
+  if (root["default_priority"]) {
+    policy.default_priority =
+        reader.Integer(root["default_priority"], "default_priority", 0, 100).value_or(50);
+  }
+}
+
+void ReadDefaultCategory(Reader& reader, const YAML::Node& root, core::Policy& policy) {
+  std::string name = "marketing";
+  if (root["default_category"]) {
+    name = reader.Name(root["default_category"], "default_category").value_or(name);
+  }
+  policy.default_category = policy.FindCategory(name);
+  if (policy.default_category < 0) {
+    policy.default_category = 0;
+    reader.Error(root["default_category"] ? root["default_category"] : root,
+                 absl::StrCat("default_category '", name,
+                              "' is not a declared category (set default_category to one)"));
+  }
+}
+
+std::string ContentVersion(absl::string_view yaml) {
+  return absl::StrCat("fnv-", core::HexId(core::MessageHash(yaml), 16).substr(1));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_view yaml,
+                                                                absl::string_view source) {
+  Reader reader(source);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& error) {
+    reader.Error(error.mark, error.msg);
+    return reader.Status();
+  }
+  if (!reader.IsMap(root, "a policy")) return reader.Status();
+  reader.CheckKeys(root, kTopKeys, "the policy");
+
+  auto policy = std::make_shared<core::Policy>();
+  policy->source = std::string(source);
+  ReadSettings(reader, root, *policy);
+  if (root["channels"]) {
+    policy->channels = ReadNames<core::Channel>(reader, root["channels"], "channel");
+  }
+  if (policy->channels.empty()) reader.Error(root, "the policy declares no channels");
+  if (root["categories"]) policy->categories = ReadCategories(reader, root["categories"]);
+  if (policy->categories.empty()) reader.Error(root, "the policy declares no categories");
+  if (root["subscriptions"]) {
+    policy->subscriptions =
+        ReadNames<core::Subscription>(reader, root["subscriptions"], "subscription");
+  }
+  ReadDefaultCategory(reader, root, *policy);
+  ReadCaps(reader, root["caps"],
+           Declared{policy->channels, policy->categories, policy->subscriptions}, policy->caps);
+  if (!reader.ok()) return reader.Status();
+  if (policy->version.empty()) policy->version = ContentVersion(yaml);
+  return std::shared_ptr<const core::Policy>(std::move(policy));
+}
+
+absl::StatusOr<std::shared_ptr<const core::Policy>> LoadPolicyFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open the policy file"));
+  std::stringstream text;
+  text << file.rdbuf();
+  return ParsePolicy(text.str(), path);
+}
+
+}  // namespace sendgate::policy

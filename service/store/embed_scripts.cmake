@@ -1,0 +1,12 @@
+# Writes OUTPUT, a header holding each Lua file of SOURCES as a string constant kNameLua.
+set(content "// Generated from service/store/*.lua by embed_scripts.cmake. Do not edit.\n#pragma once\nnamespace sendgate::store {\n")
+foreach(source ${SOURCES})
+  get_filename_component(stem ${source} NAME_WE)
+  string(SUBSTRING ${stem} 0 1 first)
+  string(TOUPPER ${first} first)
+  string(SUBSTRING ${stem} 1 -1 rest)
+  file(READ ${source} text)
+  string(APPEND content "inline constexpr char k${first}${rest}Lua[] = R\"lua(${text})lua\";\n")
+endforeach()
+string(APPEND content "}  // namespace sendgate::store\n")
+file(WRITE ${OUTPUT} "${content}")

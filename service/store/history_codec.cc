@@ -1,0 +1,68 @@
+#include "service/store/history_codec.h"
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace sendgate::store {
+namespace {
+
+void PutLittleEndian(uint64_t value, int bytes, std::string& out) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+uint64_t GetLittleEndian(absl::string_view in, size_t offset, int bytes) {
+  uint64_t value = 0;
+  for (int i = bytes - 1; i >= 0; --i) {
+    value = (value << 8) | static_cast<unsigned char>(in[offset + i]);
+  }
+  return value;
+}
+
+}  // namespace
+
+void AppendRecord(const core::SendRecord& record, std::string& out) {
+  PutLittleEndian(static_cast<uint64_t>(absl::ToUnixMillis(record.at)), 8, out);
+  PutLittleEndian(record.message_hash, 8, out);
+  for (uint32_t id : record.ids) PutLittleEndian(id, 4, out);
+  PutLittleEndian(record.weight, 2, out);
+  PutLittleEndian(record.priority, 1, out);
+  PutLittleEndian(record.denied_code, 1, out);
+}
+
+std::string EncodeHistory(const std::vector<core::SendRecord>& history) {
+  std::string out;
+  out.reserve(history.size() * kRecordBytes);
+  for (const core::SendRecord& record : history) AppendRecord(record, out);
+  return out;
+}
+
+absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view blob) {
+  if (blob.size() % kRecordBytes != 0) {
+    return absl::DataLossError(
+        absl::StrCat("history of ", blob.size(), " bytes is not a whole number of records"));
+  }
+  std::vector<core::SendRecord> history;
+  history.reserve(blob.size() / kRecordBytes);
+  for (size_t offset = 0; offset < blob.size(); offset += kRecordBytes) {
+    core::SendRecord& record = history.emplace_back();
+    record.at = absl::FromUnixMillis(static_cast<int64_t>(GetLittleEndian(blob, offset, 8)));
+    record.message_hash = GetLittleEndian(blob, offset + 8, 8);
+    for (int i = 0; i < core::kFieldCount; ++i) {
+      record.ids[i] = static_cast<uint32_t>(GetLittleEndian(blob, offset + 16 + 4 * i, 4));
+    }
+    record.weight = static_cast<uint16_t>(GetLittleEndian(blob, offset + 36, 2));
+    record.priority = static_cast<uint8_t>(GetLittleEndian(blob, offset + 38, 1));
+    record.denied_code = static_cast<uint8_t>(GetLittleEndian(blob, offset + 39, 1));
+  }
+  return history;
+}
+
+std::string PackedHash(uint64_t message_hash) {
+  std::string out;
+  PutLittleEndian(message_hash, 8, out);
+  return out;
+}
+
+}  // namespace sendgate::store

@@ -1,0 +1,292 @@
+#include "service/store/redis_connection.h"
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "service/metrics/log.h"
+#include "service/store/resp.h"
+
+namespace sendgate::store {
+namespace {
+
+using metrics::Log;
+using metrics::Severity;
+
+// How often waiting commands are checked against their deadlines.
+const timeval kTick = {0, 1000};
+
+
+bool IsNoScript(const redisReply* reply) {
+  return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
+         absl::StartsWith(absl::string_view(reply->str, reply->len), "NOSCRIPT");
+}
+
+}  // namespace
+
+RedisConnection::RedisConnection(ConnectionOptions options, ConnectionEvents events)
+    : options_(std::move(options)), events_(std::move(events)), backoff_(options_.reconnect_min) {
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  base_ = event_base_new();
+  wake_event_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &OnWake, this);
+  tick_event_ = event_new(base_, -1, EV_PERSIST, &OnTick, this);
+  reconnect_event_ = event_new(base_, -1, 0, &OnReconnectTimer, this);
+  event_add(wake_event_, nullptr);
+  event_add(tick_event_, &kTick);
+  thread_ = std::thread([this] { Run(); });
+}
+
+RedisConnection::~RedisConnection() {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    stopping_ = true;
+  }
+  const uint64_t one = 1;
+  (void)!write(wake_fd_, &one, sizeof(one));
+  thread_.join();
+  event_free(wake_event_);
+  event_free(tick_event_);
+  event_free(reconnect_event_);
+  event_base_free(base_);
+  close(wake_fd_);
+}
+
+void RedisConnection::Send(std::string wire, absl::Time deadline, Callback done) {
+  if (state_.load(std::memory_order_relaxed) == State::kDown) {
+    done(absl::UnavailableError("Redis is not connected"));
+    return;
+  }
+  Submit(new Pending{.wire = std::move(wire), .deadline = deadline, .done = std::move(done)});
+}
+
+void RedisConnection::SendScript(const Script& script, std::string wire, absl::Time deadline,
+                                 Callback done) {
+  if (state_.load(std::memory_order_relaxed) == State::kDown) {
+    done(absl::UnavailableError("Redis is not connected"));
+    return;
+  }
+  Submit(new Pending{
+      .wire = std::move(wire), .script = &script, .deadline = deadline, .done = std::move(done)});
+}
+
+void RedisConnection::Submit(Pending* pending) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (!stopping_) {
+      inbox_.push_back(pending);
+      wake = !wake_pending_;
+      wake_pending_ = true;
+      pending = nullptr;
+    }
+  }
+  if (pending != nullptr) {
+    Answer(*pending, absl::UnavailableError("sendgate is shutting down"));
+    delete pending;
+    return;
+  }
+  if (wake) {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof(one));
+  }
+}
+
+void RedisConnection::Run() {
+  Connect();
+  event_base_dispatch(base_);
+}
+
+void RedisConnection::Connect() {
+  SetState(State::kConnecting);
+  connect_started_ = absl::Now();
+  context_ = redisAsyncConnect(options_.host.c_str(), options_.port);
+  if (context_ == nullptr || context_->err != 0) {
+    Log(Severity::kWarning, "store",
+        absl::StrCat("cannot connect to Redis at ", options_.host, ":", options_.port, ": ",
+                     context_ != nullptr ? context_->errstr : "out of memory"));
+    if (context_ != nullptr) redisAsyncFree(context_);
+    context_ = nullptr;
+    SetState(State::kDown);
+    ScheduleReconnect();
+    return;
+  }
+  context_->data = this;
+  redisLibeventAttach(context_, base_);
+  redisAsyncSetConnectCallback(context_, &OnConnect);
+  redisAsyncSetDisconnectCallback(context_, &OnDisconnect);
+  for (const Script* script : {&DecideScript(), &CancelScript()}) {
+    RespCommand load(3);
+    load.Add("SCRIPT").Add("LOAD").Add(script->source);
+    Dispatch(new Pending{.wire = load.wire(),
+                         .deadline = absl::InfiniteFuture(),
+                         .done = [](absl::StatusOr<const redisReply*>) {}});
+  }
+}
+
+void RedisConnection::Drop(bool reconnect) {
+  if (context_ != nullptr) {
+    redisAsyncContext* context = context_;
+    context_ = nullptr;  // OnDisconnect ignores a context we dropped ourselves
+    redisAsyncFree(context);  // waiting commands are answered UNAVAILABLE
+  }
+  SetState(State::kDown);
+  if (reconnect) ScheduleReconnect();
+}
+
+void RedisConnection::ScheduleReconnect() {
+  const timeval delay = absl::ToTimeval(backoff_);
+  evtimer_add(reconnect_event_, &delay);
+  backoff_ = std::min(backoff_ * 2, options_.reconnect_max);
+}
+
+void RedisConnection::DrainInbox() {
+  std::vector<Pending*> batch;
+  bool stopping = false;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    batch.swap(inbox_);
+    wake_pending_ = false;
+    stopping = stopping_;
+  }
+  for (Pending* pending : batch) Dispatch(pending);
+  if (stopping) {
+    Drop(/*reconnect=*/false);
+    event_base_loopbreak(base_);
+  }
+}
+
+void RedisConnection::Dispatch(Pending* pending) {
+  absl::Status refused;
+  if (context_ == nullptr) {
+    refused = absl::UnavailableError("Redis is not connected");
+  } else if (absl::Now() >= pending->deadline) {
+    refused = absl::DeadlineExceededError("deadline passed before the command was sent");
+  } else if (in_flight_.size() >= options_.max_in_flight) {
+    refused = absl::UnavailableError("too many commands waiting for Redis");
+  } else if (redisAsyncFormattedCommand(context_, &OnReply, pending, pending->wire.data(),
+                                        pending->wire.size()) != REDIS_OK) {
+    refused = absl::UnavailableError("Redis connection is closing");
+  }
+  if (!refused.ok()) {
+    Answer(*pending, refused);
+    delete pending;
+    return;
+  }
+  pending->sent_at = absl::Now();
+  if (pending->script == nullptr) std::string().swap(pending->wire);  // kept only for NOSCRIPT
+  in_flight_.push_back(pending);
+}
+
+void RedisConnection::CheckDeadlines() {
+  const absl::Time now = absl::Now();
+  for (Pending* pending : in_flight_) {
+    if (!pending->answered && now >= pending->deadline) {
+      Answer(*pending, absl::DeadlineExceededError("Redis did not answer in time"));
+    }
+  }
+  const State state = state_.load(std::memory_order_relaxed);
+  if (state == State::kConnecting && now - connect_started_ > options_.connect_timeout) {
+    Log(Severity::kWarning, "store",
+        absl::StrCat("connecting to Redis at ", options_.host, ":", options_.port,
+                     " timed out"));
+    Drop(/*reconnect=*/true);
+  } else if (state == State::kConnected && !in_flight_.empty() &&
+             now - in_flight_.front()->sent_at > options_.stall_timeout) {
+    Log(Severity::kWarning, "store",
+        absl::StrCat("Redis at ", options_.host, ":", options_.port, " has not answered for ",
+                     absl::FormatDuration(options_.stall_timeout), "; reconnecting"));
+    Drop(/*reconnect=*/true);
+  }
+}
+
+void RedisConnection::SetState(State state) {
+  const State before = state_.exchange(state);
+  const bool was_connected = before == State::kConnected;
+  const bool is_connected = state == State::kConnected;
+  if (was_connected != is_connected && events_.on_state) events_.on_state(is_connected);
+}
+
+void RedisConnection::Answer(Pending& pending, absl::StatusOr<const redisReply*> reply) {
+  if (pending.answered) return;
+  pending.answered = true;
+  pending.done(std::move(reply));
+}
+
+void RedisConnection::OnWake(int fd, short, void* self) {
+  uint64_t count = 0;
+  (void)!read(fd, &count, sizeof(count));
+  static_cast<RedisConnection*>(self)->DrainInbox();
+}
+
+void RedisConnection::OnTick(int, short, void* self) {
+  static_cast<RedisConnection*>(self)->CheckDeadlines();
+}
+
+void RedisConnection::OnReconnectTimer(int, short, void* self) {
+  static_cast<RedisConnection*>(self)->Connect();
+}
+
+void RedisConnection::OnConnect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<RedisConnection*>(context->data);
+  if (self->context_ != context) return;
+  if (status != REDIS_OK) {
+    static metrics::EveryFewSeconds throttle(5);
+    if (throttle.Due()) {
+      Log(Severity::kWarning, "store",
+          absl::StrCat("cannot connect to Redis at ", self->options_.host, ":",
+                       self->options_.port, ": ", context->errstr));
+    }
+    self->context_ = nullptr;  // hiredis frees it
+    self->SetState(State::kDown);
+    self->ScheduleReconnect();
+    return;
+  }
+  self->backoff_ = self->options_.reconnect_min;
+  self->SetState(State::kConnected);
+  Log(Severity::kInfo, "store",
+      absl::StrCat("connected to Redis at ", self->options_.host, ":", self->options_.port));
+}
+
+void RedisConnection::OnDisconnect(const redisAsyncContext* context, int status) {
+  auto* self = static_cast<RedisConnection*>(context->data);
+  if (self->context_ != context) return;
+  Log(Severity::kWarning, "store",
+      absl::StrCat("lost the connection to Redis at ", self->options_.host, ":",
+                   self->options_.port, status == REDIS_OK ? "" : ": ", context->errstr));
+  self->context_ = nullptr;
+  self->SetState(State::kDown);
+  self->ScheduleReconnect();
+}
+
+void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pending_ptr) {
+  auto* self = static_cast<RedisConnection*>(context->data);
+  auto* pending = static_cast<Pending*>(pending_ptr);
+  auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), pending);
+  if (it != self->in_flight_.end()) self->in_flight_.erase(it);
+  const auto* redis_reply = static_cast<const redisReply*>(reply);
+  if (IsNoScript(redis_reply) && pending->script != nullptr && !pending->answered) {
+    // The script cache was flushed (restart, failover, SCRIPT FLUSH): send the source once.
+    if (self->events_.on_noscript) self->events_.on_noscript();
+    pending->wire = EvalInsteadOfEvalsha(pending->wire, *pending->script);
+    pending->script = nullptr;
+    self->Dispatch(pending);
+    return;
+  }
+  if (redis_reply == nullptr) {
+    Answer(*pending, absl::UnavailableError("the connection to Redis was lost"));
+  } else {
+    Answer(*pending, redis_reply);
+  }
+  delete pending;
+}
+
+}  // namespace sendgate::store

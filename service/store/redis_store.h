@@ -1,0 +1,41 @@
+// The Store on Redis: a few hiredis async connections, each on its own loop thread; a contact
+// always goes to the same connection; one EVALSHA of decide.lua per decision.
+// Keys of a contact share one hash tag: sg:{<contact_id>}:h (history). See docs/redis.md.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "service/store/redis_connection.h"
+#include "service/store/store.h"
+
+namespace sendgate::store {
+
+struct RedisStoreOptions {
+  ConnectionOptions connection;
+  int connections = 2;
+  ConnectionEvents events;  // shared by all connections; called on their loop threads
+};
+
+// The Redis key of a contact's history.
+std::string HistoryKey(absl::string_view contact_id);
+
+class RedisStore final : public Store {
+ public:
+  explicit RedisStore(RedisStoreOptions options);
+
+  void Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) override;
+  void Cancel(absl::string_view contact_id, absl::string_view message_id, absl::Time deadline,
+              CancelCallback done) override;
+  void ReadHistory(absl::string_view contact_id, absl::Time deadline,
+                   HistoryCallback done) override;
+  bool healthy() const override;
+
+ private:
+  RedisConnection& ConnectionFor(absl::string_view contact_id);
+
+  std::vector<std::unique_ptr<RedisConnection>> connections_;
+};
+
+}  // namespace sendgate::store

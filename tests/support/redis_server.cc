@@ -1,0 +1,41 @@
+#include "tests/support/redis_server.h"
+
+#include <signal.h>
+
+#include <array>
+#include <cstdio>
+#include <stdexcept>
+
+namespace sendgate::testing {
+
+RedisServer::RedisServer(std::vector<std::string> extra)
+    : port_(FreePort()), extra_(std::move(extra)) {
+  Start();
+}
+
+void RedisServer::Start() {
+  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_),
+                                   "--bind", "127.0.0.1", "--dir", dir_.path(),
+                                   "--save", "", "--appendonly", "no"};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  process_ = std::make_unique<Process>(argv, dir_.path() + "/redis.log");
+  if (!WaitForPort(port_, 10)) throw std::runtime_error("redis-server did not start");
+}
+
+void RedisServer::Kill() { process_.reset(); }
+void RedisServer::Pause() { process_->Signal(SIGSTOP); }
+void RedisServer::Resume() { process_->Signal(SIGCONT); }
+
+std::string RedisServer::Cli(const std::vector<std::string>& args) const {
+  std::string command = "redis-cli -p " + std::to_string(port_);
+  for (const std::string& arg : args) command += " '" + arg + "'";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buffer;
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
+  pclose(pipe);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+}  // namespace sendgate::testing

@@ -1,0 +1,53 @@
+#include "tests/unit/core_harness.h"
+
+#include <gtest/gtest.h>
+
+#include "service/core/history.h"
+#include "service/core/names.h"
+#include "service/core/plan.h"
+#include "service/policy/loader.h"
+
+namespace sendgate::testing {
+
+std::shared_ptr<const core::Policy> PolicyFromYaml(const std::string& yaml) {
+  absl::StatusOr<std::shared_ptr<const core::Policy>> policy =
+      policy::ParsePolicy(yaml, "test.yaml");
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *policy : std::make_shared<core::Policy>();
+}
+
+core::Message BuildMessage(const core::Policy& policy, const TestMessage& m) {
+  core::Message message;
+  message.message_id = m.id;
+  message.contact_id = m.contact;
+  message.channel = policy.FindChannel(m.channel);
+  message.category = policy.FindCategory(m.category);
+  EXPECT_GE(message.channel, 0) << m.channel;
+  EXPECT_GE(message.category, 0) << m.category;
+  message.ids = {core::NameId(m.channel), core::NameId(m.category), core::NameId(m.subscription),
+                 core::NameId(m.program), core::NameId(m.campaign)};
+  message.weight = m.weight;
+  message.priority = m.priority;
+  message.segments = m.segments;
+  EXPECT_TRUE(absl::LoadTimeZone(m.zone, &message.timezone)) << m.zone;
+  message.send_at = m.send_at;
+  message.expires_at = m.expires_at;
+  return message;
+}
+
+absl::Time Paris(int year, int month, int day, int hour, int minute) {
+  absl::TimeZone zone;
+  absl::LoadTimeZone("Europe/Paris", &zone);
+  return absl::FromCivil(absl::CivilMinute(year, month, day, hour, minute), zone);
+}
+
+core::Decision ContactHistory::Decide(const core::Policy& policy, const TestMessage& test_message,
+                                      std::optional<absl::Time> now) {
+  const core::Message message = BuildMessage(policy, test_message);
+  last_plan = core::PlanCheck(policy, message, now.value_or(message.send_at));
+  const core::CheckResult result = core::EvaluateCheck(last_plan, records_);
+  records_ = core::HistoryAfter(last_plan, result, records_);
+  return core::DecisionFromCheck(policy, message, last_plan, result);
+}
+
+}  // namespace sendgate::testing

@@ -1,0 +1,370 @@
+// Every rule type of the decision engine, without Redis or gRPC: caps over rolling and calendar
+// windows, every scope, weights, segments, exemptions, replays, expiry and maximum delay.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "service/core/decision.h"
+#include "tests/unit/core_harness.h"
+
+namespace sendgate::testing {
+namespace {
+
+using core::Outcome;
+using core::ReasonCode;
+
+const char* const kPolicy = R"yaml(
+version: test-1
+timezone: Europe/Paris
+max_delay: 7d
+channels: [email, sms, push]
+categories:
+  marketing: {}
+  transactional:
+    exempt_from: [caps]
+subscriptions: [newsletter, offers]
+caps:
+  - id: email-7d
+    channels: [email]
+    categories: [marketing]
+    window: 7d
+    limit: 3
+    segments:
+      inactive: 1
+      lapsed: 2
+  - id: all-7d
+    window: 7d
+    limit: 5
+  - id: same-campaign-30d
+    per: campaign
+    window: 30d
+    limit: 1
+)yaml";
+
+absl::Time T0() { return Paris(2026, 11, 2, 10, 0); }  // a Monday
+
+TestMessage Email(std::string id, absl::Time at) {
+  return TestMessage{.id = std::move(id), .send_at = at};
+}
+
+TestMessage Sms(std::string id, absl::Time at) {
+  return TestMessage{.id = std::move(id), .channel = "sms", .send_at = at};
+}
+
+class CoreRulesTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kPolicy);
+  ContactHistory contact_;
+};
+
+TEST_F(CoreRulesTest, RollingCapAllowsUpToTheLimitThenDefersToTheExactInstant) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(contact_.Decide(*policy_, Email("m" + std::to_string(i), T0() + absl::Hours(i)))
+                  .outcome,
+              Outcome::kAllow);
+  }
+  const core::Decision fourth = contact_.Decide(*policy_, Email("m3", T0() + absl::Hours(5)));
+  EXPECT_EQ(fourth.outcome, Outcome::kDefer);
+  ASSERT_TRUE(fourth.retry_at.has_value());
+  EXPECT_EQ(*fourth.retry_at, T0() + absl::Hours(24 * 7));  // the oldest send leaves the window
+  ASSERT_EQ(fourth.reasons.size(), 1u);
+  EXPECT_EQ(fourth.reasons[0].code, ReasonCode::kCapReached);
+  EXPECT_EQ(fourth.reasons[0].rule_id, "email-7d");
+  EXPECT_EQ(fourth.reasons[0].used, 3);
+  EXPECT_EQ(fourth.reasons[0].limit, 3);
+
+  EXPECT_EQ(contact_.Decide(*policy_, Email("m3", *fourth.retry_at - absl::Milliseconds(1))).outcome,
+            Outcome::kDefer);
+  EXPECT_EQ(contact_.Decide(*policy_, Email("m3", *fourth.retry_at)).outcome, Outcome::kAllow);
+}
+
+TEST_F(CoreRulesTest, WeightsCountAgainstTheCapAndRetryWaitsForEnoughRoom) {
+  TestMessage heavy = Email("heavy", T0());
+  heavy.weight = 2;
+  EXPECT_EQ(contact_.Decide(*policy_, heavy).outcome, Outcome::kAllow);
+  EXPECT_EQ(contact_.Decide(*policy_, Email("light", T0() + absl::Hours(1))).outcome,
+            Outcome::kAllow);  // 3 of 3 used
+  TestMessage second_heavy = Email("heavy2", T0() + absl::Hours(2));
+  second_heavy.weight = 2;
+  const core::Decision decision = contact_.Decide(*policy_, second_heavy);
+  EXPECT_EQ(decision.outcome, Outcome::kDefer);
+  // Room for 2 units needs the heavy send (2 units) to leave; the light one alone is not enough.
+  EXPECT_EQ(*decision.retry_at, T0() + absl::Hours(24 * 7));
+  EXPECT_EQ(decision.reasons[0].used, 3);
+}
+
+TEST_F(CoreRulesTest, AMessageHeavierThanTheLimitIsDeniedForGood) {
+  TestMessage huge = Email("huge", T0());
+  huge.weight = 4;
+  const core::Decision decision = contact_.Decide(*policy_, huge);
+  EXPECT_EQ(decision.outcome, Outcome::kDeny);
+  EXPECT_FALSE(decision.retry_at.has_value());
+  EXPECT_NE(decision.reasons[0].message.find("weighs more than the limit"), std::string::npos);
+}
+
+TEST_F(CoreRulesTest, DeniesWhenRoomComesAfterTheMessageExpires) {
+  for (int i = 0; i < 3; ++i) contact_.Decide(*policy_, Email("m" + std::to_string(i), T0()));
+  TestMessage promo = Email("promo", T0() + absl::Hours(1));
+  promo.expires_at = T0() + absl::Hours(48);
+  const core::Decision decision = contact_.Decide(*policy_, promo);
+  EXPECT_EQ(decision.outcome, Outcome::kDeny);
+  EXPECT_NE(decision.reasons[0].message.find("after the message expires"), std::string::npos);
+  // Room at exactly expires_at is still in time.
+  TestMessage later = Email("later", T0() + absl::Hours(1));
+  later.expires_at = T0() + absl::Hours(24 * 7);
+  EXPECT_EQ(contact_.Decide(*policy_, later).outcome, Outcome::kDefer);
+}
+
+TEST_F(CoreRulesTest, DeniesWhenRoomIsBeyondTheMaximumDelay) {
+  // Same campaign once per 30 days: room in 30 days is beyond max_delay (7 days).
+  TestMessage first = Email("a", T0());
+  first.campaign = "black-friday";
+  EXPECT_EQ(contact_.Decide(*policy_, first).outcome, Outcome::kAllow);
+  TestMessage again = Sms("b", T0() + absl::Hours(1));
+  again.campaign = "black-friday";
+  const core::Decision decision = contact_.Decide(*policy_, again);
+  EXPECT_EQ(decision.outcome, Outcome::kDeny);
+  EXPECT_EQ(decision.reasons[0].rule_id, "same-campaign-30d");
+  EXPECT_NE(decision.reasons[0].message.find("maximum delay"), std::string::npos);
+  // Another campaign is counted apart.
+  TestMessage other = Sms("c", T0() + absl::Hours(1));
+  other.campaign = "cyber-monday";
+  EXPECT_EQ(contact_.Decide(*policy_, other).outcome, Outcome::kAllow);
+}
+
+TEST_F(CoreRulesTest, AllChannelsCapCountsEveryChannelTogether) {
+  contact_.Decide(*policy_, Email("e1", T0()));
+  contact_.Decide(*policy_, Email("e2", T0()));
+  contact_.Decide(*policy_, Sms("s1", T0()));
+  contact_.Decide(*policy_, Sms("s2", T0()));
+  EXPECT_EQ(contact_.Decide(*policy_, TestMessage{.id = "p1", .channel = "push", .send_at = T0()})
+                .outcome,
+            Outcome::kAllow);  // 5 of 5
+  const core::Decision sixth =
+      contact_.Decide(*policy_, TestMessage{.id = "p2", .channel = "push", .send_at = T0()});
+  EXPECT_EQ(sixth.outcome, Outcome::kDefer);
+  EXPECT_EQ(sixth.reasons[0].rule_id, "all-7d");
+}
+
+TEST_F(CoreRulesTest, EveryFullCapIsReported) {
+  contact_.Decide(*policy_, Sms("s1", T0()));
+  contact_.Decide(*policy_, Sms("s2", T0()));
+  for (int i = 0; i < 3; ++i) contact_.Decide(*policy_, Email("e" + std::to_string(i), T0()));
+  const core::Decision decision = contact_.Decide(*policy_, Email("e4", T0()));
+  ASSERT_EQ(decision.reasons.size(), 2u);
+  EXPECT_EQ(decision.reasons[0].rule_id, "email-7d");
+  EXPECT_EQ(decision.reasons[1].rule_id, "all-7d");
+  EXPECT_EQ(decision.reasons[1].used, 5);
+}
+
+TEST_F(CoreRulesTest, TransactionalIsNeitherCappedNorCounted) {
+  for (int i = 0; i < 10; ++i) {
+    TestMessage receipt = Email("t" + std::to_string(i), T0());
+    receipt.category = "transactional";
+    EXPECT_EQ(contact_.Decide(*policy_, receipt).outcome, Outcome::kAllow);
+  }
+  EXPECT_EQ(contact_.Decide(*policy_, Email("promo", T0())).outcome, Outcome::kAllow);
+}
+
+TEST_F(CoreRulesTest, SegmentLimitsApplyAndTheLowestWins) {
+  TestMessage inactive = Email("i1", T0());
+  inactive.segments = {"reactive", "inactive"};
+  EXPECT_EQ(contact_.Decide(*policy_, inactive).outcome, Outcome::kAllow);
+  inactive.id = "i2";
+  const core::Decision decision = contact_.Decide(*policy_, inactive);
+  EXPECT_EQ(decision.outcome, Outcome::kDefer);
+  EXPECT_EQ(decision.reasons[0].limit, 1);
+
+  ContactHistory both;
+  TestMessage lapsed_inactive = Email("x1", T0());
+  lapsed_inactive.segments = {"lapsed", "inactive"};
+  both.Decide(*policy_, lapsed_inactive);
+  lapsed_inactive.id = "x2";
+  EXPECT_EQ(both.Decide(*policy_, lapsed_inactive).reasons[0].limit, 1);
+}
+
+TEST_F(CoreRulesTest, AReplayReturnsTheFirstDecisionAndIsNotCountedAgain) {
+  EXPECT_EQ(contact_.Decide(*policy_, Email("same", T0())).outcome, Outcome::kAllow);
+  const core::Decision replay = contact_.Decide(*policy_, Email("same", T0() + absl::Hours(1)));
+  EXPECT_EQ(replay.outcome, Outcome::kAllow);
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_EQ(contact_.records().size(), 1u);
+
+  TestMessage huge = Email("huge", T0());
+  huge.weight = 10;
+  EXPECT_EQ(contact_.Decide(*policy_, huge).outcome, Outcome::kDeny);
+  const core::Decision denied_again = contact_.Decide(*policy_, huge);
+  EXPECT_EQ(denied_again.outcome, Outcome::kDeny);
+  EXPECT_TRUE(denied_again.replayed);
+  EXPECT_EQ(denied_again.reasons[0].code, ReasonCode::kCapReached);
+}
+
+TEST_F(CoreRulesTest, ADeferIsNotRememberedSoTheRetryIsDecidedAfresh) {
+  for (int i = 0; i < 3; ++i) contact_.Decide(*policy_, Email("m" + std::to_string(i), T0()));
+  const core::Decision deferred = contact_.Decide(*policy_, Email("late", T0() + absl::Hours(1)));
+  ASSERT_EQ(deferred.outcome, Outcome::kDefer);
+  const core::Decision retried = contact_.Decide(*policy_, Email("late", *deferred.retry_at));
+  EXPECT_EQ(retried.outcome, Outcome::kAllow);
+  EXPECT_FALSE(retried.replayed);
+}
+
+TEST_F(CoreRulesTest, AnExpiredMessageIsDenied) {
+  TestMessage old = Email("old", T0());
+  old.expires_at = T0() + absl::Minutes(5);
+  const core::Decision decision = contact_.Decide(*policy_, old, T0() + absl::Minutes(10));
+  EXPECT_EQ(decision.outcome, Outcome::kDeny);
+  EXPECT_EQ(decision.reasons[0].code, ReasonCode::kExpired);
+  EXPECT_TRUE(contact_.records().empty());
+}
+
+TEST_F(CoreRulesTest, FailModeFollowsTheCategory) {
+  const core::Message promo = BuildMessage(*policy_, Email("p", T0()));
+  const core::Decision deferred = core::DecisionWithoutStore(*policy_, promo, T0());
+  EXPECT_EQ(deferred.outcome, Outcome::kDefer);
+  EXPECT_TRUE(deferred.degraded);
+  EXPECT_EQ(*deferred.retry_at, T0() + absl::Minutes(1));
+  EXPECT_EQ(deferred.reasons[0].code, ReasonCode::kStoreUnavailable);
+
+  TestMessage receipt = Email("r", T0());
+  receipt.category = "transactional";
+  const core::Decision allowed =
+      core::DecisionWithoutStore(*policy_, BuildMessage(*policy_, receipt), T0());
+  EXPECT_EQ(allowed.outcome, Outcome::kAllow);
+  EXPECT_TRUE(allowed.degraded);
+}
+
+const char* const kScopes = R"yaml(
+timezone: Europe/Paris
+channels: [email, sms]
+categories:
+  marketing: {}
+  service:
+    exempt_from: [caps]
+subscriptions: [newsletter, offers]
+caps:
+  - id: newsletter-weekly
+    subscriptions: [newsletter]
+    window: calendar week
+    limit: 1
+  - id: onboarding-daily
+    programs: [onboarding]
+    window: calendar day
+    limit: 1
+  - id: launch-once
+    campaigns: [launch]
+    window: 30d
+    limit: 1
+  - id: service-sms-guard
+    categories: [service]
+    channels: [sms]
+    window: 1h
+    limit: 2
+  - id: per-channel-monthly
+    per: [channel]
+    window: calendar month
+    limit: 4
+)yaml";
+
+TEST(CoreScopesTest, SubscriptionCapUsesTheCalendarWeek) {
+  auto policy = PolicyFromYaml(kScopes);
+  ContactHistory contact;
+  TestMessage news{.id = "n1", .subscription = "newsletter", .send_at = Paris(2026, 11, 4, 9)};
+  EXPECT_EQ(contact.Decide(*policy, news).outcome, Outcome::kAllow);
+  news.id = "n2";
+  news.send_at = Paris(2026, 11, 8, 23, 59);  // Sunday, same week
+  const core::Decision decision = contact.Decide(*policy, news);
+  EXPECT_EQ(decision.outcome, Outcome::kDefer);
+  EXPECT_EQ(*decision.retry_at, Paris(2026, 11, 9));  // Monday 00:00 Paris
+  // Other subscriptions are not limited by it.
+  TestMessage offer{.id = "o1", .subscription = "offers", .send_at = Paris(2026, 11, 8, 23, 59)};
+  EXPECT_EQ(contact.Decide(*policy, offer).outcome, Outcome::kAllow);
+}
+
+TEST(CoreScopesTest, ProgramCapUsesTheContactsCalendarDay) {
+  auto policy = PolicyFromYaml(kScopes);
+  ContactHistory contact;
+  TestMessage step{.id = "s1", .program = "onboarding", .send_at = Paris(2026, 11, 4, 23, 30)};
+  EXPECT_EQ(contact.Decide(*policy, step).outcome, Outcome::kAllow);
+  step.id = "s2";
+  step.send_at = Paris(2026, 11, 4, 23, 50);
+  EXPECT_EQ(*contact.Decide(*policy, step).retry_at, Paris(2026, 11, 5));
+  step.send_at = Paris(2026, 11, 5, 0, 10);  // a new day in Paris
+  EXPECT_EQ(contact.Decide(*policy, step).outcome, Outcome::kAllow);
+  // The same instant is still "yesterday" in New York: there the day window holds both.
+  ContactHistory new_yorker;
+  TestMessage ny{.id = "y1", .program = "onboarding", .zone = "America/New_York",
+                 .send_at = Paris(2026, 11, 4, 23, 30)};
+  new_yorker.Decide(*policy, ny);
+  ny.id = "y2";
+  ny.send_at = Paris(2026, 11, 5, 0, 10);
+  EXPECT_EQ(new_yorker.Decide(*policy, ny).outcome, Outcome::kDefer);
+}
+
+TEST(CoreScopesTest, CampaignFilterAndCategoryNamedByACap) {
+  auto policy = PolicyFromYaml(kScopes);
+  ContactHistory contact;
+  TestMessage launch{.id = "l1", .campaign = "launch", .send_at = Paris(2026, 11, 4, 9)};
+  EXPECT_EQ(contact.Decide(*policy, launch).outcome, Outcome::kAllow);
+  launch.id = "l2";
+  EXPECT_EQ(contact.Decide(*policy, launch).reasons[0].rule_id, "launch-once");
+  TestMessage other{.id = "x", .campaign = "other", .send_at = Paris(2026, 11, 4, 9)};
+  EXPECT_EQ(contact.Decide(*policy, other).outcome, Outcome::kAllow);
+
+  // An exempt category is still limited by a cap that names it.
+  TestMessage code{.id = "c1", .channel = "sms", .category = "service",
+                   .send_at = Paris(2026, 11, 4, 9)};
+  contact.Decide(*policy, code);
+  code.id = "c2";
+  contact.Decide(*policy, code);
+  code.id = "c3";
+  const core::Decision third = contact.Decide(*policy, code);
+  EXPECT_EQ(third.outcome, Outcome::kDefer);
+  EXPECT_EQ(third.reasons[0].rule_id, "service-sms-guard");
+  EXPECT_EQ(third.reasons.size(), 1u);  // not per-channel-monthly: service is exempt there
+}
+
+TEST(CoreScopesTest, PerChannelCapCountsEachChannelApart) {
+  auto policy = PolicyFromYaml(kScopes);
+  ContactHistory contact;
+  for (int i = 0; i < 4; ++i) {
+    contact.Decide(*policy, TestMessage{.id = "e" + std::to_string(i),
+                                        .send_at = Paris(2026, 11, 20 + i, 9)});
+  }
+  const core::Decision fifth =
+      contact.Decide(*policy, TestMessage{.id = "e5", .send_at = Paris(2026, 11, 25, 9)});
+  EXPECT_EQ(fifth.outcome, Outcome::kDefer);
+  EXPECT_EQ(*fifth.retry_at, Paris(2026, 12, 1));
+  EXPECT_EQ(contact
+                .Decide(*policy, TestMessage{.id = "s", .channel = "sms",
+                                             .send_at = Paris(2026, 11, 25, 9)})
+                .outcome,
+            Outcome::kAllow);
+}
+
+TEST(CoreScopesTest, CalendarDayAcrossDaylightSavingChanges) {
+  auto policy = PolicyFromYaml(kScopes);
+  // 2026-03-29: Paris springs forward, the day lasts 23 hours.
+  ContactHistory spring;
+  TestMessage step{.id = "a", .program = "onboarding", .send_at = Paris(2026, 3, 29, 1, 30)};
+  spring.Decide(*policy, step);
+  EXPECT_EQ(spring.last_plan.caps[0].start, absl::FromUnixSeconds(1774738800));  // 03-28 23:00Z
+  EXPECT_EQ(spring.last_plan.caps[0].end, absl::FromUnixSeconds(1774821600));    // 03-29 22:00Z
+  EXPECT_EQ(spring.last_plan.caps[0].end - spring.last_plan.caps[0].start, absl::Hours(23));
+  step.id = "b";
+  step.send_at = Paris(2026, 3, 29, 23, 30);
+  EXPECT_EQ(*spring.Decide(*policy, step).retry_at, Paris(2026, 3, 30));
+
+  // 2026-10-25: Paris falls back, the day lasts 25 hours; 02:30 happens twice.
+  ContactHistory autumn;
+  step.id = "c";
+  step.send_at = Paris(2026, 10, 25, 0, 30);
+  autumn.Decide(*policy, step);
+  EXPECT_EQ(autumn.last_plan.caps[0].end - autumn.last_plan.caps[0].start, absl::Hours(25));
+  step.id = "d";
+  step.send_at = absl::FromUnixSeconds(1792891800);  // 02:30 CET, the second one
+  const core::Decision second = autumn.Decide(*policy, step);
+  EXPECT_EQ(second.outcome, Outcome::kDefer);
+  EXPECT_EQ(*second.retry_at, Paris(2026, 10, 26));
+}
+
+}  // namespace
+}  // namespace sendgate::testing
