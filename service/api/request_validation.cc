@@ -171,8 +171,9 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
     if (absl::Status status = CheckText(field, *value, kMaxIdBytes); !status.ok()) return status;
   }
   message.ids = {policy.channels[message.channel].id, policy.categories[message.category].id,
-                 core::NameId(request.subscription()), core::NameId(request.program()),
-                 core::NameId(request.campaign_id())};
+                 core::FieldId(core::Field::kSubscription, request.subscription()),
+                 core::FieldId(core::Field::kProgram, request.program()),
+                 core::FieldId(core::Field::kCampaign, request.campaign_id())};
 
   absl::StatusOr<int> weight = IntInRange("weight", request.has_weight(), request.weight(), 1,
                                           kMaxWeight, 1);

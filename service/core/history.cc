@@ -101,7 +101,11 @@ CheckResult EvaluateCheck(const CheckPlan& plan, std::span<const SendRecord> his
 
 std::vector<SendRecord> HistoryAfter(const CheckPlan& plan, const CheckResult& result,
                                      std::span<const SendRecord> history) {
-  if (plan.mode != CheckMode::kDecide) return {history.begin(), history.end()};
+  // Only a recorded outcome writes; a DEFER or a replay leaves history as it was.
+  const bool recorded = plan.mode == CheckMode::kDecide &&
+                        (result.outcome == CheckOutcome::kAllowed ||
+                         result.outcome == CheckOutcome::kDenied);
+  if (!recorded) return {history.begin(), history.end()};
   std::vector<SendRecord> kept = Kept(plan, history);
   if (result.outcome == CheckOutcome::kAllowed) {
     kept.push_back(plan.send);

@@ -25,8 +25,8 @@ absl::Time RoomAt(const CapCheck& cap, std::span<const SendRecord> history, int6
 // The answer to `plan` for a contact whose history is `history`.
 CheckResult EvaluateCheck(const CheckPlan& plan, std::span<const SendRecord> history);
 
-// The history to store after `result`: trimmed, with the send (or its denial) appended,
-// within the size bounds.
+// The history to store after `result`. When the send (or its denial) is recorded: trimmed,
+// with it appended, within the size bounds. Otherwise (DEFER, replay, lookup) unchanged.
 std::vector<SendRecord> HistoryAfter(const CheckPlan& plan, const CheckResult& result,
                                      std::span<const SendRecord> history);
 

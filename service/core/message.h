@@ -16,7 +16,7 @@ struct Message {
   std::string contact_id;
   int channel = 0;   // index into Policy::channels
   int category = 0;  // index into Policy::categories
-  FieldIds ids{};    // NameId()s of channel, category, subscription, program, campaign
+  FieldIds ids{};    // FieldId()s of channel, category, subscription, program, campaign
   int weight = 1;
   int priority = 0;
   std::vector<std::string> segments;

@@ -15,6 +15,13 @@ uint32_t NameId(absl::string_view name) {
   return hash == 0 ? 1 : hash;
 }
 
+uint32_t FieldId(Field field, absl::string_view name) {
+  const uint32_t id = NameId(name);
+  if (id == 0 || field == Field::kProgram || field == Field::kCampaign) return id;
+  const uint32_t folded = (id ^ (id >> 16)) & 0xffff;
+  return folded == 0 ? 1 : folded;
+}
+
 uint64_t MessageHash(absl::string_view message_id) {
   uint64_t hash = 14695981039346656037ull;
   for (unsigned char c : message_id) {

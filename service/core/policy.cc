@@ -47,7 +47,7 @@ std::string Policy::NameOf(Field field, uint32_t id) const {
     case Field::kProgram:
     case Field::kCampaign: break;
   }
-  return name != nullptr ? *name : HexId(id, 8);
+  return name != nullptr ? *name : HexId(id, field == Field::kProgram || field == Field::kCampaign ? 8 : 4);
 }
 
 }  // namespace sendgate::core

@@ -18,7 +18,7 @@ enum class FailMode { kAllow, kDeny, kDefer };
 
 struct Channel {
   std::string name;
-  uint32_t id = 0;  // NameId(name)
+  uint32_t id = 0;  // FieldId(Field::kChannel, name)
 };
 
 struct Subscription {

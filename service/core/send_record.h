@@ -1,5 +1,5 @@
 // One entry of a contact's send history: a counted send, or a denial kept to answer replays.
-// The store packs it in 40 bytes (service/store/history_codec.h); this is the value type.
+// The store packs it in 32 bytes (service/store/history_codec.h); this is the value type.
 #pragma once
 
 #include <array>
@@ -15,7 +15,7 @@ enum class Field : uint8_t { kChannel = 0, kCategory, kSubscription, kProgram, k
 inline constexpr int kFieldCount = 5;
 absl::string_view FieldName(Field field);
 
-// NameId()s of a message's channel, category, subscription, program and campaign (0 = none).
+// FieldId()s of a message's channel, category, subscription, program and campaign (0 = none).
 using FieldIds = std::array<uint32_t, kFieldCount>;
 
 struct SendRecord {

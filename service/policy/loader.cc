@@ -171,20 +171,35 @@ class Reader {
   std::vector<std::string> errors_;
 };
 
+// Whether `name` may join the declared `items`: not declared yet, and not sharing its stored
+// 16-bit id with another name (history could not tell them apart).
+template <typename T>
+bool Declarable(Reader& reader, const YAML::Node& node, absl::string_view what,
+                const std::vector<T>& items, const std::string& name, uint32_t id) {
+  for (const T& other : items) {
+    if (other.name == name) {
+      reader.Error(node, absl::StrCat(what, " '", name, "' is declared twice"));
+      return false;
+    }
+    if (other.id == id) {
+      reader.Error(node, absl::StrCat(what, " '", name, "' and '", other.name,
+                                      "' share the same stored id; rename one of them"));
+      return false;
+    }
+  }
+  return true;
+}
+
 // Reads the declared names of channels or subscriptions.
 template <typename T>
-std::vector<T> ReadNames(Reader& reader, const YAML::Node& node, absl::string_view what) {
+std::vector<T> ReadNames(Reader& reader, const YAML::Node& node, absl::string_view what,
+                         Field field) {
   std::vector<T> items;
   for (const YAML::Node& item : reader.List(node, what)) {
     std::optional<std::string> name = reader.Name(item, what);
     if (!name) continue;
-    const bool duplicate = std::any_of(items.begin(), items.end(),
-                                       [&](const T& other) { return other.name == *name; });
-    if (duplicate) {
-      reader.Error(item, absl::StrCat(what, " '", *name, "' is declared twice"));
-      continue;
-    }
-    items.push_back(T{.name = *name, .id = core::NameId(*name)});
+    const uint32_t id = core::FieldId(field, *name);
+    if (Declarable(reader, item, what, items, *name, id)) items.push_back(T{.name = *name, .id = id});
   }
   return items;
 }
@@ -207,7 +222,8 @@ std::vector<core::Category> ReadCategories(Reader& reader, const YAML::Node& nod
   for (const auto& entry : node) {
     std::optional<std::string> name = reader.Name(entry.first, "category");
     if (!name) continue;
-    core::Category category{.name = *name, .id = core::NameId(*name)};
+    core::Category category{.name = *name, .id = core::FieldId(Field::kCategory, *name)};
+    if (!Declarable(reader, entry.first, "category", categories, *name, category.id)) continue;
     const YAML::Node& body = entry.second;
     if (!body.IsNull() && reader.IsMap(body, absl::StrCat("category '", *name, "'"))) {
       reader.CheckKeys(body, kCategoryKeys, absl::StrCat("category '", *name, "'"));
@@ -265,7 +281,7 @@ struct Declared {
 
 // Fills cap.only[field] from a list of declared names (or free-form values).
 template <typename T>
-void ReadFilter(Reader& reader, const YAML::Node& node, absl::string_view key,
+void ReadFilter(Reader& reader, const YAML::Node& node, absl::string_view key, Field field,
                 const std::vector<T>* declared, std::vector<uint32_t>& ids) {
   for (const YAML::Node& item : reader.List(node, key)) {
     std::optional<std::string> value =
@@ -280,7 +296,7 @@ void ReadFilter(Reader& reader, const YAML::Node& node, absl::string_view key,
                                       absl::StrJoin(names, ", "), ")"));
       continue;
     }
-    ids.push_back(core::NameId(*value));
+    ids.push_back(core::FieldId(field, *value));
   }
 }
 
@@ -321,15 +337,15 @@ std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const D
   core::Cap cap{.id = id.value_or("")};
 
   auto at = [](Field field) { return static_cast<int>(field); };
-  ReadFilter(reader, node["channels"], "channels", &declared.channels,
+  ReadFilter(reader, node["channels"], "channels", Field::kChannel, &declared.channels,
              cap.only[at(Field::kChannel)]);
-  ReadFilter(reader, node["categories"], "categories", &declared.categories,
+  ReadFilter(reader, node["categories"], "categories", Field::kCategory, &declared.categories,
              cap.only[at(Field::kCategory)]);
-  ReadFilter(reader, node["subscriptions"], "subscriptions", &declared.subscriptions,
-             cap.only[at(Field::kSubscription)]);
-  ReadFilter<core::Channel>(reader, node["programs"], "programs", nullptr,
+  ReadFilter(reader, node["subscriptions"], "subscriptions", Field::kSubscription,
+             &declared.subscriptions, cap.only[at(Field::kSubscription)]);
+  ReadFilter<core::Channel>(reader, node["programs"], "programs", Field::kProgram, nullptr,
                             cap.only[at(Field::kProgram)]);
-  ReadFilter<core::Channel>(reader, node["campaigns"], "campaigns", nullptr,
+  ReadFilter<core::Channel>(reader, node["campaigns"], "campaigns", Field::kCampaign, nullptr,
                             cap.only[at(Field::kCampaign)]);
   if (cap.only[at(Field::kCategory)].empty()) {
     for (const core::Category& category : declared.categories) {
@@ -480,14 +496,15 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
   policy->source = std::string(source);
   ReadSettings(reader, root, *policy);
   if (root["channels"]) {
-    policy->channels = ReadNames<core::Channel>(reader, root["channels"], "channel");
+    policy->channels = ReadNames<core::Channel>(reader, root["channels"], "channel", Field::kChannel);
   }
   if (policy->channels.empty()) reader.Error(root, "the policy declares no channels");
   if (root["categories"]) policy->categories = ReadCategories(reader, root["categories"]);
   if (policy->categories.empty()) reader.Error(root, "the policy declares no categories");
   if (root["subscriptions"]) {
     policy->subscriptions =
-        ReadNames<core::Subscription>(reader, root["subscriptions"], "subscription");
+        ReadNames<core::Subscription>(reader, root["subscriptions"], "subscription",
+                                      Field::kSubscription);
   }
   ReadDefaultCategory(reader, root, *policy);
   ReadCaps(reader, root["caps"],

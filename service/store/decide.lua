@@ -3,7 +3,7 @@
 -- service/core/history.cc states the same rules in C++ and the tests hold this script to them.
 -- KEYS[1]  the contact's history key, sg:{<contact>}:h
 -- ARGV[1]  'D' decide and record, or 'R' replay lookup only (nothing is written)
--- ARGV[2]  the record to append when allowed (40 bytes); bytes 9-16 are the message hash
+-- ARGV[2]  the record to append when allowed (32 bytes, history.lua)
 -- ARGV[3]  denied code: the last byte of the record kept when denied
 -- ARGV[4]  deny_after ms: room found later than this means DENY rather than DEFER
 -- ARGV[5]  keep_after ms: older records are dropped
@@ -19,7 +19,7 @@ local MAX_COUNTED, MAX_DENIED = 1000, 16
 local NEVER = -1
 
 local send = ARGV[2]
-local hash = string.sub(send, 9, 16)
+local hash = string.sub(send, HASH_FROM, HASH_TO)
 local blob = redis.call('GET', KEYS[1]) or ''
 local records = parse_history(blob)
 for _, r in ipairs(records) do

@@ -8,6 +8,9 @@
 namespace sendgate::store {
 namespace {
 
+// Stored widths of channel, category, subscription, program and campaign ids (core::FieldId).
+constexpr int kIdBytes[core::kFieldCount] = {2, 2, 2, 4, 4};
+
 void PutLittleEndian(uint64_t value, int bytes, std::string& out) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
@@ -23,9 +26,9 @@ uint64_t GetLittleEndian(absl::string_view in, size_t offset, int bytes) {
 }  // namespace
 
 void AppendRecord(const core::SendRecord& record, std::string& out) {
-  PutLittleEndian(static_cast<uint64_t>(absl::ToUnixMillis(record.at)), 8, out);
+  PutLittleEndian(static_cast<uint64_t>(absl::ToUnixMillis(record.at)), 6, out);
   PutLittleEndian(record.message_hash, 8, out);
-  for (uint32_t id : record.ids) PutLittleEndian(id, 4, out);
+  for (int i = 0; i < core::kFieldCount; ++i) PutLittleEndian(record.ids[i], kIdBytes[i], out);
   PutLittleEndian(record.weight, 2, out);
   PutLittleEndian(record.priority, 1, out);
   PutLittleEndian(record.denied_code, 1, out);
@@ -47,14 +50,16 @@ absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view bl
   history.reserve(blob.size() / kRecordBytes);
   for (size_t offset = 0; offset < blob.size(); offset += kRecordBytes) {
     core::SendRecord& record = history.emplace_back();
-    record.at = absl::FromUnixMillis(static_cast<int64_t>(GetLittleEndian(blob, offset, 8)));
-    record.message_hash = GetLittleEndian(blob, offset + 8, 8);
+    record.at = absl::FromUnixMillis(static_cast<int64_t>(GetLittleEndian(blob, offset, 6)));
+    record.message_hash = GetLittleEndian(blob, offset + 6, 8);
+    size_t at = offset + 14;
     for (int i = 0; i < core::kFieldCount; ++i) {
-      record.ids[i] = static_cast<uint32_t>(GetLittleEndian(blob, offset + 16 + 4 * i, 4));
+      record.ids[i] = static_cast<uint32_t>(GetLittleEndian(blob, at, kIdBytes[i]));
+      at += kIdBytes[i];
     }
-    record.weight = static_cast<uint16_t>(GetLittleEndian(blob, offset + 36, 2));
-    record.priority = static_cast<uint8_t>(GetLittleEndian(blob, offset + 38, 1));
-    record.denied_code = static_cast<uint8_t>(GetLittleEndian(blob, offset + 39, 1));
+    record.weight = static_cast<uint16_t>(GetLittleEndian(blob, offset + 28, 2));
+    record.priority = static_cast<uint8_t>(GetLittleEndian(blob, offset + 30, 1));
+    record.denied_code = static_cast<uint8_t>(GetLittleEndian(blob, offset + 31, 1));
   }
   return history;
 }

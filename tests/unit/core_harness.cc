@@ -7,6 +7,15 @@
 #include "service/core/plan.h"
 #include "service/policy/loader.h"
 
+namespace sendgate::core {
+void PrintTo(const SendRecord& record, std::ostream* out) {
+  *out << "{at=" << absl::FormatTime(record.at) << " hash=" << std::hex << record.message_hash
+       << " ids=" << record.ids[0] << "," << record.ids[1] << "," << record.ids[2] << ","
+       << record.ids[3] << "," << record.ids[4] << std::dec << " weight=" << record.weight
+       << " priority=" << int{record.priority} << " denied=" << int{record.denied_code} << "}";
+}
+}  // namespace sendgate::core
+
 namespace sendgate::testing {
 
 std::shared_ptr<const core::Policy> PolicyFromYaml(const std::string& yaml) {
@@ -24,8 +33,12 @@ core::Message BuildMessage(const core::Policy& policy, const TestMessage& m) {
   message.category = policy.FindCategory(m.category);
   EXPECT_GE(message.channel, 0) << m.channel;
   EXPECT_GE(message.category, 0) << m.category;
-  message.ids = {core::NameId(m.channel), core::NameId(m.category), core::NameId(m.subscription),
-                 core::NameId(m.program), core::NameId(m.campaign)};
+  using core::Field;
+  message.ids = {core::FieldId(Field::kChannel, m.channel),
+                 core::FieldId(Field::kCategory, m.category),
+                 core::FieldId(Field::kSubscription, m.subscription),
+                 core::FieldId(Field::kProgram, m.program),
+                 core::FieldId(Field::kCampaign, m.campaign)};
   message.weight = m.weight;
   message.priority = m.priority;
   message.segments = m.segments;

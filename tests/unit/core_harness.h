@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <ostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,11 @@
 #include "service/core/decision.h"
 #include "service/core/message.h"
 #include "service/core/policy.h"
+
+namespace sendgate::core {
+// Readable test failures.
+void PrintTo(const SendRecord& record, std::ostream* out);
+}  // namespace sendgate::core
 
 namespace sendgate::testing {
 

@@ -12,7 +12,7 @@
 namespace sendgate::store {
 namespace {
 
-TEST(HistoryCodecTest, RecordsRoundTripIn40Bytes) {
+TEST(HistoryCodecTest, RecordsRoundTripIn32Bytes) {
   core::SendRecord record{.at = absl::FromUnixMillis(1795000000123),
                           .message_hash = core::MessageHash("m-1"),
                           .ids = {1, 2, 0, 0xffffffff, 5},
@@ -21,7 +21,7 @@ TEST(HistoryCodecTest, RecordsRoundTripIn40Bytes) {
                           .denied_code = 1};
   const std::string blob = EncodeHistory({record, record});
   EXPECT_EQ(blob.size(), 2 * kRecordBytes);
-  EXPECT_EQ(blob.substr(8, 8), PackedHash(record.message_hash));
+  EXPECT_EQ(blob.substr(6, 8), PackedHash(record.message_hash));
   absl::StatusOr<std::vector<core::SendRecord>> decoded = DecodeHistory(blob);
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ((*decoded)[1], record);

@@ -1,0 +1,326 @@
+// The Redis store against a real redis-server on a free port: decide.lua agrees with the C++
+// statement of the rules (core/history.h) on random traffic, caps hold exactly under
+// concurrency, and the store survives NOSCRIPT, a killed Redis and a frozen one.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "service/core/history.h"
+#include "service/core/plan.h"
+#include "service/store/history_codec.h"
+#include "service/store/redis_store.h"
+#include "tests/support/redis_server.h"
+#include "tests/unit/core_harness.h"
+
+namespace sendgate::testing {
+namespace {
+
+const char* const kPolicy = R"yaml(
+timezone: Europe/Paris
+max_delay: 7d
+idempotency_window: 2d
+channels: [email, sms, push]
+categories:
+  marketing: {}
+  transactional: {exempt_from: [caps]}
+subscriptions: [newsletter, offers]
+caps:
+  - {id: email-7d, channels: [email], categories: [marketing], window: 7d, limit: 3,
+     segments: {inactive: 1}}
+  - {id: sms-day, channels: [sms], window: calendar day, limit: 1}
+  - {id: all-7d, window: 7d, limit: 5}
+  - {id: campaign-30d, per: campaign, window: 30d, limit: 1}
+  - {id: newsletter-week, subscriptions: [newsletter], window: calendar week, limit: 1}
+  - {id: program-month, per: [program, channel], window: calendar month, limit: 2}
+  - {id: transactional-sms-guard, categories: [transactional], channels: [sms], window: 1h, limit: 3}
+)yaml";
+
+class RedisStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { WaitUntilHealthy(); }
+
+  void WaitUntilHealthy() {
+    for (int i = 0; i < 500 && !store_->healthy(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(store_->healthy());
+  }
+
+  core::CheckPlan Plan(const TestMessage& message, std::optional<absl::Time> now = std::nullopt) {
+    return core::PlanCheck(*policy_, BuildMessage(*policy_, message),
+                           now.value_or(message.send_at));
+  }
+
+  absl::StatusOr<core::CheckResult> Check(const core::CheckPlan& plan,
+                                          absl::Duration timeout = absl::Seconds(5)) {
+    std::promise<absl::StatusOr<core::CheckResult>> answer;
+    store_->Check(plan, absl::Now() + timeout,
+                  [&](absl::StatusOr<core::CheckResult> result) { answer.set_value(result); });
+    return answer.get_future().get();
+  }
+
+  core::CheckOutcome Outcome(const TestMessage& message) {
+    absl::StatusOr<core::CheckResult> result = Check(Plan(message));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? result->outcome : core::CheckOutcome::kUnknown;
+  }
+
+  absl::StatusOr<bool> Cancel(const std::string& contact, const std::string& message_id) {
+    std::promise<absl::StatusOr<bool>> answer;
+    store_->Cancel(contact, message_id, absl::Now() + absl::Seconds(5),
+                   [&](absl::StatusOr<bool> result) { answer.set_value(result); });
+    return answer.get_future().get();
+  }
+
+  std::vector<core::SendRecord> StoredHistory(const std::string& contact) {
+    std::promise<absl::StatusOr<std::vector<core::SendRecord>>> answer;
+    store_->ReadHistory(contact, absl::Now() + absl::Seconds(5),
+                        [&](absl::StatusOr<std::vector<core::SendRecord>> history) {
+                          answer.set_value(history);
+                        });
+    absl::StatusOr<std::vector<core::SendRecord>> history = answer.get_future().get();
+    EXPECT_TRUE(history.ok()) << history.status();
+    return history.value_or(std::vector<core::SendRecord>{});
+  }
+
+  int64_t Integer(const std::vector<std::string>& command) {
+    int64_t value = -1;
+    EXPECT_TRUE(absl::SimpleAtoi(redis_.Cli(command), &value)) << redis_.Cli(command);
+    return value;
+  }
+
+  RedisServer redis_;
+  std::atomic<int> noscript_{0};
+  std::unique_ptr<store::RedisStore> store_ = std::make_unique<store::RedisStore>(
+      store::RedisStoreOptions{
+          .connection = {.host = "127.0.0.1", .port = redis_.port()},
+          .connections = 2,
+          .events = {.on_noscript = [this] { ++noscript_; }}});
+  std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kPolicy);
+  const absl::Time t0_ = Paris(2026, 11, 2, 10);
+};
+
+TEST_F(RedisStoreTest, CapsHoldExactly) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Outcome({.id = "e" + std::to_string(i), .send_at = t0_ + absl::Minutes(i)}),
+              core::CheckOutcome::kAllowed);
+  }
+  absl::StatusOr<core::CheckResult> fourth = Check(Plan({.id = "e3", .send_at = t0_ + absl::Hours(1)}));
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_EQ(fourth->outcome, core::CheckOutcome::kDeferred);
+  EXPECT_EQ(fourth->retry_at, t0_ + absl::Hours(24 * 7));
+  EXPECT_EQ(fourth->caps[0].used, 3);
+  EXPECT_EQ(StoredHistory("c1").size(), 3u);
+}
+
+void ExpectSameResult(const core::CheckResult& actual, const core::CheckResult& expected,
+                      int step) {
+  EXPECT_EQ(actual.outcome, expected.outcome) << "step " << step;
+  if (actual.outcome == core::CheckOutcome::kReplayAllowed ||
+      actual.outcome == core::CheckOutcome::kReplayDenied) {
+    EXPECT_EQ(actual.replay_at, expected.replay_at) << "step " << step;
+    EXPECT_EQ(actual.replay_code, expected.replay_code) << "step " << step;
+    return;
+  }
+  EXPECT_EQ(actual.retry_at, expected.retry_at) << "step " << step;
+  ASSERT_EQ(actual.caps.size(), expected.caps.size()) << "step " << step;
+  for (size_t i = 0; i < actual.caps.size(); ++i) {
+    EXPECT_EQ(actual.caps[i].used, expected.caps[i].used) << "step " << step << " cap " << i;
+    EXPECT_EQ(actual.caps[i].room_at, expected.caps[i].room_at) << "step " << step << " cap " << i;
+  }
+}
+
+// decide.lua and core/history.cc state the same rules: on random traffic for a few contacts,
+// every answer and every stored history must be identical.
+TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
+  std::mt19937 random(20261123);
+  auto pick = [&](std::vector<std::string> options) {
+    return options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(random)];
+  };
+  std::map<std::string, std::vector<core::SendRecord>> reference;
+  absl::Time now = t0_;
+  std::map<core::CheckOutcome, int> seen;
+  for (int step = 0; step < 1500; ++step) {
+    now += absl::Minutes(std::uniform_int_distribution<int>(1, 240)(random));
+    TestMessage message{
+        .id = "m" + std::to_string(std::uniform_int_distribution<int>(0, 1200)(random)),
+        .contact = pick({"alice", "bob", "chloé"}),
+        .channel = pick({"email", "email", "sms", "push"}),
+        .category = pick({"marketing", "marketing", "marketing", "transactional"}),
+        .subscription = pick({"", "", "newsletter", "offers"}),
+        .program = pick({"", "onboarding", "loyalty"}),
+        .campaign = pick({"", "", "c1", "c2", "c3"}),
+        .weight = std::uniform_int_distribution<int>(1, 3)(random),
+        .segments = {pick({"reactive", "inactive", "engaged"})},
+        .zone = pick({"Europe/Paris", "America/New_York", "Asia/Tokyo"}),
+        .send_at = now + absl::Minutes(std::uniform_int_distribution<int>(-30, 600)(random))};
+    if (step % 7 == 0) message.expires_at = message.send_at + absl::Hours(30);
+    if (step % 11 == 0) message.expires_at = now - absl::Minutes(1);  // expired: lookup only
+    if (message.expires_at && *message.expires_at <= message.send_at) {
+      message.send_at = *message.expires_at - absl::Minutes(10);
+    }
+
+    std::vector<core::SendRecord>& history = reference[message.contact];
+    const core::CheckPlan plan = Plan(message, now);
+    const core::CheckResult expected = core::EvaluateCheck(plan, history);
+    history = core::HistoryAfter(plan, expected, history);
+    absl::StatusOr<core::CheckResult> actual = Check(plan);
+    ASSERT_TRUE(actual.ok()) << actual.status();
+    ExpectSameResult(*actual, expected, step);
+    ASSERT_EQ(StoredHistory(message.contact), history) << "step " << step;
+    ++seen[expected.outcome];
+  }
+  // The traffic reached every kind of answer.
+  EXPECT_EQ(seen.size(), 6u);
+}
+
+TEST_F(RedisStoreTest, AReplayIsAnsweredFromHistoryAndNotCountedAgain) {
+  EXPECT_EQ(Outcome({.id = "same", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  absl::StatusOr<core::CheckResult> replay = Check(Plan({.id = "same", .send_at = t0_ + absl::Hours(2)}));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->outcome, core::CheckOutcome::kReplayAllowed);
+  EXPECT_EQ(replay->replay_at, t0_);
+  EXPECT_EQ(StoredHistory("c1").size(), 1u);
+}
+
+TEST_F(RedisStoreTest, CancelGivesTheRoomBack) {
+  for (int i = 0; i < 3; ++i) Outcome({.id = "e" + std::to_string(i), .send_at = t0_});
+  EXPECT_EQ(Outcome({.id = "e3", .send_at = t0_}), core::CheckOutcome::kDeferred);
+  EXPECT_EQ(Cancel("c1", "e1").value_or(false), true);
+  EXPECT_EQ(Cancel("c1", "e1").value_or(true), false);   // twice is harmless
+  EXPECT_EQ(Cancel("c1", "nope").value_or(true), false);
+  EXPECT_EQ(Outcome({.id = "e3", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  for (const std::string id : {"e0", "e2", "e3"}) {
+    EXPECT_EQ(Cancel("c1", id).value_or(false), true);
+  }
+  EXPECT_EQ(redis_.Cli({"EXISTS", store::HistoryKey("c1")}), "0");  // the last one deletes the key
+}
+
+TEST_F(RedisStoreTest, HistoryIsTrimmedAndIdleKeysExpire) {
+  const std::string key = store::HistoryKey("c1");
+  Outcome({.id = "old", .send_at = t0_});
+  // The key lives as long as its latest record can count: the longest cap reach (a calendar
+  // month, 32 days with slack), which beats the 2-day idempotency window.
+  ASSERT_EQ(policy_->Retention(), absl::Hours(24 * 32));
+  const int64_t ttl = Integer({"PTTL", key});
+  EXPECT_GT(ttl, absl::ToInt64Milliseconds(policy_->Retention()) - 60000);
+  EXPECT_LE(ttl, absl::ToInt64Milliseconds(policy_->Retention()));
+  // Forty days later the old send can count nowhere: the next decision drops it.
+  const absl::Time later = t0_ + absl::Hours(24 * 40);
+  ASSERT_TRUE(Check(Plan({.id = "new", .send_at = later}, later)).ok());
+  const std::vector<core::SendRecord> history = StoredHistory("c1");
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].at, later);
+  // A key whose expiry passes is gone.
+  redis_.Cli({"PEXPIRE", key, "1"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(redis_.Cli({"EXISTS", key}), "0");
+}
+
+TEST_F(RedisStoreTest, NoscriptAfterScriptFlushIsHandled) {
+  EXPECT_EQ(Outcome({.id = "a", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  EXPECT_EQ(redis_.Cli({"SCRIPT", "FLUSH"}), "OK");
+  EXPECT_EQ(Outcome({.id = "b", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  EXPECT_EQ(Cancel("c1", "a").value_or(false), true);
+  EXPECT_GE(noscript_.load(), 1);
+  EXPECT_EQ(Outcome({.id = "c", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  EXPECT_EQ(StoredHistory("c1").size(), 2u);
+}
+
+TEST_F(RedisStoreTest, RedisKilledMidTestThenRestarted) {
+  EXPECT_EQ(Outcome({.id = "a", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  redis_.Kill();
+  // Every call still answers, with UNAVAILABLE, well before its deadline.
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<core::CheckResult> result =
+        Check(Plan({.id = "down" + std::to_string(i), .send_at = t0_}), absl::Seconds(2));
+    EXPECT_FALSE(result.ok());
+    EXPECT_TRUE(absl::IsUnavailable(result.status()) ||
+                absl::IsDeadlineExceeded(result.status()))
+        << result.status();
+  }
+  EXPECT_FALSE(store_->healthy());
+  redis_.Start();  // same port, empty data (no persistence in this test)
+  WaitUntilHealthy();
+  EXPECT_EQ(Outcome({.id = "b", .send_at = t0_}), core::CheckOutcome::kAllowed);
+}
+
+TEST_F(RedisStoreTest, AFrozenRedisTimesOutAtTheDeadline) {
+  redis_.Pause();
+  const absl::Time asked = absl::Now();
+  absl::StatusOr<core::CheckResult> result =
+      Check(Plan({.id = "a", .send_at = t0_}), absl::Milliseconds(100));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(result.status())) << result.status();
+  // Answered by its deadline (plus the 1 ms deadline tick and scheduling slack), not hung.
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
+  redis_.Resume();
+  WaitUntilHealthy();
+  EXPECT_EQ(Outcome({.id = "b", .send_at = t0_}), core::CheckOutcome::kAllowed);
+}
+
+TEST_F(RedisStoreTest, AConnectionThatStopsAnsweringIsDroppedAndReopened) {
+  std::atomic<int> downs{0}, ups{0};
+  store::RedisStore quick(store::RedisStoreOptions{
+      .connection = {.host = "127.0.0.1", .port = redis_.port(),
+                     .stall_timeout = absl::Milliseconds(200)},
+      .connections = 1,
+      .events = {.on_state = [&](bool up) { ++(up ? ups : downs); }}});
+  for (int i = 0; i < 500 && !quick.healthy(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  redis_.Pause();
+  std::promise<absl::Status> answer;
+  quick.Check(Plan({.id = "a", .send_at = t0_}), absl::Now() + absl::Milliseconds(50),
+              [&](absl::StatusOr<core::CheckResult> result) { answer.set_value(result.status()); });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(answer.get_future().get()));
+  for (int i = 0; i < 200 && downs.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(downs.load(), 1);  // dropped after 200 ms without an answer
+  redis_.Resume();
+  for (int i = 0; i < 500 && ups.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ups.load(), 2);  // the first connection, then the new one
+}
+
+TEST_F(RedisStoreTest, SixtyFourConcurrentCallsForOneContactAllowExactlyTheCap) {
+  // Push messages meet only all-7d (limit 5).
+  std::vector<std::thread> callers;
+  std::atomic<int> allowed{0}, deferred{0};
+  for (int i = 0; i < 64; ++i) {
+    callers.emplace_back([&, i] {
+      absl::StatusOr<core::CheckResult> result = Check(
+          Plan({.id = "p" + std::to_string(i), .contact = "busy", .channel = "push", .send_at = t0_}));
+      ASSERT_TRUE(result.ok()) << result.status();
+      if (result->outcome == core::CheckOutcome::kAllowed) ++allowed;
+      if (result->outcome == core::CheckOutcome::kDeferred) ++deferred;
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(allowed.load(), 5);
+  EXPECT_EQ(deferred.load(), 59);
+  EXPECT_EQ(StoredHistory("busy").size(), 5u);
+}
+
+TEST_F(RedisStoreTest, AContactWithTwentySendsFitsInAKilobyte) {
+  for (int i = 0; i < 20; ++i) {
+    TestMessage message{.id = "msg-" + std::to_string(i) + "-2f9d0c1e-8b7a-4c55-9e1d-3a6b5c4d2e1f",
+                        .contact = "contact-0001234567",
+                        .category = "transactional",
+                        .campaign = "campaign-" + std::to_string(i),
+                        .send_at = t0_ + absl::Hours(i)};
+    ASSERT_EQ(Outcome(message), core::CheckOutcome::kAllowed);
+  }
+  const int64_t bytes = Integer({"MEMORY", "USAGE", store::HistoryKey("contact-0001234567")});
+  std::printf("MEMORY USAGE of a contact with 20 sends: %lld bytes\n", static_cast<long long>(bytes));
+  EXPECT_LE(bytes, 1024);
+}
+
+}  // namespace
+}  // namespace sendgate::testing
