@@ -225,6 +225,8 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
     }
     Log(Severity::kInfo, "main", absl::StrCat("signal ", signal, ": shutting down"));
     (*grpc)->Shutdown(config.shutdown_grace);
+    http->reset();
+    Log(Severity::kInfo, "main", "stopped");
     return 0;
   }
 }

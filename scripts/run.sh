@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets sendgate up and runs it with the example policy (policies/default.yaml) and a local
+# Redis that it starts itself, persistent (append-only file in var/redis/). Ctrl-C stops both.
+# Settings: REDIS_PORT (6380), LISTEN (0.0.0.0:50051), METRICS_LISTEN (0.0.0.0:9464);
+# further arguments go to sendgate (see `build/sendgate --help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+REDIS_PORT="${REDIS_PORT:-6380}"
+mkdir -p var/redis
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/var/redis" \
+  --appendonly yes --appendfsync everysec --logfile "$PWD/var/redis/redis.log" &
+redis_pid=$!
+trap 'kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break
+  sleep 0.1
+done
+echo "== Redis on 127.0.0.1:$REDIS_PORT, data in var/redis/"
+
+build/sendgate --policy=policies/default.yaml --redis="127.0.0.1:$REDIS_PORT" \
+  --listen="${LISTEN:-0.0.0.0:50051}" --metrics-listen="${METRICS_LISTEN:-0.0.0.0:9464}" "$@"

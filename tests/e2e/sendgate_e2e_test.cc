@@ -1,0 +1,480 @@
+// The sendgate binary as its users meet it: started with policies/default.yaml and a real
+// redis-server, called over gRPC on loopback, scraped over HTTP, signalled like a deployment.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "sendgate/v1/arbiter.grpc.pb.h"
+#include "tests/support/process.h"
+#include "tests/support/redis_server.h"
+
+namespace sendgate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+google::protobuf::Timestamp Stamp(absl::Time time) {
+  google::protobuf::Timestamp stamp;
+  stamp.set_seconds(absl::ToUnixSeconds(time));
+  return stamp;
+}
+
+absl::Time FromStamp(const google::protobuf::Timestamp& stamp) {
+  return absl::FromUnixSeconds(stamp.seconds()) + absl::Nanoseconds(stamp.nanos());
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return "";
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!write(fd, request.data(), request.size());
+  std::string response;
+  char buffer[8192];
+  while (ssize_t n = read(fd, buffer, sizeof(buffer))) {
+    if (n < 0) break;
+    response.append(buffer, n);
+  }
+  close(fd);
+  return response;
+}
+
+std::string Body(const std::string& response) {
+  const size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+std::string ToString(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  (void)buffer.Dump(&slices);
+  std::string out;
+  for (const grpc::Slice& slice : slices) out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  return out;
+}
+
+grpc::ByteBuffer ToBuffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+class SendgateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    policy_path_ = dir_.path() + "/policy.yaml";
+    std::filesystem::copy_file(std::string(SENDGATE_SOURCE_DIR) + "/policies/default.yaml",
+                               policy_path_);
+    StartSendgate();
+  }
+
+  void TearDown() override {
+    if (HasFailure()) {
+      std::ifstream log(log_path());
+      std::cerr << "--- sendgate log ---\n" << log.rdbuf() << "--------------------\n";
+    }
+  }
+
+  std::string log_path() const { return dir_.path() + "/sendgate.log"; }
+
+  void StartSendgate() {
+    grpc_port_ = FreePort();
+    metrics_port_ = FreePort();
+    sendgate_ = std::make_unique<Process>(
+        std::vector<std::string>{SENDGATE_BINARY, "--policy=" + policy_path_,
+                                 "--redis=" + redis_.address(),
+                                 "--listen=127.0.0.1:" + std::to_string(grpc_port_),
+                                 "--metrics-listen=127.0.0.1:" + std::to_string(metrics_port_),
+                                 "--redis_timeout=150ms", "--shutdown_grace=1s"},
+        log_path());
+    ASSERT_TRUE(WaitForPort(grpc_port_, 20)) << "sendgate did not start";
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::Arbiter::NewStub(channel_);
+    WaitForRedis();
+  }
+
+  void WaitForRedis() {
+    for (int i = 0; i < 300; ++i) {
+      if (Body(HttpGet(metrics_port_, "/metrics")).find("\nsendgate_store_up 1\n") != std::string::npos)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "sendgate did not connect to Redis";
+  }
+
+  v1::DecideRequest Email(const std::string& id, const std::string& contact = "contact-1") {
+    v1::DecideRequest request;
+    request.set_message_id(id);
+    request.set_contact_id(contact);
+    request.set_channel("email");
+    *request.mutable_send_at() = Stamp(t0_);
+    return request;
+  }
+
+  grpc::Status Call(const v1::DecideRequest& request, v1::DecideResponse* response,
+                    absl::Duration timeout = absl::Seconds(5)) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return stub_->Decide(&context, request, response);
+  }
+
+  v1::DecideResponse Decide(const v1::DecideRequest& request) {
+    v1::DecideResponse response;
+    const grpc::Status status = Call(request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+    return response;
+  }
+
+  TempDir dir_;
+  RedisServer redis_{{"--appendonly", "yes"}};
+  std::string policy_path_;
+  int grpc_port_ = 0;
+  int metrics_port_ = 0;
+  std::unique_ptr<Process> sendgate_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Arbiter::Stub> stub_;
+  // Whole seconds, two hours from now: the tests pick send times near it.
+  const absl::Time t0_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())) + absl::Hours(2);
+};
+
+TEST_F(SendgateTest, MarketingEmailsAreCappedAndDeferredToTheExactInstant) {
+  for (int i = 0; i < 3; ++i) {
+    v1::DecideRequest request = Email("promo-" + std::to_string(i));
+    *request.mutable_send_at() = Stamp(t0_ + absl::Minutes(i));
+    const v1::DecideResponse response = Decide(request);
+    EXPECT_EQ(response.outcome(), v1::ALLOW);
+    EXPECT_EQ(response.message_id(), "promo-" + std::to_string(i));
+    EXPECT_EQ(response.policy_version(), "default-2026-11-23");
+    EXPECT_FALSE(response.replayed());
+  }
+  const v1::DecideResponse fourth = Decide(Email("promo-3"));
+  EXPECT_EQ(fourth.outcome(), v1::DEFER);
+  EXPECT_EQ(FromStamp(fourth.retry_at()), t0_ + absl::Hours(24 * 7));
+  ASSERT_EQ(fourth.reasons_size(), 1);
+  EXPECT_EQ(fourth.reasons(0).code(), v1::Reason::CAP_REACHED);
+  EXPECT_EQ(fourth.reasons(0).rule_id(), "email-marketing-7d");
+  EXPECT_EQ(fourth.reasons(0).used(), 3);
+  EXPECT_EQ(fourth.reasons(0).limit(), 3);
+  EXPECT_THAT(fourth.reasons(0).message(),
+              StartsWith("At most 3 marketing emails per rolling 7 days: 3 of 3 used; room again at"));
+
+  // Asking again at retry_at with the same message_id: room has freed up.
+  v1::DecideRequest retry = Email("promo-3");
+  *retry.mutable_send_at() = fourth.retry_at();
+  EXPECT_EQ(Decide(retry).outcome(), v1::ALLOW);
+}
+
+TEST_F(SendgateTest, TheRulesOfTheExamplePolicy) {
+  // Inactive contacts get one marketing email a week.
+  v1::DecideRequest inactive = Email("i1", "sleepy");
+  inactive.add_segments("inactive");
+  EXPECT_EQ(Decide(inactive).outcome(), v1::ALLOW);
+  inactive.set_message_id("i2");
+  EXPECT_EQ(Decide(inactive).reasons(0).limit(), 1);
+  // Transactional messages pass whatever the caps say.
+  v1::DecideRequest receipt = Email("r1", "sleepy");
+  receipt.set_category("transactional");
+  EXPECT_EQ(Decide(receipt).outcome(), v1::ALLOW);
+  // The same campaign once per 30 days: room in 30 days is past max_delay (7 days): DENY.
+  v1::DecideRequest launch = Email("l1", "fan");
+  launch.set_campaign_id("spring-launch");
+  EXPECT_EQ(Decide(launch).outcome(), v1::ALLOW);
+  launch.set_message_id("l2");
+  launch.set_channel("sms");
+  const v1::DecideResponse again = Decide(launch);
+  EXPECT_EQ(again.outcome(), v1::DENY);
+  EXPECT_EQ(again.reasons(0).rule_id(), "same-campaign-30d");
+  // Five marketing messages across channels, then the all-channels cap.
+  for (const char* channel : {"sms", "push", "push", "push"}) {
+    static int count = 0;
+    v1::DecideRequest request = Email("x-" + std::to_string(count++), "fan");
+    request.set_channel(channel);
+    EXPECT_EQ(Decide(request).outcome(), v1::ALLOW) << channel;
+  }
+  v1::DecideRequest sixth = Email("sixth", "fan");
+  sixth.set_channel("push");
+  EXPECT_EQ(Decide(sixth).reasons(0).rule_id(), "all-marketing-7d");
+}
+
+TEST_F(SendgateTest, InvalidRequestsNameTheField) {
+  struct Case {
+    std::function<void(v1::DecideRequest&)> spoil;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {[](auto& r) { r.clear_contact_id(); }, "contact_id: is required"},
+      {[](auto& r) { r.clear_message_id(); }, "message_id: is required"},
+      {[](auto& r) { r.set_contact_id(std::string(300, 'x')); }, "contact_id: is 300 bytes"},
+      {[](auto& r) { r.set_contact_id("a\x01"); }, "contact_id: must be UTF-8 text"},
+      {[](auto& r) { r.set_channel("fax"); }, "channel: unknown channel 'fax'"},
+      {[](auto& r) { r.set_category("promo"); }, "category: unknown category 'promo'"},
+      {[](auto& r) { r.set_subscription("x"); }, "subscription: unknown subscription 'x'"},
+      {[](auto& r) { r.set_weight(0); }, "weight: must be from 1 to 1000, not 0"},
+      {[](auto& r) { r.set_weight(-5); }, "weight: must be from 1 to 1000, not -5"},
+      {[](auto& r) { r.set_weight(1000000); }, "weight: must be from 1 to 1000"},
+      {[](auto& r) { r.set_priority(101); }, "priority: must be from 0 to 100"},
+      {[](auto& r) { r.set_timezone("Nowhere/City"); }, "timezone: unknown time zone"},
+      {[this](auto& r) { *r.mutable_expires_at() = Stamp(t0_ - absl::Minutes(1)); },
+       "expires_at: must be after send_at"},
+      {[](auto& r) { r.mutable_send_at()->set_seconds(4102444800); }, "send_at: is 2100-01-01"},
+  };
+  for (const Case& each : cases) {
+    v1::DecideRequest request = Email("bad");
+    each.spoil(request);
+    v1::DecideResponse response;
+    const grpc::Status status = Call(request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << each.field;
+    EXPECT_THAT(status.error_message(), StartsWith(each.field));
+  }
+  // Nothing was recorded by any of them.
+  EXPECT_EQ(redis_.Cli({"DBSIZE"}), "0");
+}
+
+TEST_F(SendgateTest, ReplaysAndCancel) {
+  EXPECT_EQ(Decide(Email("once")).outcome(), v1::ALLOW);
+  const v1::DecideResponse replay = Decide(Email("once"));
+  EXPECT_EQ(replay.outcome(), v1::ALLOW);
+  EXPECT_TRUE(replay.replayed());
+
+  grpc::ClientContext context;
+  v1::CancelRequest cancel;
+  cancel.set_contact_id("contact-1");
+  cancel.set_message_id("once");
+  v1::CancelResponse cancelled;
+  ASSERT_TRUE(stub_->Cancel(&context, cancel, &cancelled).ok());
+  EXPECT_TRUE(cancelled.cancelled());
+  grpc::ClientContext again;
+  ASSERT_TRUE(stub_->Cancel(&again, cancel, &cancelled).ok());
+  EXPECT_FALSE(cancelled.cancelled());
+  grpc::ClientContext invalid;
+  cancel.clear_contact_id();
+  EXPECT_EQ(stub_->Cancel(&invalid, cancel, &cancelled).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Forgotten by the cancel: deciding it again counts it again, as a first decision.
+  const v1::DecideResponse fresh = Decide(Email("once"));
+  EXPECT_EQ(fresh.outcome(), v1::ALLOW);
+  EXPECT_FALSE(fresh.replayed());
+}
+
+TEST_F(SendgateTest, GetPressureShowsHistoryUsageAndRoom) {
+  for (int i = 0; i < 3; ++i) {
+    v1::DecideRequest request = Email("p" + std::to_string(i));
+    request.set_campaign_id("c" + std::to_string(i));
+    Decide(request);
+  }
+  grpc::ClientContext context;
+  v1::GetPressureRequest request;
+  request.set_contact_id("contact-1");
+  *request.mutable_at() = Stamp(t0_ + absl::Hours(1));
+  v1::GetPressureResponse pressure;
+  ASSERT_TRUE(stub_->GetPressure(&context, request, &pressure).ok());
+  ASSERT_EQ(pressure.history_size(), 3);
+  EXPECT_EQ(pressure.history(0).channel(), "email");
+  EXPECT_EQ(pressure.history(0).category(), "marketing");
+  EXPECT_EQ(FromStamp(pressure.history(0).sent_at()), t0_);
+  std::map<std::string, int64_t> used;
+  for (const v1::CapUsage& cap : pressure.caps()) used[cap.rule_id() + cap.partition()] += cap.used();
+  EXPECT_EQ(used["email-marketing-7d"], 3);
+  EXPECT_EQ(used["all-marketing-7d"], 3);
+  EXPECT_EQ(pressure.caps_size(), 3 + 3);  // one usage per campaign for same-campaign-30d
+  ASSERT_EQ(pressure.channels_size(), 3);
+  EXPECT_EQ(pressure.channels(0).channel(), "email");
+  EXPECT_EQ(FromStamp(pressure.channels(0).next_allowed_at()), t0_ + absl::Hours(24 * 7));
+  EXPECT_EQ(FromStamp(pressure.channels(1).next_allowed_at()), t0_ + absl::Hours(1));
+}
+
+TEST_F(SendgateTest, DecideStreamAnswersEveryMessage) {
+  grpc::ClientContext context;
+  auto stream = stub_->DecideStream(&context);
+  constexpr int kMessages = 3000;
+  std::thread writer([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      v1::DecideRequest request = Email("s" + std::to_string(i), "c" + std::to_string(i % 500));
+      if (i == 1234) request.set_channel("carrier-pigeon");
+      stream->Write(request);
+    }
+    stream->WritesDone();
+  });
+  std::set<std::string> answered;
+  std::map<v1::Outcome, int> outcomes;
+  v1::DecideResponse response;
+  while (stream->Read(&response)) {
+    EXPECT_TRUE(answered.insert(response.message_id()).second) << response.message_id();
+    ++outcomes[response.outcome()];
+    if (response.message_id() == "s1234") {
+      EXPECT_EQ(response.outcome(), v1::DENY);
+      EXPECT_EQ(response.reasons(0).code(), v1::Reason::INVALID_REQUEST);
+      EXPECT_THAT(response.reasons(0).message(), HasSubstr("channel: unknown channel"));
+    }
+  }
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answered.size(), static_cast<size_t>(kMessages));
+  // 500 contacts, 6 emails each: 3 allowed, 3 deferred (one is the invalid request).
+  EXPECT_EQ(outcomes[v1::ALLOW], 1500);
+  EXPECT_EQ(outcomes[v1::DEFER], 1499);
+  EXPECT_EQ(outcomes[v1::DENY], 1);
+}
+
+TEST_F(SendgateTest, SixtyFourConcurrentCallsForOneContactAllowExactlyFive) {
+  std::vector<std::future<v1::Outcome>> calls;
+  for (int i = 0; i < 64; ++i) {
+    calls.push_back(std::async(std::launch::async, [this, i] {
+      v1::DecideRequest request = Email("push-" + std::to_string(i), "busy");
+      request.set_channel("push");  // only all-marketing-7d (5) applies to push
+      return Decide(request).outcome();
+    }));
+  }
+  int allowed = 0;
+  for (auto& call : calls) allowed += call.get() == v1::ALLOW ? 1 : 0;
+  EXPECT_EQ(allowed, 5);
+}
+
+TEST_F(SendgateTest, RedisDownFollowsTheFailModesWithoutHanging) {
+  redis_.Kill();
+  v1::DecideRequest promo = Email("down-1");
+  v1::DecideResponse deferred;
+  ASSERT_TRUE(Call(promo, &deferred, absl::Milliseconds(500)).ok());
+  EXPECT_EQ(deferred.outcome(), v1::DEFER);
+  EXPECT_TRUE(deferred.degraded());
+  EXPECT_EQ(deferred.reasons(0).code(), v1::Reason::STORE_UNAVAILABLE);
+  v1::DecideRequest receipt = Email("down-2");
+  receipt.set_category("transactional");
+  v1::DecideResponse allowed;
+  ASSERT_TRUE(Call(receipt, &allowed, absl::Milliseconds(500)).ok());
+  EXPECT_EQ(allowed.outcome(), v1::ALLOW);
+  EXPECT_TRUE(allowed.degraded());
+
+  redis_.Start();
+  WaitForRedis();
+  const v1::DecideResponse back = Decide(Email("up-1"));
+  EXPECT_EQ(back.outcome(), v1::ALLOW) << back.DebugString();
+  EXPECT_FALSE(back.degraded());
+}
+
+TEST_F(SendgateTest, ASlowRedisIsAnsweredWithinTheCallersDeadline) {
+  redis_.Pause();
+  v1::DecideResponse response;
+  // Shorter than --redis_timeout: the caller's deadline rules.
+  const grpc::Status status = Call(Email("slow"), &response, absl::Milliseconds(60));
+  redis_.Resume();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.outcome(), v1::DEFER);
+  EXPECT_TRUE(response.degraded());
+}
+
+TEST_F(SendgateTest, HealthAndReflection) {
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  const grpc::ByteBuffer empty = ToBuffer("");
+  grpc::ByteBuffer health;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &empty,
+                    &health, [&](grpc::Status status) { done.set_value(status); });
+  ASSERT_TRUE(done.get_future().get().ok());
+  EXPECT_EQ(ToString(health), std::string("\x08\x01"));  // status: SERVING
+
+  grpc::CompletionQueue queue;
+  grpc::ClientContext reflection_context;
+  auto call = generic.PrepareCall(&reflection_context,
+                                  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                  &queue);
+  void* tag = nullptr;
+  bool ok = false;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  call->Write(ToBuffer(std::string("\x3a\x00", 2)), reinterpret_cast<void*>(2));  // list_services
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  grpc::ByteBuffer services;
+  call->Read(&services, reinterpret_cast<void*>(3));
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  EXPECT_THAT(ToString(services), HasSubstr("sendgate.v1.Arbiter"));
+  EXPECT_THAT(ToString(services), HasSubstr("grpc.health.v1.Health"));
+  call->WritesDone(reinterpret_cast<void*>(4));
+  queue.Next(&tag, &ok);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  queue.Next(&tag, &ok);
+}
+
+TEST_F(SendgateTest, MetricsPassPromtoolAndCountDecisions) {
+  Decide(Email("m1"));
+  v1::DecideResponse response;
+  v1::DecideRequest bad = Email("m2");
+  bad.set_weight(0);
+  Call(bad, &response);
+  const std::string metrics = Body(HttpGet(metrics_port_, "/metrics"));
+  EXPECT_THAT(metrics, HasSubstr(
+      "sendgate_decisions_total{outcome=\"allow\",channel=\"email\",category=\"marketing\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_invalid_requests_total{method=\"Decide\",field=\"weight\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_grpc_requests_total{method=\"Decide\",code=\"OK\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_policy_info{version=\"default-2026-11-23\"} 1"));
+  const std::string path = dir_.path() + "/metrics.txt";
+  std::ofstream(path) << metrics;
+  EXPECT_EQ(std::system(("promtool check metrics < " + path).c_str()), 0);
+  EXPECT_THAT(HttpGet(metrics_port_, "/healthz"), StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(HttpGet(metrics_port_, "/readyz"), StartsWith("HTTP/1.1 200"));
+}
+
+TEST_F(SendgateTest, SighupReloadsThePolicyAndRefusesABadOne) {
+  std::string text;
+  {
+    std::ifstream in(policy_path_);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write_policy = [&](const std::string& content) { std::ofstream(policy_path_) << content; };
+  const std::string version = "version: \"default-2026-11-23\"";
+  write_policy(text.replace(text.find(version), version.size(), "version: \"v2\""));
+  sendgate_->Signal(SIGHUP);
+  std::string seen;
+  for (int i = 0; i < 200 && seen != "v2"; ++i) {
+    seen = Decide(Email("r" + std::to_string(i), "c" + std::to_string(i))).policy_version();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(seen, "v2");
+
+  write_policy("channels: [email]\ncaps: oops\n");
+  sendgate_->Signal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Decide(Email("after-bad")).policy_version(), "v2");
+  std::ifstream log(log_path());
+  const std::string logged(std::istreambuf_iterator<char>(log), {});
+  EXPECT_THAT(logged, HasSubstr("reload refused, keeping version v2"));
+  EXPECT_THAT(logged, HasSubstr("policy.yaml:2:7: caps must be a list of caps"));
+}
+
+TEST_F(SendgateTest, SigtermShutsDownCleanly) {
+  Decide(Email("last"));  // the client stays connected: shutdown waits up to the grace
+  sendgate_->Signal(SIGTERM);
+  EXPECT_EQ(sendgate_->Wait(10), 0);
+}
+
+TEST(SendgateStartTest, ABadPolicyStopsTheProcessWithItsErrors) {
+  TempDir dir;
+  const std::string policy = dir.path() + "/bad.yaml";
+  std::ofstream(policy) << "channels: [email]\ncategories: {marketing: {}}\ncaps:\n  - id: x\n    window: 7 days\n    limit: 3\n";
+  Process check({SENDGATE_BINARY, "--policy=" + policy, "--check_policy"}, dir.path() + "/out.log");
+  EXPECT_EQ(check.Wait(10), 1);
+  std::ifstream log(dir.path() + "/out.log");
+  const std::string out(std::istreambuf_iterator<char>(log), {});
+  EXPECT_THAT(out, HasSubstr("bad.yaml:5:13: window must be a rolling duration"));
+}
+
+}  // namespace
+}  // namespace sendgate::testing
