@@ -1,15 +1,18 @@
 -- decide.lua: one decision for one contact, atomic: replay lookup, every cap of the plan, and the
 -- send recorded only when every cap has room. Policy-agnostic: service/core compiles the plan;
 -- service/core/history.cc states the same rules in C++ and the tests hold this script to them.
+-- Every argument is a decimal number or a letter, so the call can be typed into redis-cli or
+-- redis-benchmark.
 -- KEYS[1]  the contact's history key, sg:{<contact>}:h
 -- ARGV[1]  'D' decide and record, or 'R' replay lookup only (nothing is written)
--- ARGV[2]  the record to append when allowed (32 bytes, history.lua)
--- ARGV[3]  denied code: the last byte of the record kept when denied
--- ARGV[4]  deny_after ms: room found later than this means DENY rather than DEFER
--- ARGV[5]  keep_after ms: older records are dropped
--- ARGV[6]  retention ms: the key expires this long after its latest record
--- ARGV[7]  now ms
--- ARGV[8]  number of caps, then per cap: start ms, end ms, slide ms (0 = calendar), limit,
+-- ARGV[2..11]  the send: at ms, message hash low and high 32 bits, channel, category,
+--          subscription, program and campaign ids, weight, priority
+-- ARGV[12] denied code: the last byte of the record kept when denied
+-- ARGV[13] deny_after ms: room found later than this means DENY rather than DEFER
+-- ARGV[14] keep_after ms: older records are dropped
+-- ARGV[15] retention ms: the key expires this long after its latest record
+-- ARGV[16] now ms
+-- ARGV[17] number of caps, then per cap: start ms, end ms, slide ms (0 = calendar), limit,
 --          number of matches, then per match: field (1-5), number of ids, the ids
 -- Returns {1, 0, used, room, ...} allowed and recorded; {2, retry, ...} deferred;
 --   {3, retry or -1 (never), ...} denied and recorded; per cap: used weight and room
@@ -18,21 +21,25 @@
 local MAX_COUNTED, MAX_DENIED = 1000, 16
 local NEVER = -1
 
-local send = ARGV[2]
-local hash = string.sub(send, HASH_FROM, HASH_TO)
+local lo, hi = tonumber(ARGV[3]), tonumber(ARGV[4])
 local blob = redis.call('GET', KEYS[1]) or ''
 local records = parse_history(blob)
 for _, r in ipairs(records) do
-  if r.hash == hash then
+  if r.lo == lo and r.hi == hi then
     if r.denied == 0 then return {4, r.at} end
     return {5, r.at, r.denied}
   end
 end
 if ARGV[1] == 'R' then return {6} end
 
-local send_at, _, _, _, _, _, _, weight = struct.unpack(RECORD, send)
-local deny_after, keep_after = tonumber(ARGV[4]), tonumber(ARGV[5])
-local retention, now = tonumber(ARGV[6]), tonumber(ARGV[7])
+local send_at, weight = tonumber(ARGV[2]), tonumber(ARGV[10])
+local function record(denied)
+  return struct.pack(RECORD, send_at, lo, hi, tonumber(ARGV[5]), tonumber(ARGV[6]),
+                     tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), weight,
+                     tonumber(ARGV[11]), denied)
+end
+local deny_after, keep_after = tonumber(ARGV[13]), tonumber(ARGV[14])
+local retention, now = tonumber(ARGV[15]), tonumber(ARGV[16])
 
 local kept = {}
 for _, r in ipairs(records) do
@@ -70,8 +77,8 @@ end
 
 local reply = {1, 0}
 local retry = nil
-local i = 9
-for _ = 1, tonumber(ARGV[8]) do
+local i = 18
+for _ = 1, tonumber(ARGV[17]) do
   local cap = {start = tonumber(ARGV[i]), stop = tonumber(ARGV[i + 1]),
                slide = tonumber(ARGV[i + 2]), limit = tonumber(ARGV[i + 3]), match = {}}
   local matches = tonumber(ARGV[i + 4])
@@ -90,23 +97,25 @@ for _ = 1, tonumber(ARGV[8]) do
   end
 end
 
+local denied = 0
 if retry ~= nil then
   reply[2] = retry
   reply[1] = (retry ~= NEVER and retry <= deny_after) and 2 or 3
   if reply[1] == 2 then return reply end
-  send = string.sub(send, 1, RECORD_BYTES - 1) .. string.char(tonumber(ARGV[3]))
+  denied = tonumber(ARGV[12])
 end
 
 -- Record the send (or the denial), dropping what aged out and the oldest beyond the bounds.
-kept[#kept + 1] = {at = send_at, denied = (reply[1] == 1) and 0 or 1, raw = send}
-local function drop_oldest(denied, most)
+local send = record(denied)
+kept[#kept + 1] = {at = send_at, denied = denied, raw = send}
+local function drop_oldest(of_denials, most)
   local n = 0
   for _, r in ipairs(kept) do
-    if (r.denied ~= 0) == denied then n = n + 1 end
+    if (r.denied ~= 0) == of_denials then n = n + 1 end
   end
   local k = 1
   while n > most and k <= #kept do
-    if (kept[k].denied ~= 0) == denied then
+    if (kept[k].denied ~= 0) == of_denials then
       table.remove(kept, k)
       n = n - 1
     else

@@ -11,10 +11,6 @@ namespace {
 // Stored widths of channel, category, subscription, program and campaign ids (core::FieldId).
 constexpr int kIdBytes[core::kFieldCount] = {2, 2, 2, 4, 4};
 
-void PutLittleEndian(uint64_t value, int bytes, std::string& out) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
-}
-
 uint64_t GetLittleEndian(absl::string_view in, size_t offset, int bytes) {
   uint64_t value = 0;
   for (int i = bytes - 1; i >= 0; --i) {
@@ -24,22 +20,6 @@ uint64_t GetLittleEndian(absl::string_view in, size_t offset, int bytes) {
 }
 
 }  // namespace
-
-void AppendRecord(const core::SendRecord& record, std::string& out) {
-  PutLittleEndian(static_cast<uint64_t>(absl::ToUnixMillis(record.at)), 6, out);
-  PutLittleEndian(record.message_hash, 8, out);
-  for (int i = 0; i < core::kFieldCount; ++i) PutLittleEndian(record.ids[i], kIdBytes[i], out);
-  PutLittleEndian(record.weight, 2, out);
-  PutLittleEndian(record.priority, 1, out);
-  PutLittleEndian(record.denied_code, 1, out);
-}
-
-std::string EncodeHistory(const std::vector<core::SendRecord>& history) {
-  std::string out;
-  out.reserve(history.size() * kRecordBytes);
-  for (const core::SendRecord& record : history) AppendRecord(record, out);
-  return out;
-}
 
 absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view blob) {
   if (blob.size() % kRecordBytes != 0) {
@@ -62,12 +42,6 @@ absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view bl
     record.denied_code = static_cast<uint8_t>(GetLittleEndian(blob, offset + 31, 1));
   }
   return history;
-}
-
-std::string PackedHash(uint64_t message_hash) {
-  std::string out;
-  PutLittleEndian(message_hash, 8, out);
-  return out;
 }
 
 }  // namespace sendgate::store

@@ -1,6 +1,7 @@
-// The packed form of a contact's send history in Redis: one string of 32-byte records, read by
-// the scripts with struct.unpack('<I6c8HHHI4I4HBB'). Offsets (1-based, as in Lua):
-//   1-6 sent at (ms since the epoch)   7-14 message hash   15-16 channel   17-18 category
+// The packed form of a contact's send history in Redis: one string of 32-byte records, written
+// and read by the scripts with struct '<I6I4I4HHHI4I4HBB'. Offsets (1-based, as in Lua):
+//   1-6 sent at (ms since the epoch)   7-14 message hash (low 32 bits first)   15-16 channel
+//   17-18 category
 //   19-20 subscription   21-24 program   25-28 campaign   29-30 weight   31 priority
 //   32 denied code (0 = a counted send)
 // All little-endian. 32 bytes keeps a contact with 20 sends under 1 KB of Redis even as APPEND
@@ -18,12 +19,7 @@ namespace sendgate::store {
 
 inline constexpr size_t kRecordBytes = 32;
 
-void AppendRecord(const core::SendRecord& record, std::string& out);
-std::string EncodeHistory(const std::vector<core::SendRecord>& history);
 // Fails when `blob` is not a whole number of records.
 absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view blob);
-
-// The 8 bytes under which a message hash is stored (bytes 7-14 of its record).
-std::string PackedHash(uint64_t message_hash);
 
 }  // namespace sendgate::store

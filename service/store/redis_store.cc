@@ -33,7 +33,7 @@ absl::Time RoomFromMillis(int64_t millis) {
 }
 
 int DecideArgumentCount(const CheckPlan& plan) {
-  int count = 4 + 8;  // EVALSHA sha 1 key, then ARGV[1..8]
+  int count = 4 + 17;  // EVALSHA sha 1 key, then ARGV[1..17]
   for (const core::CapCheck& cap : plan.caps) {
     count += 5;
     for (const core::FieldMatch& match : cap.match) count += 2 + static_cast<int>(match.ids.size());
@@ -45,10 +45,14 @@ int DecideArgumentCount(const CheckPlan& plan) {
 std::string DecideCommand(const CheckPlan& plan) {
   RespCommand command(DecideArgumentCount(plan));
   command.Add("EVALSHA").Add(DecideScript().sha1).Add(1).Add(HistoryKey(plan.contact_id));
-  std::string record;
-  AppendRecord(plan.send, record);
+  const core::SendRecord& send = plan.send;
   command.Add(plan.mode == core::CheckMode::kDecide ? "D" : "R")
-      .Add(record)
+      .Add(Millis(send.at))
+      .Add(static_cast<int64_t>(send.message_hash & 0xffffffff))
+      .Add(static_cast<int64_t>(send.message_hash >> 32));
+  for (uint32_t id : send.ids) command.Add(int64_t{id});
+  command.Add(send.weight)
+      .Add(send.priority)
       .Add(plan.deny_code)
       .Add(Millis(plan.deny_after))
       .Add(Millis(plan.keep_after))
@@ -148,9 +152,10 @@ void RedisStore::Check(const CheckPlan& plan, absl::Time deadline, CheckCallback
 
 void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_id,
                         absl::Time deadline, CancelCallback done) {
-  RespCommand command(5);
+  const uint64_t hash = core::MessageHash(message_id);
+  RespCommand command(6);
   command.Add("EVALSHA").Add(CancelScript().sha1).Add(1).Add(HistoryKey(contact_id));
-  command.Add(PackedHash(core::MessageHash(message_id)));
+  command.Add(static_cast<int64_t>(hash & 0xffffffff)).Add(static_cast<int64_t>(hash >> 32));
   ConnectionFor(contact_id)
       .SendScript(CancelScript(), command.wire(), deadline,
                   [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {

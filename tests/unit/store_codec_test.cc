@@ -12,20 +12,26 @@
 namespace sendgate::store {
 namespace {
 
-TEST(HistoryCodecTest, RecordsRoundTripIn32Bytes) {
-  core::SendRecord record{.at = absl::FromUnixMillis(1795000000123),
-                          .message_hash = core::MessageHash("m-1"),
-                          .ids = {1, 2, 0, 0xffffffff, 5},
-                          .weight = 1000,
-                          .priority = 100,
-                          .denied_code = 1};
-  const std::string blob = EncodeHistory({record, record});
-  EXPECT_EQ(blob.size(), 2 * kRecordBytes);
-  EXPECT_EQ(blob.substr(6, 8), PackedHash(record.message_hash));
-  absl::StatusOr<std::vector<core::SendRecord>> decoded = DecodeHistory(blob);
+// One record as decide.lua packs it (struct '<I6I4I4HHHI4I4HBB'), byte by byte.
+TEST(HistoryCodecTest, DecodesTheDocumentedLayout) {
+  const std::string record(
+      "\x7b\x61\x56\xee\xa1\x01"  // at: 1795000000891 ms
+      "\x08\x07\x06\x05\x04\x03\x02\x01"  // message hash 0x0102030405060708
+      "\x01\x00\x02\x00\x00\x00"  // channel 1, category 2, no subscription
+      "\xff\xff\xff\xff\x05\x00\x00\x00"  // program 0xffffffff, campaign 5
+      "\xe8\x03\x64\x01",  // weight 1000, priority 100, denied with code 1
+      kRecordBytes);
+  absl::StatusOr<std::vector<core::SendRecord>> decoded = DecodeHistory(record + record);
   ASSERT_TRUE(decoded.ok());
-  EXPECT_EQ((*decoded)[1], record);
-  EXPECT_FALSE(DecodeHistory(blob.substr(1)).ok());
+  ASSERT_EQ(decoded->size(), 2u);
+  const core::SendRecord expected{.at = absl::FromUnixMillis(1795000000891),
+                                  .message_hash = 0x0102030405060708,
+                                  .ids = {1, 2, 0, 0xffffffff, 5},
+                                  .weight = 1000,
+                                  .priority = 100,
+                                  .denied_code = 1};
+  EXPECT_EQ((*decoded)[1], expected);
+  EXPECT_FALSE(DecodeHistory(record.substr(1)).ok());
 }
 
 TEST(RespCommandTest, BuildsTheWireFormat) {
