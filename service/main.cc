@@ -20,6 +20,7 @@
 #include "service/api/clock.h"
 #include "service/api/decider.h"
 #include "service/api/decision_metrics.h"
+#include "service/api/diagnostics_service.h"
 #include "service/api/policy_holder.h"
 #include "service/api/server.h"
 #include "service/metrics/catalog.h"
@@ -194,8 +195,9 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
   api::ArbiterService arbiter(
       api::ArbiterParts{decider, store, policies, clock, decision_metrics});
 
+  api::DiagnosticsService diagnostics;
   absl::StatusOr<std::unique_ptr<api::GrpcServer>> grpc =
-      api::GrpcServer::Start(config.listen, {&arbiter});
+      api::GrpcServer::Start(config.listen, {&arbiter, &diagnostics});
   if (!grpc.ok()) {
     std::cerr << grpc.status().message() << "\n";
     return 1;

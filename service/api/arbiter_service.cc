@@ -249,7 +249,7 @@ grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContex
   parts_.store.ReadHistory(
       request->contact_id(), parts_.decider.StoreDeadline(CallerDeadline(context)),
       [this, reactor, response, policy, segments = std::move(*segments), zone = *zone,
-       at = *at](absl::StatusOr<std::vector<core::SendRecord>> history) {
+       at = *at](absl::StatusOr<core::History> history) {
         if (!history.ok()) {
           parts_.metrics.RecordStoreError(history.status());
           Finish(reactor, parts_.metrics, Method::kGetPressure, StoreFailure(history.status()));

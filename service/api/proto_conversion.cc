@@ -1,5 +1,7 @@
 #include "service/api/proto_conversion.h"
 
+#include <algorithm>
+
 #include "service/core/names.h"
 
 namespace sendgate::api {
@@ -55,9 +57,13 @@ void FillDecision(const core::Decision& decision, const core::Policy& policy,
   response->set_degraded(decision.degraded);
 }
 
-void FillPressure(const core::Policy& policy, std::span<const core::SendRecord> history,
+void FillPressure(const core::Policy& policy, const core::History& history,
                   const core::Pressure& pressure, v1::GetPressureResponse* response) {
-  for (const core::SendRecord& record : history) FillRecord(policy, record, response->add_history());
+  std::vector<core::SendRecord> records = history.main;
+  records.insert(records.end(), history.exempt.begin(), history.exempt.end());
+  std::stable_sort(records.begin(), records.end(),
+                   [](const core::SendRecord& a, const core::SendRecord& b) { return a.at < b.at; });
+  for (const core::SendRecord& record : records) FillRecord(policy, record, response->add_history());
   for (const core::CapUsage& usage : pressure.caps) {
     const core::Cap& cap = policy.caps[usage.cap];
     v1::CapUsage* out = response->add_caps();

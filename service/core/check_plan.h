@@ -30,6 +30,9 @@ struct FieldMatch {
 // One cap to check: counted records matching every FieldMatch with start <= at < end.
 struct CapCheck {
   int cap = 0;  // index into Policy::caps, for reasons
+  // Whether the cap counts sends of categories exempt from caps (it names one), which the
+  // history keeps apart (see History).
+  bool counts_exempt = false;
   absl::Time start;
   absl::Time end;
   absl::Duration slide;  // see WindowBounds
@@ -46,13 +49,18 @@ struct CheckPlan {
   CheckMode mode = CheckMode::kDecide;
   std::string contact_id;
   SendRecord send;  // recorded as is when allowed; with denied_code = deny_code when denied
+  // The message's category is exempt from caps: an allowed send goes to History::exempt.
+  bool exempt = false;
   uint8_t deny_code = static_cast<uint8_t>(ReasonCode::kCapReached);
   std::vector<CapCheck> caps;
   // Room found later than this is no use: the decision is DENY, not DEFER.
   absl::Time deny_after;
-  // Records older than this can no longer count: the store drops them.
+  // Records older than this can no longer count: a rewrite drops them.
   absl::Time keep_after;
-  // The history key expires `retention` after its latest record.
+  // A list is rewritten (trimmed) when its first record is older than this, some time before
+  // keep_after, so that trimming happens in chunks and most writes are appends.
+  absl::Time trim_before;
+  // The history keys expire `retention` after their latest record.
   absl::Duration retention;
   absl::Time now;
 };

@@ -5,38 +5,37 @@
 namespace sendgate::core {
 namespace {
 
-bool Counts(const CapCheck& cap, const SendRecord& record) {
-  if (!record.counted() || record.at < cap.start || record.at >= cap.end) return false;
-  for (const FieldMatch& match : cap.match) {
-    if (std::find(match.ids.begin(), match.ids.end(), record.id(match.field)) == match.ids.end())
-      return false;
-  }
-  return true;
+// Records of `history` that `cap` counts, in list order (main, then exempt).
+std::vector<const SendRecord*> Counted(const CapCheck& cap, const History& history) {
+  std::vector<const SendRecord*> counted;
+  auto scan = [&](const std::vector<SendRecord>& list) {
+    for (const SendRecord& record : list) {
+      if (Counts(cap, record)) counted.push_back(&record);
+    }
+  };
+  scan(history.main);
+  if (cap.counts_exempt) scan(history.exempt);
+  return counted;
 }
 
-const SendRecord* FindMessage(std::span<const SendRecord> history, uint64_t message_hash) {
-  for (const SendRecord& record : history) {
-    if (record.message_hash == message_hash) return &record;
+const SendRecord* FindMessage(const History& history, uint64_t message_hash) {
+  for (const std::vector<SendRecord>* list : {&history.main, &history.exempt}) {
+    for (const SendRecord& record : *list) {
+      if (record.message_hash == message_hash) return &record;
+    }
   }
   return nullptr;
 }
 
-std::vector<SendRecord> Kept(const CheckPlan& plan, std::span<const SendRecord> history) {
-  std::vector<SendRecord> kept;
-  for (const SendRecord& record : history) {
-    if (record.at >= plan.keep_after) kept.push_back(record);
-  }
-  return kept;
-}
-
-// Drops the oldest records of one kind (counted or denied) beyond `most`.
-void DropOldest(std::vector<SendRecord>& history, bool counted, int most) {
-  int excess = -most;
-  for (const SendRecord& record : history) excess += record.counted() == counted ? 1 : 0;
-  auto it = history.begin();
-  while (excess > 0 && it != history.end()) {
-    if (it->counted() == counted) {
-      it = history.erase(it);
+// Drops the oldest records of one kind (counted or denied) beyond `most`, down to `floor`.
+void DropOldest(std::vector<SendRecord>& list, bool counted, int most, int floor) {
+  const auto of_kind = [counted](const SendRecord& record) { return record.counted() == counted; };
+  int excess = static_cast<int>(std::count_if(list.begin(), list.end(), of_kind));
+  if (excess <= most) return;
+  excess -= floor;
+  for (auto it = list.begin(); excess > 0 && it != list.end();) {
+    if (of_kind(*it)) {
+      it = list.erase(it);
       --excess;
     } else {
       ++it;
@@ -44,27 +43,43 @@ void DropOldest(std::vector<SendRecord>& history, bool counted, int most) {
   }
 }
 
+void Append(const CheckPlan& plan, std::vector<SendRecord>& list, const SendRecord& record) {
+  const bool trim = !list.empty() && list.front().at < plan.trim_before;
+  list.push_back(record);
+  const auto counted = std::count_if(list.begin(), list.end(),
+                                     [](const SendRecord& each) { return each.counted(); });
+  const auto denied = static_cast<int64_t>(list.size()) - counted;
+  if (!trim && counted <= kMaxCountedRecords && denied <= kMaxDeniedRecords) return;
+  std::erase_if(list, [&](const SendRecord& each) { return each.at < plan.keep_after; });
+  DropOldest(list, /*counted=*/true, kMaxCountedRecords, kCountedFloor);
+  DropOldest(list, /*counted=*/false, kMaxDeniedRecords, kDeniedFloor);
+}
+
 }  // namespace
 
-int64_t Used(const CapCheck& cap, std::span<const SendRecord> history) {
+bool Counts(const CapCheck& cap, const SendRecord& record) {
+  if (!record.counted() || record.at < cap.start || record.at >= cap.end) return false;
+  return std::all_of(cap.match.begin(), cap.match.end(), [&](const FieldMatch& match) {
+    return std::find(match.ids.begin(), match.ids.end(), record.id(match.field)) !=
+           match.ids.end();
+  });
+}
+
+int64_t Used(const CapCheck& cap, const History& history) {
   int64_t used = 0;
-  for (const SendRecord& record : history) {
-    if (Counts(cap, record)) used += record.weight;
-  }
+  for (const SendRecord* record : Counted(cap, history)) used += record->weight;
   return used;
 }
 
-absl::Time RoomAt(const CapCheck& cap, std::span<const SendRecord> history, int64_t weight) {
-  int64_t used = Used(cap, history);
+absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight) {
+  std::vector<const SendRecord*> counted = Counted(cap, history);
+  int64_t used = 0;
+  for (const SendRecord* record : counted) used += record->weight;
   if (used + weight <= cap.limit) return absl::InfinitePast();
   if (weight > cap.limit) return absl::InfiniteFuture();
   if (cap.slide == absl::ZeroDuration()) return cap.end;
-  std::vector<const SendRecord*> counted;
-  for (const SendRecord& record : history) {
-    if (Counts(cap, record)) counted.push_back(&record);
-  }
-  std::sort(counted.begin(), counted.end(),
-            [](const SendRecord* a, const SendRecord* b) { return a->at < b->at; });
+  std::stable_sort(counted.begin(), counted.end(),
+                   [](const SendRecord* a, const SendRecord* b) { return a->at < b->at; });
   for (const SendRecord* record : counted) {
     used -= record->weight;
     if (used + weight <= cap.limit) return record->at + cap.slide;
@@ -72,7 +87,7 @@ absl::Time RoomAt(const CapCheck& cap, std::span<const SendRecord> history, int6
   return absl::InfiniteFuture();  // unreachable: weight <= limit frees up once all are gone
 }
 
-CheckResult EvaluateCheck(const CheckPlan& plan, std::span<const SendRecord> history) {
+CheckResult EvaluateCheck(const CheckPlan& plan, const History& history) {
   CheckResult result;
   if (const SendRecord* first = FindMessage(history, plan.send.message_hash)) {
     result.outcome = first->counted() ? CheckOutcome::kReplayAllowed : CheckOutcome::kReplayDenied;
@@ -82,12 +97,11 @@ CheckResult EvaluateCheck(const CheckPlan& plan, std::span<const SendRecord> his
   }
   if (plan.mode == CheckMode::kReplayOnly) return result;
 
-  const std::vector<SendRecord> kept = Kept(plan, history);
   absl::Time room_at = absl::InfinitePast();  // when every cap has room
   for (const CapCheck& cap : plan.caps) {
     CapResult& cap_result = result.caps.emplace_back();
-    cap_result.used = Used(cap, kept);
-    cap_result.room_at = RoomAt(cap, kept, plan.send.weight);
+    cap_result.used = Used(cap, history);
+    cap_result.room_at = RoomAt(cap, history, plan.send.weight);
     room_at = std::max(room_at, cap_result.room_at);
   }
   if (room_at == absl::InfinitePast()) {
@@ -99,23 +113,17 @@ CheckResult EvaluateCheck(const CheckPlan& plan, std::span<const SendRecord> his
   return result;
 }
 
-std::vector<SendRecord> HistoryAfter(const CheckPlan& plan, const CheckResult& result,
-                                     std::span<const SendRecord> history) {
-  // Only a recorded outcome writes; a DEFER or a replay leaves history as it was.
-  const bool recorded = plan.mode == CheckMode::kDecide &&
-                        (result.outcome == CheckOutcome::kAllowed ||
-                         result.outcome == CheckOutcome::kDenied);
-  if (!recorded) return {history.begin(), history.end()};
-  std::vector<SendRecord> kept = Kept(plan, history);
+History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const History& history) {
+  History after = history;
+  if (plan.mode != CheckMode::kDecide) return after;
   if (result.outcome == CheckOutcome::kAllowed) {
-    kept.push_back(plan.send);
+    Append(plan, plan.exempt ? after.exempt : after.main, plan.send);
   } else if (result.outcome == CheckOutcome::kDenied) {
-    kept.push_back(plan.send);
-    kept.back().denied_code = plan.deny_code;
+    SendRecord denial = plan.send;
+    denial.denied_code = plan.deny_code;
+    Append(plan, after.main, denial);
   }
-  DropOldest(kept, /*counted=*/true, kMaxCountedRecords);
-  DropOldest(kept, /*counted=*/false, kMaxDeniedRecords);
-  return kept;
+  return after;
 }
 
 }  // namespace sendgate::core

@@ -3,7 +3,6 @@
 // it as the store, and an integration test holds the script to it on random histories.
 #pragma once
 
-#include <span>
 #include <vector>
 
 #include "service/core/check_plan.h"
@@ -11,23 +10,41 @@
 
 namespace sendgate::core {
 
-// History bounds per contact, whatever the policy: a per-contact history is for tens of sends,
-// not thousands. The oldest records go first.
+// A contact's history, in two lists kept apart so that a busy contact stays cheap to decide:
+// `main` holds the sends of categories that caps limit, and denials (kept for replays); caps
+// keep it small. `exempt` holds the sends of categories exempt from caps (transactional): often
+// many, scanned only by caps that name such a category. Both are in append order.
+struct History {
+  std::vector<SendRecord> main;
+  std::vector<SendRecord> exempt;
+  friend bool operator==(const History&, const History&) = default;
+};
+
+// Bounds of one list, whatever the policy. Beyond one, the oldest of that kind go in a chunk,
+// down to the floor, so that rewrites stay rare.
 inline constexpr int kMaxCountedRecords = 1000;
+inline constexpr int kCountedFloor = 900;
 inline constexpr int kMaxDeniedRecords = 16;
+inline constexpr int kDeniedFloor = 12;
+
+// Whether `cap` counts `record` (a counted send in its window that it matches), the list the
+// record is in aside.
+bool Counts(const CapCheck& cap, const SendRecord& record);
 
 // Weight units of counted records in `history` that `cap` counts.
-int64_t Used(const CapCheck& cap, std::span<const SendRecord> history);
+int64_t Used(const CapCheck& cap, const History& history);
 
 // When `cap` has room for `weight` more units (see CapResult::room_at).
-absl::Time RoomAt(const CapCheck& cap, std::span<const SendRecord> history, int64_t weight);
+absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight);
 
 // The answer to `plan` for a contact whose history is `history`.
-CheckResult EvaluateCheck(const CheckPlan& plan, std::span<const SendRecord> history);
+CheckResult EvaluateCheck(const CheckPlan& plan, const History& history);
 
-// The history to store after `result`. When the send (or its denial) is recorded: trimmed,
-// with it appended, within the size bounds. Otherwise (DEFER, replay, lookup) unchanged.
-std::vector<SendRecord> HistoryAfter(const CheckPlan& plan, const CheckResult& result,
-                                     std::span<const SendRecord> history);
+// The history to store after `result`. Only a recorded outcome writes, and only to the list it
+// records in: an allowed send of an exempt category to `exempt`, any other allowed send and
+// every denial to `main`. That list gets the record appended; when its first record is older
+// than plan.trim_before or a bound is passed, it is also trimmed: records older than
+// plan.keep_after go, and the oldest beyond a bound down to its floor.
+History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const History& history);
 
 }  // namespace sendgate::core

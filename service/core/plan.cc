@@ -42,6 +42,16 @@ bool CapApplies(const Cap& cap, const Message& message) {
   return true;
 }
 
+bool CountsExempt(const Policy& policy, const Cap& cap) {
+  for (const Category& category : policy.categories) {
+    if (category.exempt_from_caps &&
+        Contains(cap.only[static_cast<int>(Field::kCategory)], category.id)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments) {
   int64_t limit = cap.limit;
   bool in_listed_segment = false;
@@ -70,6 +80,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now
     const WindowBounds bounds =
         BoundsAt(cap.window, message.send_at, message.timezone, policy.week_starts);
     plan.caps.push_back(CapCheck{.cap = static_cast<int>(i),
+                                 .counts_exempt = CountsExempt(policy, cap),
                                  .start = bounds.start,
                                  .end = bounds.end,
                                  .slide = bounds.slide,
@@ -78,8 +89,10 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now
   }
   plan.deny_after = std::min(message.expires_at.value_or(absl::InfiniteFuture()),
                              message.send_at + policy.max_delay);
+  plan.exempt = policy.categories[message.category].exempt_from_caps;
   plan.retention = policy.Retention();
   plan.keep_after = std::min(now, message.send_at) - plan.retention;
+  plan.trim_before = plan.keep_after - plan.retention / 8;
   plan.now = now;
   return plan;
 }

@@ -12,6 +12,9 @@ namespace sendgate::core {
 // `per` field, and the message's category is not exempt (unless the cap names it).
 bool CapApplies(const Cap& cap, const Message& message);
 
+// Whether `cap` counts History::exempt: it names a category exempt from caps.
+bool CountsExempt(const Policy& policy, const Cap& cap);
+
 // The cap's limit for a contact in `segments`: the lowest matching segment limit, else `limit`.
 int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments);
 

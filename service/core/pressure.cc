@@ -12,9 +12,14 @@ namespace {
 // The per-field values a `per` cap is split into, as they appear in counted records.
 std::map<FieldIds, std::string> Partitions(const Policy& policy, const Cap& cap,
                                            const CapCheck& unpartitioned,
-                                           std::span<const SendRecord> history) {
+                                           const History& history) {
   std::map<FieldIds, std::string> partitions;
-  for (const SendRecord& record : history) {
+  std::vector<SendRecord> records = history.main;
+  if (unpartitioned.counts_exempt) {
+    records.insert(records.end(), history.exempt.begin(), history.exempt.end());
+  }
+  for (const SendRecord& record : records) {
+    if (!Counts(unpartitioned, record)) continue;
     FieldIds key{};
     std::string label;
     for (Field field : cap.per) {
@@ -22,17 +27,21 @@ std::map<FieldIds, std::string> Partitions(const Policy& policy, const Cap& cap,
       absl::StrAppend(&label, label.empty() ? "" : ",", FieldName(field), "=",
                       policy.NameOf(field, record.id(field)));
     }
-    if (Used(unpartitioned, std::span(&record, 1)) > 0) partitions.emplace(key, std::move(label));
+    partitions.emplace(key, std::move(label));
   }
   return partitions;
 }
 
-void AddCapUsage(const Policy& policy, int index, std::span<const SendRecord> history,
+void AddCapUsage(const Policy& policy, int index, const History& history,
                  const std::vector<std::string>& segments, absl::TimeZone zone, absl::Time at,
                  std::vector<CapUsage>& usage) {
   const Cap& cap = policy.caps[index];
   const WindowBounds bounds = BoundsAt(cap.window, at, zone, policy.week_starts);
-  CapCheck check{.cap = index, .start = bounds.start, .end = bounds.end, .slide = bounds.slide,
+  CapCheck check{.cap = index,
+                 .counts_exempt = CountsExempt(policy, cap),
+                 .start = bounds.start,
+                 .end = bounds.end,
+                 .slide = bounds.slide,
                  .limit = EffectiveLimit(cap, segments)};
   for (int i = 0; i < kFieldCount; ++i) {
     if (!cap.only[i].empty()) check.match.push_back({static_cast<Field>(i), cap.only[i]});
@@ -53,7 +62,7 @@ void AddCapUsage(const Policy& policy, int index, std::span<const SendRecord> hi
   }
 }
 
-ChannelRoom RoomOn(const Policy& policy, int channel, std::span<const SendRecord> history,
+ChannelRoom RoomOn(const Policy& policy, int channel, const History& history,
                    const std::vector<std::string>& segments, absl::TimeZone zone, absl::Time at) {
   Message probe{.channel = channel,
                 .category = policy.default_category,
@@ -76,7 +85,7 @@ ChannelRoom RoomOn(const Policy& policy, int channel, std::span<const SendRecord
 
 }  // namespace
 
-Pressure PressureAt(const Policy& policy, std::span<const SendRecord> history,
+Pressure PressureAt(const Policy& policy, const History& history,
                     const std::vector<std::string>& segments, absl::TimeZone zone, absl::Time at) {
   Pressure pressure;
   for (size_t i = 0; i < policy.caps.size(); ++i) {

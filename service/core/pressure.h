@@ -3,13 +3,12 @@
 #pragma once
 
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "service/core/policy.h"
-#include "service/core/send_record.h"
+#include "service/core/history.h"
 
 namespace sendgate::core {
 
@@ -33,7 +32,7 @@ struct Pressure {
 };
 
 // `segments` and `zone` describe the contact, `at` is when to look (usually now).
-Pressure PressureAt(const Policy& policy, std::span<const SendRecord> history,
+Pressure PressureAt(const Policy& policy, const History& history,
                     const std::vector<std::string>& segments, absl::TimeZone zone, absl::Time at);
 
 }  // namespace sendgate::core

@@ -3,94 +3,115 @@
 -- service/core/history.cc states the same rules in C++ and the tests hold this script to them.
 -- Every argument is a decimal number or a letter, so the call can be typed into redis-cli or
 -- redis-benchmark.
--- KEYS[1]  the contact's history key, sg:{<contact>}:h
+-- KEYS[1]  the contact's main history, sg:{<contact>}:h (sends of capped categories, denials)
+-- KEYS[2]  the contact's exempt history, sg:{<contact>}:e (sends of categories exempt from caps)
 -- ARGV[1]  'D' decide and record, or 'R' replay lookup only (nothing is written)
 -- ARGV[2..11]  the send: at ms, message hash low and high 32 bits, channel, category,
 --          subscription, program and campaign ids, weight, priority
--- ARGV[12] denied code: the last byte of the record kept when denied
--- ARGV[13] deny_after ms: room found later than this means DENY rather than DEFER
--- ARGV[14] keep_after ms: older records are dropped
--- ARGV[15] retention ms: the key expires this long after its latest record
--- ARGV[16] now ms
--- ARGV[17] number of caps, then per cap: start ms, end ms, slide ms (0 = calendar), limit,
---          number of matches, then per match: field (1-5), number of ids, the ids
+-- ARGV[12] 1 when the send's category is exempt from caps (an allowed send goes to KEYS[2])
+-- ARGV[13] denied code: the last byte of the record kept when denied
+-- ARGV[14] deny_after ms: room found later than this means DENY rather than DEFER
+-- ARGV[15] keep_after ms: a rewrite drops older records
+-- ARGV[16] trim_before ms: a list whose first record is older is rewritten
+-- ARGV[17] retention ms: a key expires this long after its latest record
+-- ARGV[18] now ms
+-- ARGV[19] number of caps, then per cap: start ms, end ms, slide ms (0 = calendar), limit,
+--          1 when it counts the exempt list, number of matches, then per match: field (1-5),
+--          number of ids, the ids
 -- Returns {1, 0, used, room, ...} allowed and recorded; {2, retry, ...} deferred;
 --   {3, retry or -1 (never), ...} denied and recorded; per cap: used weight and room
 --   (0 = room now, -1 = never, else ms); or {4, first_at} replay of an allowed message,
 --   {5, first_at, code} replay of a denied one, {6} unknown (replay lookup only).
-local MAX_COUNTED, MAX_DENIED = 1000, 16
+local MAX_COUNTED, COUNTED_FLOOR, MAX_DENIED, DENIED_FLOOR = 1000, 900, 16, 12
 local NEVER = -1
+-- What a counting pass reads: sent at, the 5 ids, weight, denied code.
+local COUNTED_FIELDS = '<I6xxxxxxxxHHHI4I4HxB'
 
 local lo, hi = tonumber(ARGV[3]), tonumber(ARGV[4])
-local blob = redis.call('GET', KEYS[1]) or ''
-local records = parse_history(blob)
-for _, r in ipairs(records) do
-  if r.lo == lo and r.hi == hi then
-    if r.denied == 0 then return {4, r.at} end
-    return {5, r.at, r.denied}
+local main = redis.call('GET', KEYS[1]) or ''
+local exempt = redis.call('GET', KEYS[2]) or ''
+for _, blob in ipairs({main, exempt}) do
+  local first = find_message(blob, lo, hi)
+  if first then
+    local at = struct.unpack('<I6', blob, first)
+    local denied = string.byte(blob, first + RECORD_BYTES - 1)
+    if denied == 0 then return {4, at} end
+    return {5, at, denied}
   end
 end
 if ARGV[1] == 'R' then return {6} end
 
 local send_at, weight = tonumber(ARGV[2]), tonumber(ARGV[10])
-local function record(denied)
-  return struct.pack(RECORD, send_at, lo, hi, tonumber(ARGV[5]), tonumber(ARGV[6]),
-                     tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), weight,
-                     tonumber(ARGV[11]), denied)
-end
-local deny_after, keep_after = tonumber(ARGV[13]), tonumber(ARGV[14])
-local retention, now = tonumber(ARGV[15]), tonumber(ARGV[16])
+local deny_after, keep_after = tonumber(ARGV[14]), tonumber(ARGV[15])
+local trim_before, retention, now = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 
-local kept = {}
-for _, r in ipairs(records) do
-  if r.at >= keep_after then kept[#kept + 1] = r end
-end
-
-local function counts(cap, r)
-  if r.denied ~= 0 or r.at < cap.start or r.at >= cap.stop then return false end
-  for _, m in ipairs(cap.match) do
-    if not m.ids[r[m.field]] then return false end
-  end
-  return true
-end
-
--- Used weight, and when the cap has room for `weight` more (nil = now, NEVER = never).
-local function room(cap)
-  local used, counted = 0, {}
-  for _, r in ipairs(kept) do
-    if counts(cap, r) then
-      used = used + r.weight
-      counted[#counted + 1] = r
-    end
-  end
-  if used + weight <= cap.limit then return used, nil end
-  if weight > cap.limit then return used, NEVER end
-  if cap.slide == 0 then return used, cap.stop end
-  table.sort(counted, function(a, b) return a.at < b.at end)
-  local left = used
-  for _, r in ipairs(counted) do
-    left = left - r.weight
-    if left + weight <= cap.limit then return used, r.at + cap.slide end
-  end
-  return used, NEVER
-end
-
-local reply = {1, 0}
-local retry = nil
-local i = 18
-for _ = 1, tonumber(ARGV[17]) do
+-- The caps of the plan; a match is {field, set of ids}.
+local caps, any_counts_exempt = {}, false
+local i = 20
+for c = 1, tonumber(ARGV[19]) do
   local cap = {start = tonumber(ARGV[i]), stop = tonumber(ARGV[i + 1]),
-               slide = tonumber(ARGV[i + 2]), limit = tonumber(ARGV[i + 3]), match = {}}
-  local matches = tonumber(ARGV[i + 4])
-  i = i + 5
+               slide = tonumber(ARGV[i + 2]), limit = tonumber(ARGV[i + 3]),
+               counts_exempt = ARGV[i + 4] == '1', match = {}, used = 0, sends = {}}
+  any_counts_exempt = any_counts_exempt or cap.counts_exempt
+  local matches = tonumber(ARGV[i + 5])
+  i = i + 6
   for _ = 1, matches do
     local m = {field = tonumber(ARGV[i]), ids = {}}
     for k = 1, tonumber(ARGV[i + 1]) do m.ids[tonumber(ARGV[i + 1 + k])] = true end
     i = i + 2 + tonumber(ARGV[i + 1])
     cap.match[#cap.match + 1] = m
   end
-  local used, at = room(cap)
-  reply[#reply + 1] = used
+  caps[c] = cap
+end
+
+local fields = {}  -- the ids of the record being read, reused
+local function matches(cap)
+  for _, m in ipairs(cap.match) do
+    if not m.ids[fields[m.field]] then return false end
+  end
+  return true
+end
+
+-- Adds the counted sends of `blob` to the usage of the caps that count that list, and keeps
+-- each cap's sends (few: caps keep them few) for `room`.
+local function count(blob, is_exempt)
+  for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do
+    local at, f1, f2, f3, f4, f5, w, denied = struct.unpack(COUNTED_FIELDS, blob, pos)
+    if denied == 0 then
+      fields[1], fields[2], fields[3], fields[4], fields[5] = f1, f2, f3, f4, f5
+      for _, cap in ipairs(caps) do
+        if (cap.counts_exempt or not is_exempt) and at >= cap.start and at < cap.stop and
+            matches(cap) then
+          cap.used = cap.used + w
+          cap.sends[#cap.sends + 1] = {at, w}
+        end
+      end
+    end
+  end
+end
+if #caps > 0 then count(main, false) end
+if any_counts_exempt then count(exempt, true) end
+
+-- When a full cap has room for `weight` more: its window's end (calendar), or `slide` after
+-- the counted send whose leaving makes enough room (rolling); NEVER when weight > limit.
+local function room(cap)
+  if weight > cap.limit then return NEVER end
+  if cap.slide == 0 then return cap.stop end
+  table.sort(cap.sends, function(a, b) return a[1] < b[1] end)
+  local left = cap.used
+  for _, s in ipairs(cap.sends) do
+    left = left - s[2]
+    if left + weight <= cap.limit then return s[1] + cap.slide end
+  end
+  return NEVER
+end
+
+local reply = {1, 0}
+local retry = nil
+for _, cap in ipairs(caps) do
+  local at = nil
+  if cap.used + weight > cap.limit then at = room(cap) end
+  reply[#reply + 1] = cap.used
   reply[#reply + 1] = at or 0
   if at ~= nil and retry ~= NEVER then
     if at == NEVER or retry == nil or at > retry then retry = at end
@@ -102,43 +123,80 @@ if retry ~= nil then
   reply[2] = retry
   reply[1] = (retry ~= NEVER and retry <= deny_after) and 2 or 3
   if reply[1] == 2 then return reply end
-  denied = tonumber(ARGV[12])
+  denied = tonumber(ARGV[13])
 end
 
--- Record the send (or the denial), dropping what aged out and the oldest beyond the bounds.
-local send = record(denied)
-kept[#kept + 1] = {at = send_at, denied = denied, raw = send}
-local function drop_oldest(of_denials, most)
-  local n = 0
-  for _, r in ipairs(kept) do
-    if (r.denied ~= 0) == of_denials then n = n + 1 end
+-- Appends `record` to the list in `key`; rewrites the list when its first record is older than
+-- trim_before or a bound is passed: without records older than keep_after, and without the
+-- oldest of a kind beyond its bound, down to its floor. A short list is written whole with SET
+-- (exact allocation: memory per contact stays small); a long one is appended to (its write
+-- stays small). The key never expires before retention after its latest record.
+local SET_UP_TO = 64  -- records
+local function append(key, blob, record, record_denied, may_hold_denials)
+  local n = #blob / RECORD_BYTES
+  local counted, denials = n, 0
+  if may_hold_denials then
+    for pos = RECORD_BYTES, #blob, RECORD_BYTES do
+      if string.byte(blob, pos) ~= 0 then denials = denials + 1 end
+    end
+    counted = n - denials
   end
-  local k = 1
-  while n > most and k <= #kept do
-    if (kept[k].denied ~= 0) == of_denials then
-      table.remove(kept, k)
-      n = n - 1
-    else
-      k = k + 1
+  if record_denied == 0 then counted = counted + 1 else denials = denials + 1 end
+  local trim = n > 0 and struct.unpack('<I6', blob, 1) < trim_before
+
+  local kept = {}
+  if not trim and counted <= MAX_COUNTED and denials <= MAX_DENIED then
+    if n >= SET_UP_TO then
+      redis.call('APPEND', key, record)
+      redis.call('PEXPIRE', key, math.max(send_at + retention - now, 1000), 'GT')
+      return
+    end
+    for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do kept[#kept + 1] = {pos = pos} end
+  else
+    for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do
+      if struct.unpack('<I6', blob, pos) >= keep_after then
+        kept[#kept + 1] = {pos = pos, denied = string.byte(blob, pos + RECORD_BYTES - 1) ~= 0}
+      end
     end
   end
-end
-drop_oldest(false, MAX_COUNTED)
-drop_oldest(true, MAX_DENIED)
-
-local latest = send_at
-for _, r in ipairs(kept) do
-  if r.at > latest then latest = r.at end
-end
-local ttl = math.max(latest + retention - now, 1000)
-if #kept == #records + 1 then
-  redis.call('APPEND', KEYS[1], send)  -- nothing dropped: the common, cheap case
-  redis.call('PEXPIRE', KEYS[1], ttl)
-else
-  local parts = {}
-  for k, r in ipairs(kept) do
-    parts[k] = r.raw or string.sub(blob, r.pos, r.pos + RECORD_BYTES - 1)
+  kept[#kept + 1] = {raw = record, denied = record_denied ~= 0}
+  local function drop_oldest(of_denials, most, floor)
+    local count = 0
+    for _, r in ipairs(kept) do
+      if r.denied == of_denials then count = count + 1 end
+    end
+    if count <= most then return end
+    local excess = count - floor
+    for _, r in ipairs(kept) do
+      if excess == 0 then return end
+      if r.denied == of_denials and not r.gone then
+        r.gone = true
+        excess = excess - 1
+      end
+    end
   end
-  redis.call('SET', KEYS[1], table.concat(parts), 'PX', ttl)
+  if trim or counted > MAX_COUNTED or denials > MAX_DENIED then
+    drop_oldest(false, MAX_COUNTED, COUNTED_FLOOR)
+    drop_oldest(true, MAX_DENIED, DENIED_FLOOR)
+  end
+  local parts, latest = {}, send_at
+  for _, r in ipairs(kept) do
+    if not r.gone then
+      local raw = r.raw or string.sub(blob, r.pos, r.pos + RECORD_BYTES - 1)
+      local at = struct.unpack('<I6', raw)
+      if at > latest then latest = at end
+      parts[#parts + 1] = raw
+    end
+  end
+  redis.call('SET', key, table.concat(parts), 'PX', math.max(latest + retention - now, 1000))
+end
+
+local record = struct.pack(RECORD, send_at, lo, hi, tonumber(ARGV[5]), tonumber(ARGV[6]),
+                           tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), weight,
+                           tonumber(ARGV[11]), denied)
+if denied == 0 and ARGV[12] == '1' then
+  append(KEYS[2], exempt, record, denied, false)
+else
+  append(KEYS[1], main, record, denied, true)
 end
 return reply

@@ -5,14 +5,15 @@
 local RECORD = '<I6I4I4HHHI4I4HBB'
 local RECORD_BYTES = 32
 
--- Every record of `blob`, in stored (append) order; fields 1-5 are the ids, `pos` where the
--- record starts in `blob`.
-local function parse_history(blob)
-  local records = {}
-  for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do
-    local at, lo, hi, f1, f2, f3, f4, f5, weight, _, denied = struct.unpack(RECORD, blob, pos)
-    records[#records + 1] = {f1, f2, f3, f4, f5, at = at, lo = lo, hi = hi, weight = weight,
-                             denied = denied, pos = pos}
+-- Where the record of message hash (lo, hi) starts in `blob`, or nil. A plain search (C speed,
+-- whatever the history's length), kept only where it falls on a record's hash field.
+local function find_message(blob, lo, hi)
+  local needle = struct.pack('<I4I4', lo, hi)
+  local from = 1
+  while true do
+    local at = string.find(blob, needle, from, true)
+    if not at then return nil end
+    if (at - 7) % RECORD_BYTES == 0 then return at - 6 end
+    from = at + 1
   end
-  return records
 end

@@ -1,6 +1,7 @@
 // The Store on Redis: a few hiredis async connections, each on its own loop thread; a contact
 // always goes to the same connection; one EVALSHA of decide.lua per decision.
-// Keys of a contact share one hash tag: sg:{<contact_id>}:h (history). See docs/redis.md.
+// Keys of a contact share one hash tag: sg:{<contact_id>}:h (main history) and
+// sg:{<contact_id>}:e (exempt history); see docs/redis.md.
 #pragma once
 
 #include <memory>
@@ -18,8 +19,9 @@ struct RedisStoreOptions {
   ConnectionEvents events;  // shared by all connections; called on their loop threads
 };
 
-// The Redis key of a contact's history.
-std::string HistoryKey(absl::string_view contact_id);
+// The Redis keys of a contact's History::main and History::exempt.
+std::string MainHistoryKey(absl::string_view contact_id);
+std::string ExemptHistoryKey(absl::string_view contact_id);
 
 class RedisStore final : public Store {
  public:

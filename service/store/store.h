@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "service/core/check_plan.h"
-#include "service/core/send_record.h"
+#include "service/core/history.h"
 
 namespace sendgate::store {
 
@@ -29,8 +29,8 @@ class Store {
   virtual void Cancel(absl::string_view contact_id, absl::string_view message_id,
                       absl::Time deadline, CancelCallback done) = 0;
 
-  using HistoryCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<core::SendRecord>>)>;
-  // The contact's history as stored, oldest first.
+  using HistoryCallback = absl::AnyInvocable<void(absl::StatusOr<core::History>)>;
+  // The contact's history as stored.
   virtual void ReadHistory(absl::string_view contact_id, absl::Time deadline,
                            HistoryCallback done) = 0;
 

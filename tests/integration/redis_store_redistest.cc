@@ -77,15 +77,13 @@ class RedisStoreTest : public ::testing::Test {
     return answer.get_future().get();
   }
 
-  std::vector<core::SendRecord> StoredHistory(const std::string& contact) {
-    std::promise<absl::StatusOr<std::vector<core::SendRecord>>> answer;
+  core::History StoredHistory(const std::string& contact) {
+    std::promise<absl::StatusOr<core::History>> answer;
     store_->ReadHistory(contact, absl::Now() + absl::Seconds(5),
-                        [&](absl::StatusOr<std::vector<core::SendRecord>> history) {
-                          answer.set_value(history);
-                        });
-    absl::StatusOr<std::vector<core::SendRecord>> history = answer.get_future().get();
+                        [&](absl::StatusOr<core::History> history) { answer.set_value(history); });
+    absl::StatusOr<core::History> history = answer.get_future().get();
     EXPECT_TRUE(history.ok()) << history.status();
-    return history.value_or(std::vector<core::SendRecord>{});
+    return history.value_or(core::History{});
   }
 
   int64_t Integer(const std::vector<std::string>& command) {
@@ -115,7 +113,7 @@ TEST_F(RedisStoreTest, CapsHoldExactly) {
   EXPECT_EQ(fourth->outcome, core::CheckOutcome::kDeferred);
   EXPECT_EQ(fourth->retry_at, t0_ + absl::Hours(24 * 7));
   EXPECT_EQ(fourth->caps[0].used, 3);
-  EXPECT_EQ(StoredHistory("c1").size(), 3u);
+  EXPECT_EQ(StoredHistory("c1").main.size(), 3u);
 }
 
 void ExpectSameResult(const core::CheckResult& actual, const core::CheckResult& expected,
@@ -142,7 +140,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
   auto pick = [&](std::vector<std::string> options) {
     return options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(random)];
   };
-  std::map<std::string, std::vector<core::SendRecord>> reference;
+  std::map<std::string, core::History> reference;
   absl::Time now = t0_;
   std::map<core::CheckOutcome, int> seen;
   for (int step = 0; step < 1500; ++step) {
@@ -165,7 +163,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
       message.send_at = *message.expires_at - absl::Minutes(10);
     }
 
-    std::vector<core::SendRecord>& history = reference[message.contact];
+    core::History& history = reference[message.contact];
     const core::CheckPlan plan = Plan(message, now);
     const core::CheckResult expected = core::EvaluateCheck(plan, history);
     history = core::HistoryAfter(plan, expected, history);
@@ -179,13 +177,42 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
   EXPECT_EQ(seen.size(), 6u);
 }
 
+// A busy contact: more transactional sends than the bound, with marketing ones in between.
+// The long exempt list is appended to, then cut to its floor in one rewrite; every answer and
+// the stored history stay those of the reference.
+TEST_F(RedisStoreTest, ABusyContactStaysExactAndBounded) {
+  core::History reference;
+  absl::Time now = t0_;
+  size_t largest = 0;
+  for (int step = 0; step < 1150; ++step) {
+    now += absl::Seconds(30);
+    const bool marketing = step % 50 == 0;
+    TestMessage message{.id = "busy-" + std::to_string(step), .contact = "busy",
+                        .channel = marketing && step % 100 == 0 ? "sms" : "email",
+                        .category = marketing ? "marketing" : "transactional",
+                        .send_at = now};
+    const core::CheckPlan plan = Plan(message, now);
+    const core::CheckResult expected = core::EvaluateCheck(plan, reference);
+    reference = core::HistoryAfter(plan, expected, reference);
+    absl::StatusOr<core::CheckResult> actual = Check(plan);
+    ASSERT_TRUE(actual.ok()) << actual.status();
+    ExpectSameResult(*actual, expected, step);
+    largest = std::max(largest, reference.exempt.size());
+    if (step % 25 == 0 || step > 990) ASSERT_EQ(StoredHistory("busy"), reference) << step;
+  }
+  EXPECT_EQ(largest, 1000u);
+  EXPECT_LT(reference.exempt.size(), 1000u);  // cut to 900, then appended to
+  EXPECT_GE(Integer({"PTTL", store::ExemptHistoryKey("busy")}),
+            absl::ToInt64Milliseconds(policy_->Retention()) - 60000);
+}
+
 TEST_F(RedisStoreTest, AReplayIsAnsweredFromHistoryAndNotCountedAgain) {
   EXPECT_EQ(Outcome({.id = "same", .send_at = t0_}), core::CheckOutcome::kAllowed);
   absl::StatusOr<core::CheckResult> replay = Check(Plan({.id = "same", .send_at = t0_ + absl::Hours(2)}));
   ASSERT_TRUE(replay.ok());
   EXPECT_EQ(replay->outcome, core::CheckOutcome::kReplayAllowed);
   EXPECT_EQ(replay->replay_at, t0_);
-  EXPECT_EQ(StoredHistory("c1").size(), 1u);
+  EXPECT_EQ(StoredHistory("c1").main.size(), 1u);
 }
 
 TEST_F(RedisStoreTest, CancelGivesTheRoomBack) {
@@ -198,11 +225,11 @@ TEST_F(RedisStoreTest, CancelGivesTheRoomBack) {
   for (const std::string id : {"e0", "e2", "e3"}) {
     EXPECT_EQ(Cancel("c1", id).value_or(false), true);
   }
-  EXPECT_EQ(redis_.Cli({"EXISTS", store::HistoryKey("c1")}), "0");  // the last one deletes the key
+  EXPECT_EQ(redis_.Cli({"EXISTS", store::MainHistoryKey("c1")}), "0");  // the last one deletes it
 }
 
 TEST_F(RedisStoreTest, HistoryIsTrimmedAndIdleKeysExpire) {
-  const std::string key = store::HistoryKey("c1");
+  const std::string key = store::MainHistoryKey("c1");
   Outcome({.id = "old", .send_at = t0_});
   // The key lives as long as its latest record can count: the longest cap reach (a calendar
   // month, 32 days with slack), which beats the 2-day idempotency window.
@@ -213,9 +240,9 @@ TEST_F(RedisStoreTest, HistoryIsTrimmedAndIdleKeysExpire) {
   // Forty days later the old send can count nowhere: the next decision drops it.
   const absl::Time later = t0_ + absl::Hours(24 * 40);
   ASSERT_TRUE(Check(Plan({.id = "new", .send_at = later}, later)).ok());
-  const std::vector<core::SendRecord> history = StoredHistory("c1");
-  ASSERT_EQ(history.size(), 1u);
-  EXPECT_EQ(history[0].at, later);
+  const core::History history = StoredHistory("c1");
+  ASSERT_EQ(history.main.size(), 1u);
+  EXPECT_EQ(history.main[0].at, later);
   // A key whose expiry passes is gone.
   redis_.Cli({"PEXPIRE", key, "1"});
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -229,7 +256,7 @@ TEST_F(RedisStoreTest, NoscriptAfterScriptFlushIsHandled) {
   EXPECT_EQ(Cancel("c1", "a").value_or(false), true);
   EXPECT_GE(noscript_.load(), 1);
   EXPECT_EQ(Outcome({.id = "c", .send_at = t0_}), core::CheckOutcome::kAllowed);
-  EXPECT_EQ(StoredHistory("c1").size(), 2u);
+  EXPECT_EQ(StoredHistory("c1").main.size(), 2u);
 }
 
 TEST_F(RedisStoreTest, RedisKilledMidTestThenRestarted) {
@@ -305,20 +332,28 @@ TEST_F(RedisStoreTest, SixtyFourConcurrentCallsForOneContactAllowExactlyTheCap) 
   for (std::thread& caller : callers) caller.join();
   EXPECT_EQ(allowed.load(), 5);
   EXPECT_EQ(deferred.load(), 59);
-  EXPECT_EQ(StoredHistory("busy").size(), 5u);
+  EXPECT_EQ(StoredHistory("busy").main.size(), 5u);
 }
 
+// A contact of 20 sends in the window: 5 marketing ones (spread over the weeks the caps allow)
+// and 15 transactional ones, with realistic ids, as APPENDed in production.
 TEST_F(RedisStoreTest, AContactWithTwentySendsFitsInAKilobyte) {
+  const std::string contact = "contact-0001234567";
   for (int i = 0; i < 20; ++i) {
+    const bool marketing = i % 4 == 0;
     TestMessage message{.id = "msg-" + std::to_string(i) + "-2f9d0c1e-8b7a-4c55-9e1d-3a6b5c4d2e1f",
-                        .contact = "contact-0001234567",
-                        .category = "transactional",
-                        .campaign = "campaign-" + std::to_string(i),
-                        .send_at = t0_ + absl::Hours(i)};
-    ASSERT_EQ(Outcome(message), core::CheckOutcome::kAllowed);
+                        .contact = contact,
+                        .category = marketing ? "marketing" : "transactional",
+                        .campaign = marketing ? "campaign-" + std::to_string(i) : "",
+                        .send_at = t0_ + absl::Hours(24 * i)};
+    ASSERT_EQ(Outcome(message), core::CheckOutcome::kAllowed) << i;
   }
-  const int64_t bytes = Integer({"MEMORY", "USAGE", store::HistoryKey("contact-0001234567")});
-  std::printf("MEMORY USAGE of a contact with 20 sends: %lld bytes\n", static_cast<long long>(bytes));
+  const core::History history = StoredHistory(contact);
+  ASSERT_EQ(history.main.size() + history.exempt.size(), 20u);
+  const int64_t bytes = Integer({"MEMORY", "USAGE", store::MainHistoryKey(contact)}) +
+                        Integer({"MEMORY", "USAGE", store::ExemptHistoryKey(contact)});
+  std::printf("MEMORY USAGE of a contact with 20 sends (5 + 15): %lld bytes\n",
+              static_cast<long long>(bytes));
   EXPECT_LE(bytes, 1024);
 }
 

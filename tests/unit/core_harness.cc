@@ -58,8 +58,8 @@ core::Decision ContactHistory::Decide(const core::Policy& policy, const TestMess
                                       std::optional<absl::Time> now) {
   const core::Message message = BuildMessage(policy, test_message);
   last_plan = core::PlanCheck(policy, message, now.value_or(message.send_at));
-  const core::CheckResult result = core::EvaluateCheck(last_plan, records_);
-  records_ = core::HistoryAfter(last_plan, result, records_);
+  const core::CheckResult result = core::EvaluateCheck(last_plan, history_);
+  history_ = core::HistoryAfter(last_plan, result, history_);
   return core::DecisionFromCheck(policy, message, last_plan, result);
 }
 

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "service/core/check_plan.h"
 #include "service/core/decision.h"
+#include "service/core/history.h"
 #include "service/core/message.h"
 #include "service/core/policy.h"
 
@@ -55,11 +56,11 @@ class ContactHistory {
   core::Decision Decide(const core::Policy& policy, const TestMessage& message,
                         std::optional<absl::Time> now = std::nullopt);
 
-  const std::vector<core::SendRecord>& records() const { return records_; }
+  const core::History& history() const { return history_; }
   core::CheckPlan last_plan;
 
  private:
-  std::vector<core::SendRecord> records_;
+  core::History history_;
 };
 
 }  // namespace sendgate::testing

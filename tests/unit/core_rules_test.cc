@@ -163,6 +163,30 @@ TEST_F(CoreRulesTest, TransactionalIsNeitherCappedNorCounted) {
     EXPECT_EQ(contact_.Decide(*policy_, receipt).outcome, Outcome::kAllow);
   }
   EXPECT_EQ(contact_.Decide(*policy_, Email("promo", T0())).outcome, Outcome::kAllow);
+  // Exempt sends are kept apart, so that caps never scan them.
+  EXPECT_EQ(contact_.history().exempt.size(), 10u);
+  EXPECT_EQ(contact_.history().main.size(), 1u);
+  // ... and a replay of one is still recognised.
+  TestMessage again = Email("t3", T0());
+  again.category = "transactional";
+  EXPECT_TRUE(contact_.Decide(*policy_, again).replayed);
+}
+
+TEST_F(CoreRulesTest, HistoryIsTrimmedInChunks) {
+  // Retention here is 30 days (the longest cap reach): a list is rewritten once its first
+  // record is older than 30 + 30/8 days, and then everything older than 30 days goes.
+  for (int day = 0; day < 40; ++day) {
+    TestMessage receipt = Email("r" + std::to_string(day), T0() + absl::Hours(24 * day));
+    receipt.category = "transactional";
+    contact_.Decide(*policy_, receipt);
+    const auto& exempt = contact_.history().exempt;
+    EXPECT_GE(exempt.front().at, T0() + absl::Hours(24 * day) - absl::Hours(24 * 34) - absl::Hours(18))
+        << "day " << day;
+  }
+  // Day 34 rewrote the list (its first record 34 days old, beyond 33.75), keeping days 4 to
+  // 34; day 38 rewrote it again (day 4 then 34 days old), keeping days 8 to 38; 39 appended.
+  EXPECT_EQ(contact_.history().exempt.front().at, T0() + absl::Hours(24 * 8));
+  EXPECT_EQ(contact_.history().exempt.size(), 32u);
 }
 
 TEST_F(CoreRulesTest, SegmentLimitsApplyAndTheLowestWins) {
@@ -187,7 +211,7 @@ TEST_F(CoreRulesTest, AReplayReturnsTheFirstDecisionAndIsNotCountedAgain) {
   const core::Decision replay = contact_.Decide(*policy_, Email("same", T0() + absl::Hours(1)));
   EXPECT_EQ(replay.outcome, Outcome::kAllow);
   EXPECT_TRUE(replay.replayed);
-  EXPECT_EQ(contact_.records().size(), 1u);
+  EXPECT_EQ(contact_.history().main.size(), 1u);
 
   TestMessage huge = Email("huge", T0());
   huge.weight = 10;
@@ -213,7 +237,7 @@ TEST_F(CoreRulesTest, AnExpiredMessageIsDenied) {
   const core::Decision decision = contact_.Decide(*policy_, old, T0() + absl::Minutes(10));
   EXPECT_EQ(decision.outcome, Outcome::kDeny);
   EXPECT_EQ(decision.reasons[0].code, ReasonCode::kExpired);
-  EXPECT_TRUE(contact_.records().empty());
+  EXPECT_TRUE(contact_.history().main.empty());
 }
 
 TEST_F(CoreRulesTest, FailModeFollowsTheCategory) {

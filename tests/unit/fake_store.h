@@ -22,7 +22,7 @@ class FakeStore final : public store::Store {
     core::CheckResult result;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      std::vector<core::SendRecord>& history = histories_[plan.contact_id];
+      core::History& history = histories_[plan.contact_id];
       result = core::EvaluateCheck(plan, history);
       history = core::HistoryAfter(plan, result, history);
     }
@@ -33,11 +33,13 @@ class FakeStore final : public store::Store {
               CancelCallback done) override {
     if (!failure.ok()) return done(failure);
     std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<core::SendRecord>& history = histories_[std::string(contact_id)];
+    core::History& history = histories_[std::string(contact_id)];
     const uint64_t hash = core::MessageHash(message_id);
-    for (auto it = history.begin(); it != history.end(); ++it) {
-      if (it->message_hash == hash && it->counted()) {
-        history.erase(it);
+    for (std::vector<core::SendRecord>* list : {&history.main, &history.exempt}) {
+      for (auto it = list->begin(); it != list->end(); ++it) {
+        if (it->message_hash != hash) continue;
+        if (!it->counted()) return done(false);
+        list->erase(it);
         return done(true);
       }
     }
@@ -58,7 +60,7 @@ class FakeStore final : public store::Store {
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::vector<core::SendRecord>> histories_;
+  std::map<std::string, core::History> histories_;
 };
 
 }  // namespace sendgate::testing

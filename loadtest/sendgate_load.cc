@@ -1,0 +1,114 @@
+// sendgate_load: drives load at a running sendgate and reports throughput, latency percentiles
+// and outcomes (see driver.h for the method). Also prints the redis-benchmark form of the
+// decide.lua call, so the benchmark can measure Redis's ceiling for the very same command.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "loadtest/driver.h"
+#include "loadtest/report.h"
+#include "service/core/names.h"
+#include "service/core/plan.h"
+#include "service/policy/loader.h"
+#include "service/store/decide_call.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:50051", "sendgate gRPC address");
+ABSL_FLAG(std::string, mode, "unary", "ping (the empty RPC), unary (Decide) or stream (DecideStream)");
+ABSL_FLAG(std::string, scenario, "mixed", "mixed (Zipf contacts, channel mix) or blast (one campaign)");
+ABSL_FLAG(double, rate, 0, "open loop: requests per second in all; 0 = closed loop");
+ABSL_FLAG(int, concurrency, 64, "closed loop: requests outstanding per thread");
+ABSL_FLAG(int, threads, 1, "generator threads, each with its own connections");
+ABSL_FLAG(int, connections, 2, "HTTP/2 connections per thread");
+ABSL_FLAG(int, streams, 2, "stream mode: DecideStreams per thread");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "measured time");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "time before measuring");
+ABSL_FLAG(uint64_t, requests, 0, "send exactly this many requests (no warmup), then stop");
+ABSL_FLAG(int, contacts, 1000000, "contact id space");
+ABSL_FLAG(std::string, run, "", "prefix of contact and message ids (default: the time)");
+ABSL_FLAG(std::string, label, "run", "name of this run in the report");
+ABSL_FLAG(std::string, json, "", "append the result as one JSON line to this file");
+ABSL_FLAG(bool, print_redis_benchmark_command, false,
+          "print, one argument per line, the decide.lua call for a marketing email under "
+          "--policy, with __rand_int__ for the contact and the message, and exit");
+ABSL_FLAG(std::string, policy, "policies/default.yaml", "policy for --print_redis_benchmark_command");
+
+namespace sendgate::loadtest {
+namespace {
+
+// The arguments of a RESP command ("*N\r\n$len\r\narg\r\n...").
+std::vector<std::string> RespArguments(const std::string& wire) {
+  std::vector<std::string> arguments;
+  size_t at = wire.find("\r\n") + 2;
+  while (at < wire.size()) {
+    const size_t line_end = wire.find("\r\n", at);
+    size_t length = 0;
+    (void)absl::SimpleAtoi(wire.substr(at + 1, line_end - at - 1), &length);
+    arguments.push_back(wire.substr(line_end + 2, length));
+    at = line_end + 2 + length + 2;
+  }
+  return arguments;
+}
+
+int PrintRedisBenchmarkCommand() {
+  auto policy = policy::LoadPolicyFile(absl::GetFlag(FLAGS_policy));
+  if (!policy.ok()) {
+    std::cerr << policy.status().message() << "\n";
+    return 1;
+  }
+  core::Message message{.message_id = "m", .contact_id = "RANDOM_CONTACT",
+                        .channel = (*policy)->FindChannel("email"),
+                        .category = (*policy)->default_category,
+                        .weight = 1, .priority = 50,
+                        .timezone = (*policy)->default_timezone,
+                        .send_at = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()))};
+  message.ids[0] = (*policy)->channels[message.channel].id;
+  message.ids[1] = (*policy)->categories[message.category].id;
+  const core::CheckPlan plan = core::PlanCheck(**policy, message, message.send_at);
+  std::vector<std::string> arguments = RespArguments(store::DecideCommand(plan));
+  arguments[3] = "sg:{__rand_int__}:h";  // EVALSHA sha numkeys KEY ...
+  arguments[6] = "__rand_int__";         // ... 'D' at hash_low: a new message each call
+  for (const std::string& argument : arguments) std::cout << argument << "\n";
+  return 0;
+}
+
+int Main() {
+  if (absl::GetFlag(FLAGS_print_redis_benchmark_command)) return PrintRedisBenchmarkCommand();
+  RunOptions options;
+  options.target = absl::GetFlag(FLAGS_target);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  options.mode = mode == "ping" ? Mode::kPing : mode == "stream" ? Mode::kStream : Mode::kUnary;
+  options.scenario = absl::GetFlag(FLAGS_scenario) == "blast" ? Scenario::kBlast : Scenario::kMixed;
+  options.run = absl::GetFlag(FLAGS_run);
+  if (options.run.empty()) options.run = absl::StrCat("r", absl::ToUnixSeconds(absl::Now()));
+  options.contacts = absl::GetFlag(FLAGS_contacts);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.connections = absl::GetFlag(FLAGS_connections);
+  options.rate = absl::GetFlag(FLAGS_rate);
+  options.concurrency = absl::GetFlag(FLAGS_concurrency);
+  options.streams = absl::GetFlag(FLAGS_streams);
+  options.duration = absl::GetFlag(FLAGS_duration);
+  options.warmup = absl::GetFlag(FLAGS_warmup);
+  options.requests = absl::GetFlag(FLAGS_requests);
+
+  Results results;
+  if (!RunLoad(options, results)) return 1;
+  const std::string label = absl::GetFlag(FLAGS_label);
+  std::cout << ToText(label, options, results) << std::flush;
+  if (!absl::GetFlag(FLAGS_json).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_json), std::ios::app) << ToJson(label, options, results) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace sendgate::loadtest
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return sendgate::loadtest::Main();
+}
