@@ -9,6 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "loadtest/driver.h"
 #include "loadtest/report.h"
@@ -70,8 +71,14 @@ int PrintRedisBenchmarkCommand() {
   message.ids[1] = (*policy)->categories[message.category].id;
   const core::CheckPlan plan = core::PlanCheck(**policy, message, message.send_at);
   std::vector<std::string> arguments = RespArguments(store::DecideCommand(plan));
-  arguments[3] = "sg:{__rand_int__}:h";  // EVALSHA sha numkeys KEY ...
-  arguments[6] = "__rand_int__";         // ... 'D' at hash_low: a new message each call
+  // EVALSHA sha numkeys KEYS... ARGV...: the keys name a random contact, ARGV[3] (the message
+  // hash's low half) a random message.
+  int keys = 0;
+  (void)absl::SimpleAtoi(arguments[2], &keys);
+  for (int i = 0; i < keys; ++i) {
+    absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"}}, &arguments[3 + i]);
+  }
+  arguments[3 + keys + 2] = "__rand_int__";
   for (const std::string& argument : arguments) std::cout << argument << "\n";
   return 0;
 }

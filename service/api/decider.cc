@@ -7,8 +7,10 @@
 namespace sendgate::api {
 
 absl::Time Decider::StoreDeadline(absl::Time caller_deadline) const {
-  return std::min(clock_.Now() + options_.store_timeout,
-                  caller_deadline - options_.deadline_margin);
+  const absl::Time now = clock_.Now();
+  const absl::Time by_timeout = now + options_.store_timeout;
+  if (caller_deadline >= by_timeout) return by_timeout;
+  return caller_deadline - options_.deadline_margin - (caller_deadline - now) / 10;
 }
 
 void Decider::Decide(std::shared_ptr<const core::Policy> policy, core::Message message,

@@ -18,11 +18,17 @@ std::vector<const SendRecord*> Counted(const CapCheck& cap, const History& histo
   return counted;
 }
 
-const SendRecord* FindMessage(const History& history, uint64_t message_hash) {
-  for (const std::vector<SendRecord>* list : {&history.main, &history.exempt}) {
-    for (const SendRecord& record : *list) {
-      if (record.message_hash == message_hash) return &record;
-    }
+const SendRecord* FindMessage(const CheckPlan& plan, const History& history) {
+  const uint64_t hash = plan.send.message_hash;
+  for (const SendRecord& record : history.main) {
+    if (record.message_hash == hash) return &record;
+  }
+  if (!plan.exempt) return nullptr;
+  const size_t from = history.exempt.size() > kExemptReplayDepth
+                          ? history.exempt.size() - kExemptReplayDepth
+                          : 0;
+  for (size_t i = from; i < history.exempt.size(); ++i) {
+    if (history.exempt[i].message_hash == hash) return &history.exempt[i];
   }
   return nullptr;
 }
@@ -89,7 +95,7 @@ absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight) {
 
 CheckResult EvaluateCheck(const CheckPlan& plan, const History& history) {
   CheckResult result;
-  if (const SendRecord* first = FindMessage(history, plan.send.message_hash)) {
+  if (const SendRecord* first = FindMessage(plan, history)) {
     result.outcome = first->counted() ? CheckOutcome::kReplayAllowed : CheckOutcome::kReplayDenied;
     result.replay_at = first->at;
     result.replay_code = first->denied_code;

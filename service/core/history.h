@@ -26,6 +26,10 @@ inline constexpr int kMaxCountedRecords = 1000;
 inline constexpr int kCountedFloor = 900;
 inline constexpr int kMaxDeniedRecords = 16;
 inline constexpr int kDeniedFloor = 12;
+// A replay of an exempt message is recognised among the contact's latest exempt sends, so that
+// deciding for a busy contact never reads its whole exempt list; an older retry is decided
+// afresh (an exempt category is not capped: still ALLOW, without `replayed`).
+inline constexpr int kExemptReplayDepth = 64;
 
 // Whether `cap` counts `record` (a counted send in its window that it matches), the list the
 // record is in aside.
@@ -37,7 +41,8 @@ int64_t Used(const CapCheck& cap, const History& history);
 // When `cap` has room for `weight` more units (see CapResult::room_at).
 absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight);
 
-// The answer to `plan` for a contact whose history is `history`.
+// The answer to `plan` for a contact whose history is `history`. A replay is looked up in
+// `main`, and for an exempt message in the last kExemptReplayDepth records of `exempt`.
 CheckResult EvaluateCheck(const CheckPlan& plan, const History& history);
 
 // The history to store after `result`. Only a recorded outcome writes, and only to the list it

@@ -23,14 +23,21 @@
 --   (0 = room now, -1 = never, else ms); or {4, first_at} replay of an allowed message,
 --   {5, first_at, code} replay of a denied one, {6} unknown (replay lookup only).
 local MAX_COUNTED, COUNTED_FLOOR, MAX_DENIED, DENIED_FLOOR = 1000, 900, 16, 12
+local EXEMPT_REPLAY_DEPTH = 64  -- records: core::kExemptReplayDepth
 local NEVER = -1
 -- What a counting pass reads: sent at, the 5 ids, weight, denied code.
 local COUNTED_FIELDS = '<I6xxxxxxxxHHHI4I4HxB'
 
+-- A busy contact's exempt list can be long: it is read whole only when a cap counts it, when
+-- it is short, or when it is rewritten.
 local lo, hi = tonumber(ARGV[3]), tonumber(ARGV[4])
+local is_exempt = ARGV[12] == '1'
 local main = redis.call('GET', KEYS[1]) or ''
-local exempt = redis.call('GET', KEYS[2]) or ''
-for _, blob in ipairs({main, exempt}) do
+local searched = {main}
+if is_exempt then
+  searched[2] = redis.call('GETRANGE', KEYS[2], -EXEMPT_REPLAY_DEPTH * RECORD_BYTES, -1)
+end
+for _, blob in ipairs(searched) do
   local first = find_message(blob, lo, hi)
   if first then
     local at = struct.unpack('<I6', blob, first)
@@ -89,8 +96,12 @@ local function count(blob, is_exempt)
     end
   end
 end
+local exempt = nil  -- the whole exempt list, once read
 if #caps > 0 then count(main, false) end
-if any_counts_exempt then count(exempt, true) end
+if any_counts_exempt then
+  exempt = redis.call('GET', KEYS[2]) or ''
+  count(exempt, true)
+end
 
 -- When a full cap has room for `weight` more: its window's end (calendar), or `slide` after
 -- the counted send whose leaving makes enough room (rolling); NEVER when weight > limit.
@@ -126,37 +137,37 @@ if retry ~= nil then
   denied = tonumber(ARGV[13])
 end
 
--- Appends `record` to the list in `key`; rewrites the list when its first record is older than
+-- Appends `record` to a list {key, n records, first_at, load() -> its whole content, and
+-- whether it may hold denials}; rewrites the list when its first record is older than
 -- trim_before or a bound is passed: without records older than keep_after, and without the
 -- oldest of a kind beyond its bound, down to its floor. A short list is written whole with SET
 -- (exact allocation: memory per contact stays small); a long one is appended to (its write
--- stays small). The key never expires before retention after its latest record.
+-- stays small, and it is not read). The key never expires before retention after its latest
+-- record.
 local SET_UP_TO = 64  -- records
-local function append(key, blob, record, record_denied, may_hold_denials)
-  local n = #blob / RECORD_BYTES
-  local counted, denials = n, 0
-  if may_hold_denials then
+local function append(list, record, record_denied)
+  local counted, denials = list.n, 0
+  if list.may_hold_denials then
+    local blob = list.load()
     for pos = RECORD_BYTES, #blob, RECORD_BYTES do
       if string.byte(blob, pos) ~= 0 then denials = denials + 1 end
     end
-    counted = n - denials
+    counted = list.n - denials
   end
   if record_denied == 0 then counted = counted + 1 else denials = denials + 1 end
-  local trim = n > 0 and struct.unpack('<I6', blob, 1) < trim_before
+  local trim = list.n > 0 and list.first_at < trim_before
+  local over = counted > MAX_COUNTED or denials > MAX_DENIED
+  if not trim and not over and list.n >= SET_UP_TO then
+    redis.call('APPEND', list.key, record)
+    redis.call('PEXPIRE', list.key, math.max(send_at + retention - now, 1000), 'GT')
+    return
+  end
 
+  local blob = list.load()
   local kept = {}
-  if not trim and counted <= MAX_COUNTED and denials <= MAX_DENIED then
-    if n >= SET_UP_TO then
-      redis.call('APPEND', key, record)
-      redis.call('PEXPIRE', key, math.max(send_at + retention - now, 1000), 'GT')
-      return
-    end
-    for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do kept[#kept + 1] = {pos = pos} end
-  else
-    for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do
-      if struct.unpack('<I6', blob, pos) >= keep_after then
-        kept[#kept + 1] = {pos = pos, denied = string.byte(blob, pos + RECORD_BYTES - 1) ~= 0}
-      end
+  for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do
+    if not (trim or over) or struct.unpack('<I6', blob, pos) >= keep_after then
+      kept[#kept + 1] = {pos = pos, denied = string.byte(blob, pos + RECORD_BYTES - 1) ~= 0}
     end
   end
   kept[#kept + 1] = {raw = record, denied = record_denied ~= 0}
@@ -175,7 +186,7 @@ local function append(key, blob, record, record_denied, may_hold_denials)
       end
     end
   end
-  if trim or counted > MAX_COUNTED or denials > MAX_DENIED then
+  if trim or over then
     drop_oldest(false, MAX_COUNTED, COUNTED_FLOOR)
     drop_oldest(true, MAX_DENIED, DENIED_FLOOR)
   end
@@ -188,15 +199,25 @@ local function append(key, blob, record, record_denied, may_hold_denials)
       parts[#parts + 1] = raw
     end
   end
-  redis.call('SET', key, table.concat(parts), 'PX', math.max(latest + retention - now, 1000))
+  redis.call('SET', list.key, table.concat(parts), 'PX', math.max(latest + retention - now, 1000))
 end
 
 local record = struct.pack(RECORD, send_at, lo, hi, tonumber(ARGV[5]), tonumber(ARGV[6]),
                            tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), weight,
                            tonumber(ARGV[11]), denied)
-if denied == 0 and ARGV[12] == '1' then
-  append(KEYS[2], exempt, record, denied, false)
+local function first_at(blob)
+  return #blob > 0 and struct.unpack('<I6', blob) or nil
+end
+if denied == 0 and is_exempt then
+  local n = (exempt and #exempt or redis.call('STRLEN', KEYS[2])) / RECORD_BYTES
+  append({key = KEYS[2], n = n,
+          first_at = n > 0 and first_at(exempt or redis.call('GETRANGE', KEYS[2], 0, 5)),
+          load = function()
+            exempt = exempt or redis.call('GET', KEYS[2]) or ''
+            return exempt
+          end}, record, denied)
 else
-  append(KEYS[1], main, record, denied, true)
+  append({key = KEYS[1], n = #main / RECORD_BYTES, first_at = first_at(main),
+          load = function() return main end, may_hold_denials = true}, record, denied)
 end
 return reply

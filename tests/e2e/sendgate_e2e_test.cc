@@ -100,7 +100,7 @@ class SendgateTest : public ::testing::Test {
                                  "--redis=" + redis_.address(),
                                  "--listen=127.0.0.1:" + std::to_string(grpc_port_),
                                  "--metrics-listen=127.0.0.1:" + std::to_string(metrics_port_),
-                                 "--redis_timeout=150ms", "--shutdown_grace=1s"},
+                                 "--shutdown_grace=1s"},
         log_path());
     ASSERT_TRUE(WaitForPort(grpc_port_, 20)) << "sendgate did not start";
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
@@ -313,10 +313,12 @@ TEST_F(SendgateTest, DecideStreamAnswersEveryMessage) {
   });
   std::set<std::string> answered;
   std::map<v1::Outcome, int> outcomes;
+  int degraded = 0;
   v1::DecideResponse response;
   while (stream->Read(&response)) {
     EXPECT_TRUE(answered.insert(response.message_id()).second) << response.message_id();
     ++outcomes[response.outcome()];
+    if (response.degraded()) ++degraded;
     if (response.message_id() == "s1234") {
       EXPECT_EQ(response.outcome(), v1::DENY);
       EXPECT_EQ(response.reasons(0).code(), v1::Reason::INVALID_REQUEST);
@@ -326,6 +328,7 @@ TEST_F(SendgateTest, DecideStreamAnswersEveryMessage) {
   writer.join();
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(answered.size(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(degraded, 0);
   // 500 contacts, 6 emails each: 3 allowed, 3 deferred (one is the invalid request).
   EXPECT_EQ(outcomes[v1::ALLOW], 1500);
   EXPECT_EQ(outcomes[v1::DEFER], 1499);
@@ -371,8 +374,8 @@ TEST_F(SendgateTest, RedisDownFollowsTheFailModesWithoutHanging) {
 TEST_F(SendgateTest, ASlowRedisIsAnsweredWithinTheCallersDeadline) {
   redis_.Pause();
   v1::DecideResponse response;
-  // Shorter than --redis_timeout: the caller's deadline rules.
-  const grpc::Status status = Call(Email("slow"), &response, absl::Milliseconds(60));
+  // Shorter than --redis_timeout (250 ms): the caller's deadline rules.
+  const grpc::Status status = Call(Email("slow"), &response, absl::Milliseconds(150));
   redis_.Resume();
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.outcome(), v1::DEFER);

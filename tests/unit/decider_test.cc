@@ -70,8 +70,8 @@ TEST_F(DeciderTest, TheFailModeDecidesWhenTheStoreFails) {
 TEST_F(DeciderTest, TheStoreDeadlineIsTheTimeoutOrTheCallersDeadlineLessAMargin) {
   Decide({.id = "a", .send_at = clock_.now});
   EXPECT_EQ(store_.last_deadline, clock_.now + absl::Milliseconds(100));
-  Decide({.id = "b", .send_at = clock_.now}, clock_.now + absl::Milliseconds(20));
-  EXPECT_EQ(store_.last_deadline, clock_.now + absl::Milliseconds(17));
+  Decide({.id = "b", .send_at = clock_.now}, clock_.now + absl::Milliseconds(50));
+  EXPECT_EQ(store_.last_deadline, clock_.now + absl::Milliseconds(40));  // 50 - 5 - 50/10
 }
 
 }  // namespace
