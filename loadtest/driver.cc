@@ -1,6 +1,7 @@
 #include "loadtest/driver.h"
 
 #include <grpcpp/grpcpp.h>
+#include <sys/prctl.h>
 
 #include <cstdio>
 #include <deque>
@@ -108,6 +109,10 @@ struct UnaryCall {
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::PingResponse>> ping;
 };
 
+// Unary calls: completions are taken by a thread of their own, blocked on the queue; requests
+// are issued by this thread at their due instants (open loop: a precise sleep, since the
+// queue's own timeouts are only millisecond-accurate) or by the completion thread as answers
+// come back (closed loop).
 void RunUnary(const RunOptions& options, int thread, int64_t start, Results& results) {
   std::vector<std::shared_ptr<grpc::Channel>> channels = Connect(options, thread);
   std::vector<std::unique_ptr<v1::Arbiter::Stub>> arbiters;
@@ -119,13 +124,16 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
   Traffic traffic(options.scenario, options.run, options.contacts, 1000 + thread);
   Schedule schedule(options, start);
   grpc::CompletionQueue queue;
-  int outstanding = 0;
+  std::atomic<int> outstanding{0};
   uint64_t sequence = 0;
 
+  // Issues the next request of the schedule (the caller checks that there is one).
   auto issue = [&](int64_t now) {
     auto* call = new UnaryCall();
     call->intended = schedule.Take(now);
     const size_t connection = sequence % channels.size();
+    ++outstanding;
+    ++results.sent;
     if (options.mode == Mode::kPing) {
       call->ping = diagnostics[connection]->AsyncPing(&call->context, call->ping_request, &queue);
       call->ping->Finish(&call->ping_response, &call->status, call);
@@ -135,30 +143,15 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
       call->decide->Finish(&call->response, &call->status, call);
     }
     ++sequence;
-    ++outstanding;
-    ++results.sent;
   };
 
-  for (;;) {
-    const int64_t now = NowNanos();
-    if (schedule.exhausted(now) && outstanding == 0) break;
-    if (schedule.open_loop()) {
-      while (!schedule.exhausted(now) && schedule.next_due() <= now &&
-             outstanding < kMaxOutstanding) {
-        issue(now);
-      }
-    } else {
-      while (!schedule.exhausted(now) && outstanding < options.concurrency) issue(now);
-    }
-    const int64_t wake = schedule.open_loop() && !schedule.exhausted(now)
-                             ? schedule.next_due()
-                             : now + 100000000;
+  std::atomic<bool> issuing_done{false};
+  std::thread completions([&] {
     void* tag = nullptr;
     bool ok = false;
-    grpc::CompletionQueue::NextStatus next = queue.AsyncNext(&tag, &ok, Timespec(wake));
-    while (next == grpc::CompletionQueue::GOT_EVENT) {
+    while (queue.Next(&tag, &ok)) {
       std::unique_ptr<UnaryCall> call(static_cast<UnaryCall*>(tag));
-      --outstanding;
+      const int64_t answered = NowNanos();
       ++results.answered;
       if (!call->status.ok()) {
         ++results.errors;
@@ -166,17 +159,44 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
         Count(call->response, results);
       }
       if (schedule.measured(call->intended)) {
-        results.latency.Record(NowNanos() - call->intended);
+        results.latency.Record(answered - call->intended);
         ++results.measured;
       }
-      next = queue.AsyncNext(&tag, &ok, gpr_time_0(GPR_CLOCK_MONOTONIC));
+      call.reset();
+      if (!schedule.open_loop()) {
+        if (schedule.exhausted(answered)) {
+          issuing_done = true;
+        } else {
+          issue(answered);
+        }
+      }
+      if (--outstanding == 0 && issuing_done) queue.Shutdown();
+    }
+  });
+
+  if (schedule.open_loop()) {
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // wake at the due instant, not 50 us after
+    for (;;) {
+      const int64_t due = schedule.next_due();
+      if (schedule.exhausted(due)) break;
+      const int64_t now = NowNanos();
+      if (due > now) std::this_thread::sleep_for(std::chrono::nanoseconds(due - now));
+      while (outstanding.load() >= kMaxOutstanding) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+      issue(NowNanos());
+    }
+  } else {
+    // The completion thread issues from here on; `sequence` and `traffic` pass to it with the
+    // first answers, which cannot come before these calls are issued.
+    for (int i = 0; i < options.concurrency && !schedule.exhausted(NowNanos()); ++i) {
+      issue(NowNanos());
     }
   }
-  queue.Shutdown();
-  void* tag = nullptr;
-  bool ok = false;
-  while (queue.Next(&tag, &ok)) {
-  }
+  issuing_done = true;
+  ++outstanding;  // a token, so that the last answer and this line agree on who shuts down
+  if (--outstanding == 0) queue.Shutdown();
+  completions.join();
 }
 
 // One DecideStream: writes go one at a time (gRPC allows one outstanding write), a read is

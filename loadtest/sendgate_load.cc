@@ -71,14 +71,15 @@ int PrintRedisBenchmarkCommand() {
   message.ids[1] = (*policy)->categories[message.category].id;
   const core::CheckPlan plan = core::PlanCheck(**policy, message, message.send_at);
   std::vector<std::string> arguments = RespArguments(store::DecideCommand(plan));
-  // EVALSHA sha numkeys KEYS... ARGV...: the keys name a random contact, ARGV[3] (the message
-  // hash's low half) a random message.
-  int keys = 0;
-  (void)absl::SimpleAtoi(arguments[2], &keys);
-  for (int i = 0; i < keys; ++i) {
-    absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"}}, &arguments[3 + i]);
+  // EVALSHA sha 2 KEYS... PLAN: the keys name a random contact, and the plan's third number
+  // (the message hash's low half) a random message.
+  for (std::string& argument : arguments) {
+    absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"}}, &argument);
   }
-  arguments[3 + keys + 2] = "__rand_int__";
+  std::string& json = arguments.back();
+  const size_t second = json.find(',', json.find(',') + 1);
+  const size_t third = json.find(',', second + 1);
+  json.replace(second + 1, third - second - 1, "__rand_int__");
   for (const std::string& argument : arguments) std::cout << argument << "\n";
   return 0;
 }

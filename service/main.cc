@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "service/api/arbiter_service.h"
 #include "service/api/clock.h"
 #include "service/api/decider.h"
@@ -237,6 +238,9 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
 }  // namespace sendgate
 
 int main(int argc, char** argv) {
+  // bookworm's Abseil checks every Mutex for lock cycles (a debugging aid, costly on gRPC's hot
+  // path: measured in docs/BENCHMARKS.md); sendgate does not need it in production.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "sendgate --policy=FILE --redis=HOST:PORT --listen=ADDR:PORT --metrics-listen=ADDR:PORT");
   std::vector<std::string> storage;

@@ -1,23 +1,23 @@
 -- decide.lua: one decision for one contact, atomic: replay lookup, every cap of the plan, and the
 -- send recorded only when every cap has room. Policy-agnostic: service/core compiles the plan;
 -- service/core/history.cc states the same rules in C++ and the tests hold this script to them.
--- Every argument is a decimal number or a letter, so the call can be typed into redis-cli or
--- redis-benchmark.
 -- KEYS[1]  the contact's main history, sg:{<contact>}:h (sends of capped categories, denials)
 -- KEYS[2]  the contact's exempt history, sg:{<contact>}:e (sends of categories exempt from caps)
--- ARGV[1]  'D' decide and record, or 'R' replay lookup only (nothing is written)
--- ARGV[2..11]  the send: at ms, message hash low and high 32 bits, channel, category,
---          subscription, program and campaign ids, weight, priority
--- ARGV[12] 1 when the send's category is exempt from caps (an allowed send goes to KEYS[2])
--- ARGV[13] denied code: the last byte of the record kept when denied
--- ARGV[14] deny_after ms: room found later than this means DENY rather than DEFER
--- ARGV[15] keep_after ms: a rewrite drops older records
--- ARGV[16] trim_before ms: a list whose first record is older is rewritten
--- ARGV[17] retention ms: a key expires this long after its latest record
--- ARGV[18] now ms
--- ARGV[19] number of caps, then per cap: start ms, end ms, slide ms (0 = calendar), limit,
---          1 when it counts the exempt list, number of matches, then per match: field (1-5),
---          number of ids, the ids
+-- ARGV[1]  the plan, a JSON array of numbers (one cjson.decode: cheaper than an argument each,
+--          and still text that redis-cli, MONITOR and redis-benchmark show as is):
+--   [1]  1 to decide and record, 0 for a replay lookup only (nothing is written)
+--   [2..11]  the send: at ms, message hash low and high 32 bits, channel, category,
+--        subscription, program and campaign ids, weight, priority
+--   [12] 1 when the send's category is exempt from caps (an allowed send goes to KEYS[2])
+--   [13] denied code: the last byte of the record kept when denied
+--   [14] deny_after ms: room found later than this means DENY rather than DEFER
+--   [15] keep_after ms: a rewrite drops older records
+--   [16] trim_before ms: a list whose first record is older is rewritten
+--   [17] retention ms: a key expires this long after its latest record
+--   [18] now ms
+--   [19] number of caps, then per cap: start ms, end ms, slide ms (0 = calendar), limit,
+--        1 when it counts the exempt list, number of matches, then per match: field (1-5),
+--        number of ids, the ids
 -- Returns {1, 0, used, room, ...} allowed and recorded; {2, retry, ...} deferred;
 --   {3, retry or -1 (never), ...} denied and recorded; per cap: used weight and room
 --   (0 = room now, -1 = never, else ms); or {4, first_at} replay of an allowed message,
@@ -30,8 +30,9 @@ local COUNTED_FIELDS = '<I6xxxxxxxxHHHI4I4HxB'
 
 -- A busy contact's exempt list can be long: it is read whole only when a cap counts it, when
 -- it is short, or when it is rewritten.
-local lo, hi = tonumber(ARGV[3]), tonumber(ARGV[4])
-local is_exempt = ARGV[12] == '1'
+local P = cjson.decode(ARGV[1])
+local lo, hi = P[3], P[4]
+local is_exempt = P[12] == 1
 local main = redis.call('GET', KEYS[1]) or ''
 local searched = {main}
 if is_exempt then
@@ -46,26 +47,25 @@ for _, blob in ipairs(searched) do
     return {5, at, denied}
   end
 end
-if ARGV[1] == 'R' then return {6} end
+if P[1] == 0 then return {6} end
 
-local send_at, weight = tonumber(ARGV[2]), tonumber(ARGV[10])
-local deny_after, keep_after = tonumber(ARGV[14]), tonumber(ARGV[15])
-local trim_before, retention, now = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
+local send_at, weight = P[2], P[10]
+local deny_after, keep_after, trim_before = P[14], P[15], P[16]
+local retention, now = P[17], P[18]
 
 -- The caps of the plan; a match is {field, set of ids}.
 local caps, any_counts_exempt = {}, false
 local i = 20
-for c = 1, tonumber(ARGV[19]) do
-  local cap = {start = tonumber(ARGV[i]), stop = tonumber(ARGV[i + 1]),
-               slide = tonumber(ARGV[i + 2]), limit = tonumber(ARGV[i + 3]),
-               counts_exempt = ARGV[i + 4] == '1', match = {}, used = 0, sends = {}}
+for c = 1, P[19] do
+  local cap = {start = P[i], stop = P[i + 1], slide = P[i + 2], limit = P[i + 3],
+               counts_exempt = P[i + 4] == 1, match = {}, used = 0, sends = {}}
   any_counts_exempt = any_counts_exempt or cap.counts_exempt
-  local matches = tonumber(ARGV[i + 5])
+  local matches = P[i + 5]
   i = i + 6
   for _ = 1, matches do
-    local m = {field = tonumber(ARGV[i]), ids = {}}
-    for k = 1, tonumber(ARGV[i + 1]) do m.ids[tonumber(ARGV[i + 1 + k])] = true end
-    i = i + 2 + tonumber(ARGV[i + 1])
+    local m = {field = P[i], ids = {}}
+    for k = 1, P[i + 1] do m.ids[P[i + 1 + k]] = true end
+    i = i + 2 + P[i + 1]
     cap.match[#cap.match + 1] = m
   end
   caps[c] = cap
@@ -134,7 +134,7 @@ if retry ~= nil then
   reply[2] = retry
   reply[1] = (retry ~= NEVER and retry <= deny_after) and 2 or 3
   if reply[1] == 2 then return reply end
-  denied = tonumber(ARGV[13])
+  denied = P[13]
 end
 
 -- Appends `record` to a list {key, n records, first_at, load() -> its whole content, and
@@ -157,16 +157,25 @@ local function append(list, record, record_denied)
   if record_denied == 0 then counted = counted + 1 else denials = denials + 1 end
   local trim = list.n > 0 and list.first_at < trim_before
   local over = counted > MAX_COUNTED or denials > MAX_DENIED
-  if not trim and not over and list.n >= SET_UP_TO then
-    redis.call('APPEND', list.key, record)
-    redis.call('PEXPIRE', list.key, math.max(send_at + retention - now, 1000), 'GT')
+  if not trim and not over then
+    if list.n >= SET_UP_TO then
+      redis.call('APPEND', list.key, record)
+      redis.call('PEXPIRE', list.key, math.max(send_at + retention - now, 1000), 'GT')
+    else
+      local blob, latest = list.load(), send_at
+      for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do
+        local at = struct.unpack('<I6', blob, pos)
+        if at > latest then latest = at end
+      end
+      redis.call('SET', list.key, blob .. record, 'PX', math.max(latest + retention - now, 1000))
+    end
     return
   end
 
   local blob = list.load()
   local kept = {}
   for pos = 1, #blob - RECORD_BYTES + 1, RECORD_BYTES do
-    if not (trim or over) or struct.unpack('<I6', blob, pos) >= keep_after then
+    if struct.unpack('<I6', blob, pos) >= keep_after then
       kept[#kept + 1] = {pos = pos, denied = string.byte(blob, pos + RECORD_BYTES - 1) ~= 0}
     end
   end
@@ -186,10 +195,8 @@ local function append(list, record, record_denied)
       end
     end
   end
-  if trim or over then
-    drop_oldest(false, MAX_COUNTED, COUNTED_FLOOR)
-    drop_oldest(true, MAX_DENIED, DENIED_FLOOR)
-  end
+  drop_oldest(false, MAX_COUNTED, COUNTED_FLOOR)
+  drop_oldest(true, MAX_DENIED, DENIED_FLOOR)
   local parts, latest = {}, send_at
   for _, r in ipairs(kept) do
     if not r.gone then
@@ -202,9 +209,8 @@ local function append(list, record, record_denied)
   redis.call('SET', list.key, table.concat(parts), 'PX', math.max(latest + retention - now, 1000))
 end
 
-local record = struct.pack(RECORD, send_at, lo, hi, tonumber(ARGV[5]), tonumber(ARGV[6]),
-                           tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), weight,
-                           tonumber(ARGV[11]), denied)
+local record = struct.pack(RECORD, send_at, lo, hi, P[5], P[6], P[7], P[8], P[9], weight, P[11],
+                           denied)
 local function first_at(blob)
   return #blob > 0 and struct.unpack('<I6', blob) or nil
 end

@@ -31,50 +31,46 @@ absl::Time RoomFromMillis(int64_t millis) {
   return absl::FromUnixMillis(millis);
 }
 
-int DecideArgumentCount(const CheckPlan& plan) {
-  int count = 5 + 19;  // EVALSHA sha 2 keys, then ARGV[1..19]
-  for (const core::CapCheck& cap : plan.caps) {
-    count += 6;
-    for (const core::FieldMatch& match : cap.match) count += 2 + static_cast<int>(match.ids.size());
-  }
-  return count;
-}
-
 }  // namespace
 
-// decide.lua's KEYS and ARGV (see its header).
+// decide.lua's KEYS and ARGV (see its header): the plan is one JSON array of numbers.
 std::string DecideCommand(const CheckPlan& plan) {
-  RespCommand command(DecideArgumentCount(plan));
-  command.Add("EVALSHA").Add(DecideScript().sha1).Add(2);
-  command.Add(MainHistoryKey(plan.contact_id)).Add(ExemptHistoryKey(plan.contact_id));
+  std::string json = "[";
+  auto add = [&json](int64_t number) { absl::StrAppend(&json, json.size() > 1 ? "," : "", number); };
   const core::SendRecord& send = plan.send;
-  command.Add(plan.mode == core::CheckMode::kDecide ? "D" : "R")
-      .Add(Millis(send.at))
-      .Add(static_cast<int64_t>(send.message_hash & 0xffffffff))
-      .Add(static_cast<int64_t>(send.message_hash >> 32));
-  for (uint32_t id : send.ids) command.Add(int64_t{id});
-  command.Add(send.weight)
-      .Add(send.priority)
-      .Add(plan.exempt ? 1 : 0)
-      .Add(plan.deny_code)
-      .Add(Millis(plan.deny_after))
-      .Add(Millis(plan.keep_after))
-      .Add(Millis(plan.trim_before))
-      .Add(absl::ToInt64Milliseconds(plan.retention))
-      .Add(Millis(plan.now))
-      .Add(static_cast<int64_t>(plan.caps.size()));
+  add(plan.mode == core::CheckMode::kDecide ? 1 : 0);
+  add(Millis(send.at));
+  add(static_cast<int64_t>(send.message_hash & 0xffffffff));
+  add(static_cast<int64_t>(send.message_hash >> 32));
+  for (uint32_t id : send.ids) add(id);
+  add(send.weight);
+  add(send.priority);
+  add(plan.exempt ? 1 : 0);
+  add(plan.deny_code);
+  add(Millis(plan.deny_after));
+  add(Millis(plan.keep_after));
+  add(Millis(plan.trim_before));
+  add(absl::ToInt64Milliseconds(plan.retention));
+  add(Millis(plan.now));
+  add(static_cast<int64_t>(plan.caps.size()));
   for (const core::CapCheck& cap : plan.caps) {
-    command.Add(Millis(cap.start))
-        .Add(Millis(cap.end))
-        .Add(absl::ToInt64Milliseconds(cap.slide))
-        .Add(cap.limit)
-        .Add(cap.counts_exempt ? 1 : 0)
-        .Add(static_cast<int64_t>(cap.match.size()));
+    add(Millis(cap.start));
+    add(Millis(cap.end));
+    add(absl::ToInt64Milliseconds(cap.slide));
+    add(cap.limit);
+    add(cap.counts_exempt ? 1 : 0);
+    add(static_cast<int64_t>(cap.match.size()));
     for (const core::FieldMatch& match : cap.match) {
-      command.Add(static_cast<int>(match.field) + 1).Add(static_cast<int64_t>(match.ids.size()));
-      for (uint32_t id : match.ids) command.Add(int64_t{id});
+      add(static_cast<int>(match.field) + 1);
+      add(static_cast<int64_t>(match.ids.size()));
+      for (uint32_t id : match.ids) add(id);
     }
   }
+  json += "]";
+  RespCommand command(6);
+  command.Add("EVALSHA").Add(DecideScript().sha1).Add(2);
+  command.Add(MainHistoryKey(plan.contact_id)).Add(ExemptHistoryKey(plan.contact_id));
+  command.Add(json);
   return command.wire();
 }
 
