@@ -25,6 +25,12 @@ int64_t NowNanos() {
       .count();
 }
 
+// Every thread starts issuing at the same instant, once its connections are up.
+void WaitUntil(int64_t steady_nanos) {
+  const int64_t now = NowNanos();
+  if (steady_nanos > now) std::this_thread::sleep_for(std::chrono::nanoseconds(steady_nanos - now));
+}
+
 gpr_timespec Timespec(int64_t steady_nanos) {
   const int64_t delta = steady_nanos - NowNanos();
   return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -174,6 +180,7 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
     }
   });
 
+  WaitUntil(start);
   if (schedule.open_loop()) {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // wake at the due instant, not 50 us after
     for (;;) {
@@ -234,6 +241,7 @@ void RunStream(const RunOptions& options, int thread, int64_t start, Results& re
   }
   Traffic traffic(options.scenario, options.run, options.contacts, 2000 + thread);
   Schedule schedule(options, start);
+  WaitUntil(start);
   // Intended instants by sequence number (read back from the response's message_id).
   constexpr uint64_t kRing = 1 << 20;
   std::vector<int64_t> intended(kRing);

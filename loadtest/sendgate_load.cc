@@ -106,7 +106,7 @@ int Main() {
   Results results;
   if (!RunLoad(options, results)) return 1;
   const std::string label = absl::GetFlag(FLAGS_label);
-  std::cout << ToText(label, options, results) << std::flush;
+  std::cout << ToText(label, options, results) << ToFields(label, results) << std::flush;
   if (!absl::GetFlag(FLAGS_json).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_json), std::ios::app) << ToJson(label, options, results) << "\n";
   }
