@@ -109,6 +109,7 @@ class ArbiterService::StreamReactor final
 
   void OnWriteDone(bool ok) override {
     v1::DecideResponse* next = nullptr;
+    bool more = false;
     bool resume_reading = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -118,6 +119,7 @@ class ArbiterService::StreamReactor final
       if (!ok) Abandon(lock);
       if (!queue_.empty()) {
         next = queue_.front();
+        more = queue_.size() > 1;
       } else {
         writing_ = false;
       }
@@ -127,7 +129,7 @@ class ArbiterService::StreamReactor final
       }
       if (next == nullptr) FinishIfDone(lock);
     }
-    if (next != nullptr) StartWrite(next);
+    if (next != nullptr) Write(next, more);
     if (resume_reading) StartRead(&request_);
   }
 
@@ -159,7 +161,12 @@ class ArbiterService::StreamReactor final
       write_now = !writing_;
       writing_ = true;
     }
-    if (write_now) StartWrite(response);
+    if (write_now) Write(response, /*more=*/false);
+  }
+
+  // With more responses queued behind this one, gRPC may hold it back to send them together.
+  void Write(v1::DecideResponse* response, bool more) {
+    StartWrite(response, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
 
   // The client is gone: drop what is queued; decisions still coming are dropped as they come.

@@ -41,7 +41,6 @@ RedisConnection::RedisConnection(ConnectionOptions options, ConnectionEvents eve
   tick_event_ = event_new(base_, -1, EV_PERSIST, &OnTick, this);
   reconnect_event_ = event_new(base_, -1, 0, &OnReconnectTimer, this);
   event_add(wake_event_, nullptr);
-  event_add(tick_event_, &kTick);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -108,6 +107,7 @@ void RedisConnection::Run() {
 void RedisConnection::Connect() {
   SetState(State::kConnecting);
   connect_started_ = absl::Now();
+  StartTicking();
   context_ = redisAsyncConnect(options_.host.c_str(), options_.port);
   if (context_ == nullptr || context_->err != 0) {
     Log(Severity::kWarning, "store",
@@ -184,6 +184,13 @@ void RedisConnection::Dispatch(Pending* pending) {
   pending->sent_at = absl::Now();
   if (pending->script == nullptr) std::string().swap(pending->wire);  // kept only for NOSCRIPT
   in_flight_.push_back(pending);
+  StartTicking();
+}
+
+void RedisConnection::StartTicking() {
+  if (ticking_) return;
+  ticking_ = true;
+  event_add(tick_event_, &kTick);
 }
 
 void RedisConnection::CheckDeadlines() {
@@ -205,6 +212,10 @@ void RedisConnection::CheckDeadlines() {
         absl::StrCat("Redis at ", options_.host, ":", options_.port, " has not answered for ",
                      absl::FormatDuration(options_.stall_timeout), "; reconnecting"));
     Drop(/*reconnect=*/true);
+  }
+  if (in_flight_.empty() && state_.load(std::memory_order_relaxed) != State::kConnecting) {
+    ticking_ = false;
+    event_del(tick_event_);
   }
 }
 

@@ -82,6 +82,8 @@ class RedisConnection {
   void DrainInbox();
   void Dispatch(Pending* pending);
   void CheckDeadlines();
+  // The deadline tick runs only while a command waits or a connection is being made.
+  void StartTicking();
   void SetState(State state);
   static void Answer(Pending& pending, absl::StatusOr<const redisReply*> reply);
 
@@ -107,6 +109,7 @@ class RedisConnection {
   event_base* base_ = nullptr;
   event* wake_event_ = nullptr;
   event* tick_event_ = nullptr;
+  bool ticking_ = false;
   event* reconnect_event_ = nullptr;
   redisAsyncContext* context_ = nullptr;
   absl::Time connect_started_;
