@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sendgate benchmark, in one command (about 4 minutes on 2 cores): sets up and builds,
+# The sendgate benchmark, in one command (about 3 minutes on 2 cores): sets up and builds,
 # starts a Redis (append-only file on, as in production) and sendgate with the example policy
 # on this machine, measures the ceilings and sendgate against them, and writes
 # docs/BENCHMARKS.md. Everything runs on this one machine, load generator included.
@@ -91,7 +91,7 @@ cat > docs/BENCHMARKS.md <<EOF
 # Benchmarks
 
 Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to refresh this page
-(about 4 minutes; \`SECONDS_PER_RUN\` sets the length of each run, default 15).
+(about 3 minutes; \`SECONDS_PER_RUN\` sets the length of each run, default 15).
 
 ## Machine and method
 
