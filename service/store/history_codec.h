@@ -4,8 +4,8 @@
 //   17-18 category
 //   19-20 subscription   21-24 program   25-28 campaign   29-30 weight   31 priority
 //   32 denied code (0 = a counted send)
-// All little-endian. 32 bytes keeps a contact with 20 sends under 1 KB of Redis even as APPEND
-// over-allocates (docs/redis.md). Changing this layout means migrating every stored history.
+// All little-endian. Small on purpose: memory per contact is the budget (docs/redis.md).
+// Changing this layout means migrating every stored history.
 #pragma once
 
 #include <string>

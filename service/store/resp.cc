@@ -4,14 +4,13 @@
 
 namespace sendgate::store {
 
-RespCommand::RespCommand(int argument_count) : remaining_(argument_count) {
+RespCommand::RespCommand(int argument_count) {
   wire_.reserve(256);
   absl::StrAppend(&wire_, "*", argument_count, "\r\n");
 }
 
 RespCommand& RespCommand::Add(absl::string_view argument) {
   absl::StrAppend(&wire_, "$", argument.size(), "\r\n", argument, "\r\n");
-  --remaining_;
   return *this;
 }
 

@@ -17,11 +17,9 @@ class RespCommand {
 
   // The wire bytes; valid once exactly `argument_count` arguments were added.
   const std::string& wire() const { return wire_; }
-  bool complete() const { return remaining_ == 0; }
 
  private:
   std::string wire_;
-  int remaining_;
 };
 
 }  // namespace sendgate::store

@@ -7,8 +7,8 @@
 namespace sendgate::store {
 namespace {
 
-Script Make(std::string name, absl::string_view body) {
-  Script script{.name = std::move(name), .source = absl::StrCat(kHistoryLua, "\n", body)};
+Script Make(absl::string_view body) {
+  Script script{.source = absl::StrCat(kHistoryLua, "\n", body)};
   script.sha1 = Sha1Hex(script.source);
   return script;
 }
@@ -16,12 +16,12 @@ Script Make(std::string name, absl::string_view body) {
 }  // namespace
 
 const Script& DecideScript() {
-  static const Script* const script = new Script(Make("decide.lua", kDecideLua));
+  static const Script* const script = new Script(Make(kDecideLua));
   return *script;
 }
 
 const Script& CancelScript() {
-  static const Script* const script = new Script(Make("cancel.lua", kCancelLua));
+  static const Script* const script = new Script(Make(kCancelLua));
   return *script;
 }
 

@@ -8,7 +8,6 @@
 namespace sendgate::store {
 
 struct Script {
-  std::string name;
   std::string source;
   std::string sha1;
 };

@@ -198,7 +198,9 @@ TEST_F(RedisStoreTest, ABusyContactStaysExactAndBounded) {
     ASSERT_TRUE(actual.ok()) << actual.status();
     ExpectSameResult(*actual, expected, step);
     largest = std::max(largest, reference.exempt.size());
-    if (step % 25 == 0 || step > 990) ASSERT_EQ(StoredHistory("busy"), reference) << step;
+    if (step % 25 == 0 || step > 990) {
+      ASSERT_EQ(StoredHistory("busy"), reference) << step;
+    }
   }
   EXPECT_EQ(largest, 1000u);
   EXPECT_LT(reference.exempt.size(), 1000u);  // cut to 900, then appended to
