@@ -10,6 +10,7 @@ PACKAGES=(
   libhiredis-dev libevent-dev libyaml-cpp-dev libcivetweb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools prometheus tzdata
+  bc curl
 )
 
 SUDO=""
