@@ -370,7 +370,7 @@ bool RunLoad(const RunOptions& options, Results& results) {
     while (running.load()) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       const uint64_t answered = results.answered.load();
-      if (options.progress && running.load()) {
+      if (running.load()) {
         std::fprintf(stderr, "  %3ds  sent %llu  answered %llu  (%llu/s)\n", ++second,
                      static_cast<unsigned long long>(results.sent.load()),
                      static_cast<unsigned long long>(answered),

@@ -31,7 +31,6 @@ struct RunOptions {
   absl::Duration duration = absl::Seconds(10);
   absl::Duration warmup = absl::Seconds(2);  // not measured
   uint64_t requests = 0;        // when set: send exactly this many (no warmup) and stop
-  bool progress = true;         // a line per second on stderr
 };
 
 struct Results {
@@ -48,8 +47,8 @@ struct Results {
   absl::Duration measured_time;  // the window the measured requests were due in
 };
 
-// Runs the load described by `options` and fills `results`; returns false when the target
-// cannot be reached.
+// Runs the load described by `options` and fills `results`, with a progress line per second on
+// stderr; returns false when the target cannot be reached.
 bool RunLoad(const RunOptions& options, Results& results);
 
 }  // namespace sendgate::loadtest

@@ -59,7 +59,6 @@ struct Cap {
 
 struct Policy {
   std::string version;
-  std::string source;  // file name, for messages
   absl::TimeZone default_timezone;
   absl::Weekday week_starts = absl::Weekday::monday;
   absl::Duration max_delay;             // a DEFER further away than this becomes a DENY

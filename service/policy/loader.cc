@@ -493,7 +493,6 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
   reader.CheckKeys(root, kTopKeys, "the policy");
 
   auto policy = std::make_shared<core::Policy>();
-  policy->source = std::string(source);
   ReadSettings(reader, root, *policy);
   if (root["channels"]) {
     policy->channels = ReadNames<core::Channel>(reader, root["channels"], "channel", Field::kChannel);
