@@ -151,8 +151,18 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
     ++sequence;
   };
 
+  // Open loop: this thread issues, the completion thread only takes answers. Closed loop: the
+  // completion thread does both (the first `concurrency` requests, then one per answer), so
+  // that `issue`, `sequence`, `traffic` and `schedule` are only ever used by one thread.
   std::atomic<bool> issuing_done{false};
   std::thread completions([&] {
+    if (!schedule.open_loop()) {
+      WaitUntil(start);
+      for (int i = 0; i < options.concurrency && !schedule.exhausted(NowNanos()); ++i) {
+        issue(NowNanos());
+      }
+      if (outstanding.load() == 0) return;
+    }
     void* tag = nullptr;
     bool ok = false;
     while (queue.Next(&tag, &ok)) {
@@ -180,8 +190,8 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
     }
   });
 
-  WaitUntil(start);
   if (schedule.open_loop()) {
+    WaitUntil(start);
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);  // wake at the due instant, not 50 us after
     for (;;) {
       const int64_t due = schedule.next_due();
@@ -193,17 +203,16 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
       }
       issue(NowNanos());
     }
-  } else {
-    // The completion thread issues from here on; `sequence` and `traffic` pass to it with the
-    // first answers, which cannot come before these calls are issued.
-    for (int i = 0; i < options.concurrency && !schedule.exhausted(NowNanos()); ++i) {
-      issue(NowNanos());
-    }
+    issuing_done = true;
+    ++outstanding;  // a token, so that the last answer and this line agree on who shuts down
+    if (--outstanding == 0) queue.Shutdown();
   }
-  issuing_done = true;
-  ++outstanding;  // a token, so that the last answer and this line agree on who shuts down
-  if (--outstanding == 0) queue.Shutdown();
   completions.join();
+  if (!schedule.open_loop() && outstanding.load() == 0 && !issuing_done) queue.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue.Next(&tag, &ok)) {
+  }
 }
 
 // One DecideStream: writes go one at a time (gRPC allows one outstanding write), a read is

@@ -41,20 +41,6 @@ ABSL_FLAG(std::string, policy, "policies/default.yaml", "policy for --print_redi
 namespace sendgate::loadtest {
 namespace {
 
-// The arguments of a RESP command ("*N\r\n$len\r\narg\r\n...").
-std::vector<std::string> RespArguments(const std::string& wire) {
-  std::vector<std::string> arguments;
-  size_t at = wire.find("\r\n") + 2;
-  while (at < wire.size()) {
-    const size_t line_end = wire.find("\r\n", at);
-    size_t length = 0;
-    (void)absl::SimpleAtoi(wire.substr(at + 1, line_end - at - 1), &length);
-    arguments.push_back(wire.substr(line_end + 2, length));
-    at = line_end + 2 + length + 2;
-  }
-  return arguments;
-}
-
 int PrintRedisBenchmarkCommand() {
   auto policy = policy::LoadPolicyFile(absl::GetFlag(FLAGS_policy));
   if (!policy.ok()) {
@@ -69,17 +55,21 @@ int PrintRedisBenchmarkCommand() {
                         .send_at = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()))};
   message.ids[0] = (*policy)->channels[message.channel].id;
   message.ids[1] = (*policy)->categories[message.category].id;
-  const core::CheckPlan plan = core::PlanCheck(**policy, message, message.send_at);
-  std::vector<std::string> arguments = RespArguments(store::DecideCommand(plan));
-  // EVALSHA sha 2 KEYS... PLAN: the keys name a random contact, and the plan's third number
-  // (the message hash's low half) a random message.
+  core::CheckPlan plan = core::PlanCheck(**policy, message, message.send_at);
+  // A message hash whose low half stands out, so that redis-benchmark can make it random.
+  constexpr uint64_t kMarkedHash = 3141592653u;
+  plan.send.message_hash = kMarkedHash;
+  const store::ScriptCall call = store::DecideCall(plan);
+  // EVALSHA sha 2 KEYS... PLAN: the keys name a random contact, the plan a random message.
+  std::vector<std::string> arguments = {"EVALSHA", std::string(call.script->sha1),
+                                        absl::StrCat(call.keys.size())};
+  arguments.insert(arguments.end(), call.keys.begin(), call.keys.end());
+  arguments.insert(arguments.end(), call.args.begin(), call.args.end());
   for (std::string& argument : arguments) {
-    absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"}}, &argument);
+    absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"},
+                         {absl::StrCat(kMarkedHash), "__rand_int__"}},
+                        &argument);
   }
-  std::string& json = arguments.back();
-  const size_t second = json.find(',', json.find(',') + 1);
-  const size_t third = json.find(',', second + 1);
-  json.replace(second + 1, third - second - 1, "__rand_int__");
   for (const std::string& argument : arguments) std::cout << argument << "\n";
   return 0;
 }

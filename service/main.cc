@@ -1,8 +1,10 @@
 // sendgate: flags and config file -> wiring. SIGTERM/SIGINT shut down gracefully, SIGHUP
 // reloads the policy file (a bad file is refused and the running policy kept).
 #include <signal.h>
+#include <sys/resource.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -17,6 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/stubs/logging.h"
+#include "service/api/admission.h"
 #include "service/api/arbiter_service.h"
 #include "service/api/clock.h"
 #include "service/api/decider.h"
@@ -28,6 +33,7 @@
 #include "service/metrics/http_server.h"
 #include "service/metrics/log.h"
 #include "service/policy/loader.h"
+#include "service/policy/time_zones.h"
 #include "service/store/redis_store.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -168,12 +174,61 @@ void ReloadPolicy(const Config& config, api::PolicyHolder& policies, metrics::Ca
                                               (*policy)->version));
 }
 
+// Raises the soft limit on open files to the hard one: each gRPC connection and each Redis
+// connection is a descriptor, and gRPC 1.51 stops accepting for good once accept() fails.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    Log(Severity::kInfo, "main", absl::StrCat("open-file limit raised to ", limit.rlim_cur));
+  }
+}
+
+// protobuf's own log lines, through ours and throttled. A string field that is not UTF-8 is
+// not logged: wire.h answers it as INVALID_ARGUMENT, and an attacker could flood the log.
+void LogProtobuf(google::protobuf::LogLevel level, const char*, int,
+                 const std::string& message) {
+  if (message.find("invalid UTF-8") != std::string::npos) return;
+  static metrics::EveryFewSeconds throttle(5);
+  if (!throttle.Due()) return;
+  Log(level >= google::protobuf::LOGLEVEL_ERROR ? Severity::kError : Severity::kWarning,
+      "protobuf", message);
+}
+
+// Whether the store's Redis can be used at all: cluster mode stops the process here.
+bool CheckRedisMode(const store::ConnectionOptions& redis) {
+  const absl::Status status = store::CheckNotCluster(redis);
+  if (absl::IsFailedPrecondition(status)) {
+    std::cerr << status.message() << "\n";
+    return false;
+  }
+  if (!status.ok()) {
+    Log(Severity::kWarning, "main",
+        absl::StrCat(status.message(), "; starting anyway (fail modes answer until it is up)"));
+  }
+  return true;
+}
+
+// SIGTERM: readiness turns 503 and new calls are refused with UNAVAILABLE at once; calls in
+// progress get up to `grace` to finish; then the server stops.
+void Drain(api::GrpcServer& grpc, api::Admission& admission, absl::Duration grace) {
+  const absl::Time until = absl::Now() + grace;
+  admission.StartDraining();
+  grpc.StartDraining();
+  Log(Severity::kInfo, "main",
+      absl::StrCat("draining: ", admission.in_flight(), " calls in progress"));
+  while (admission.in_flight() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+  grpc.Shutdown(std::max(until - absl::Now(), absl::Milliseconds(100)));
+}
+
 int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigset_t signals) {
   absl::StatusOr<store::ConnectionOptions> redis = RedisAddress(config.redis);
   if (!redis.ok()) {
     std::cerr << redis.status().message() << "\n";
     return 2;
   }
+  if (!CheckRedisMode(*redis)) return 1;
   metrics::Registry registry;
   metrics::Catalog catalog(registry);
   store::RedisStore store(store::RedisStoreOptions{
@@ -191,24 +246,34 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
   api::PolicyHolder policies(policy);
   ShowPolicy(catalog, *policy, "");
   api::RealClock clock;
+  api::Admission admission;
+  registry.AddGaugeFunction("sendgate_calls_in_progress", "gRPC calls admitted and not finished.",
+                            [&admission] { return static_cast<double>(admission.in_flight()); });
   api::DecisionMetrics decision_metrics(catalog);
   api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout});
   api::ArbiterService arbiter(
-      api::ArbiterParts{decider, store, policies, clock, decision_metrics});
+      api::ArbiterParts{decider, store, policies, clock, decision_metrics, admission});
 
-  api::DiagnosticsService diagnostics;
+  api::DiagnosticsService diagnostics(admission);
   absl::StatusOr<std::unique_ptr<api::GrpcServer>> grpc =
       api::GrpcServer::Start(config.listen, {&arbiter, &diagnostics});
   if (!grpc.ok()) {
     std::cerr << grpc.status().message() << "\n";
     return 1;
   }
+  std::atomic<bool> accepting{true};
   absl::StatusOr<std::unique_ptr<metrics::HttpServer>> http = metrics::HttpServer::Start(
-      config.metrics_listen, &registry, [&store, &policies] {
+      config.metrics_listen, &registry, [&] {
+        const bool draining = admission.draining();
+        const bool serving = accepting.load();
         return metrics::Readiness{
-            .ready = true,
-            .detail = absl::StrCat("policy ", policies.Current()->version, ", redis ",
-                                   store.healthy() ? "connected" : "NOT connected (fail modes apply)")};
+            .ready = !draining && serving,
+            .detail = absl::StrCat(
+                draining ? "draining (shutting down)"
+                         : (serving ? "gRPC accepting connections"
+                                    : "gRPC NOT accepting new connections"),
+                ", policy ", policies.Current()->version, ", redis ",
+                store.healthy() ? "connected" : "NOT connected (fail modes apply)")};
       });
   if (!http.ok()) {
     std::cerr << http.status().message() << "\n";
@@ -219,15 +284,24 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
                    ", policy ", policy->version, " from ", config.policy, ", redis ",
                    config.redis));
 
+  const timespec probe_every = absl::ToTimespec(absl::Seconds(2));
   for (;;) {
-    int signal = 0;
-    sigwait(&signals, &signal);
+    const int signal = sigtimedwait(&signals, nullptr, &probe_every);
+    if (signal < 0) {  // no signal: time to check that the gRPC port still accepts
+      const bool now_accepting = (*grpc)->AcceptsConnections(absl::Seconds(1));
+      if (accepting.exchange(now_accepting) != now_accepting) {
+        Log(now_accepting ? Severity::kInfo : Severity::kError, "main",
+            now_accepting ? "the gRPC port accepts connections again"
+                          : "the gRPC port no longer accepts connections: not ready");
+      }
+      continue;
+    }
     if (signal == SIGHUP) {
       ReloadPolicy(config, policies, catalog);
       continue;
     }
     Log(Severity::kInfo, "main", absl::StrCat("signal ", signal, ": shutting down"));
-    (*grpc)->Shutdown(config.shutdown_grace);
+    Drain(**grpc, admission, config.shutdown_grace);
     http->reset();
     Log(Severity::kInfo, "main", "stopped");
     return 0;
@@ -241,6 +315,7 @@ int main(int argc, char** argv) {
   // bookworm's Abseil checks every Mutex for lock cycles (a debugging aid, costly on gRPC's hot
   // path: measured in docs/BENCHMARKS.md); sendgate does not need it in production.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  google::protobuf::SetLogHandler(&sendgate::LogProtobuf);
   absl::SetProgramUsageMessage(
       "sendgate --policy=FILE --redis=HOST:PORT --listen=ADDR:PORT --metrics-listen=ADDR:PORT");
   std::vector<std::string> storage;
@@ -252,6 +327,12 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
     return 2;
+  }
+  if (absl::StatusOr<const sendgate::policy::TimeZones*> zones =
+          sendgate::policy::SystemTimeZones();
+      !zones.ok()) {
+    std::cerr << zones.status().message() << "\n";
+    return 1;
   }
   absl::StatusOr<std::shared_ptr<const sendgate::core::Policy>> policy =
       sendgate::policy::LoadPolicyFile(config->policy);
@@ -270,5 +351,6 @@ int main(int argc, char** argv) {
   for (int signal : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, signal);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  sendgate::RaiseOpenFileLimit();
   return sendgate::Serve(*config, *policy, signals);
 }

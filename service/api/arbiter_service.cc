@@ -5,7 +5,10 @@
 
 #include "service/api/proto_conversion.h"
 #include "service/api/request_validation.h"
+#include "service/api/unary_call.h"
+#include "service/api/wire.h"
 #include "service/core/pressure.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::api {
 namespace {
@@ -16,21 +19,20 @@ absl::Time CallerDeadline(const grpc::CallbackServerContext* context) {
   return absl::FromChrono(deadline);
 }
 
-grpc::Status InvalidArgument(const absl::Status& status) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message()));
-}
-
-// A store failure outside a decision (Cancel, GetPressure): the caller may retry.
+// A store failure outside a decision (Cancel, GetPressure), mapped by its kind: UNAVAILABLE
+// when a retry may work, RESOURCE_EXHAUSTED when Redis is full, INTERNAL or DATA_LOSS when
+// something is wrong that a retry cannot fix.
 grpc::Status StoreFailure(const absl::Status& status) {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      std::string("the store did not answer: ") + std::string(status.message()));
-}
-
-// Finishes a unary call and counts it.
-void Finish(grpc::ServerUnaryReactor* reactor, DecisionMetrics& metrics, Method method,
-            grpc::Status status) {
-  metrics.RecordRpc(method, status.error_code());
-  reactor->Finish(std::move(status));
+  const store::StoreErrorKind kind = store::KindOf(status);
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  if (store::Retryable(kind)) {
+    code = grpc::StatusCode::UNAVAILABLE;
+  } else if (status.code() == absl::StatusCode::kResourceExhausted) {
+    code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+  } else if (status.code() == absl::StatusCode::kDataLoss) {
+    code = grpc::StatusCode::DATA_LOSS;
+  }
+  return grpc::Status(code, absl::StrCat(store::KindCause(kind), ": ", status.message()));
 }
 
 }  // namespace
@@ -61,25 +63,33 @@ void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time cal
 }
 
 grpc::ServerUnaryReactor* ArbiterService::Decide(grpc::CallbackServerContext* context,
-                                                 const v1::DecideRequest* request,
-                                                 v1::DecideResponse* response) {
+                                                 const grpc::ByteBuffer* in,
+                                                 grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  DecideInto(*request, CallerDeadline(context), Method::kDecide, response,
-             [this, reactor](grpc::Status status) {
-               Finish(reactor, parts_.metrics, Method::kDecide, std::move(status));
-             });
+  using Call = UnaryCall<v1::DecideRequest, v1::DecideResponse>;
+  Call* call = Call::Start(reactor, in, out, Method::kDecide, parts_.admission, parts_.metrics);
+  if (call == nullptr) return reactor;
+  DecideInto(call->request, CallerDeadline(context), Method::kDecide, &call->response,
+             [call](grpc::Status status) { call->Finish(std::move(status)); });
   return reactor;
 }
 
 // One DecideStream: reads requests while fewer than kMaxStreamInFlight are unanswered, writes
 // each response as its decision arrives (one write at a time, in arrival order), and finishes
 // once the client is done sending and every response is written (or the client is gone).
+// A request that does not parse or validate gets its own DENY with reason INVALID_REQUEST.
 class ArbiterService::StreamReactor final
-    : public grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamReactor(ArbiterService& service, grpc::CallbackServerContext* context)
       : service_(service), deadline_(CallerDeadline(context)) {
-    StartRead(&request_);
+    if (!service_.parts_.admission.Enter()) {
+      final_code_ = grpc::StatusCode::UNAVAILABLE;
+      Finish(ShuttingDown());
+      return;
+    }
+    admitted_ = true;
+    StartRead(&incoming_);
   }
 
   void OnReadDone(bool ok) override {
@@ -93,22 +103,33 @@ class ArbiterService::StreamReactor final
       ++in_flight_;
     }
     auto* response = new v1::DecideResponse();
-    service_.DecideInto(request_, deadline_, Method::kDecideStream, response,
-                        [this, response](grpc::Status status) {
-                          if (!status.ok()) InvalidRequest(status, response);
-                          Enqueue(response);
-                        });
+    v1::DecideRequest request;
+    const absl::Status parsed = ParseRequest(incoming_, request);
+    incoming_.Clear();
+    if (!parsed.ok()) {
+      service_.parts_.metrics.RecordInvalid(Method::kDecideStream, parsed);
+      response->set_message_id(request.message_id());
+      response->set_contact_id(request.contact_id());
+      InvalidRequest(InvalidArgument(parsed), response);
+      Enqueue(response);
+    } else {
+      service_.DecideInto(request, deadline_, Method::kDecideStream, response,
+                          [this, response](grpc::Status status) {
+                            if (!status.ok()) InvalidRequest(status, response);
+                            Enqueue(response);
+                          });
+    }
     bool read_more = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       read_more = in_flight_ < kMaxStreamInFlight;
       read_paused_ = !read_more;
     }
-    if (read_more) StartRead(&request_);
+    if (read_more) StartRead(&incoming_);
   }
 
   void OnWriteDone(bool ok) override {
-    v1::DecideResponse* next = nullptr;
+    grpc::ByteBuffer* next = nullptr;
     bool more = false;
     bool resume_reading = false;
     {
@@ -130,11 +151,12 @@ class ArbiterService::StreamReactor final
       if (next == nullptr) FinishIfDone(lock);
     }
     if (next != nullptr) Write(next, more);
-    if (resume_reading) StartRead(&request_);
+    if (resume_reading) StartRead(&incoming_);
   }
 
   void OnDone() override {
     service_.parts_.metrics.RecordRpc(Method::kDecideStream, final_code_);
+    if (admitted_) service_.parts_.admission.Leave();
     delete this;
   }
 
@@ -148,24 +170,27 @@ class ArbiterService::StreamReactor final
 
   // Called from any thread when a decision is made.
   void Enqueue(v1::DecideResponse* response) {
+    auto* bytes = new grpc::ByteBuffer();
+    (void)SerializeResponse(*response, bytes);
+    delete response;
     bool write_now = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (abandoned_) {
-        delete response;
+        delete bytes;
         --in_flight_;
         FinishIfDone(lock);
         return;
       }
-      queue_.push_back(response);
+      queue_.push_back(bytes);
       write_now = !writing_;
       writing_ = true;
     }
-    if (write_now) Write(response, /*more=*/false);
+    if (write_now) Write(bytes, /*more=*/false);
   }
 
   // With more responses queued behind this one, gRPC may hold it back to send them together.
-  void Write(v1::DecideResponse* response, bool more) {
+  void Write(grpc::ByteBuffer* response, bool more) {
     StartWrite(response, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
 
@@ -175,7 +200,7 @@ class ArbiterService::StreamReactor final
     abandoned_ = true;
     if (read_paused_) reads_done_ = true;
     final_code_ = grpc::StatusCode::CANCELLED;
-    for (v1::DecideResponse* response : queue_) delete response;
+    for (grpc::ByteBuffer* response : queue_) delete response;
     in_flight_ -= static_cast<int>(queue_.size());
     queue_.clear();
   }
@@ -189,11 +214,12 @@ class ArbiterService::StreamReactor final
 
   ArbiterService& service_;
   const absl::Time deadline_;
-  v1::DecideRequest request_;
+  bool admitted_ = false;
+  grpc::ByteBuffer incoming_;
 
   std::mutex mutex_;
-  std::deque<v1::DecideResponse*> queue_;  // decided, not yet written; front is being written
-  int in_flight_ = 0;                      // read and not yet written (or dropped)
+  std::deque<grpc::ByteBuffer*> queue_;  // decided, not yet written; front is being written
+  int in_flight_ = 0;                    // read and not yet written (or dropped)
   bool writing_ = false;
   bool reads_done_ = false;
   bool read_paused_ = false;
@@ -202,69 +228,76 @@ class ArbiterService::StreamReactor final
   grpc::StatusCode final_code_ = grpc::StatusCode::OK;
 };
 
-grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>* ArbiterService::DecideStream(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ArbiterService::DecideStream(
     grpc::CallbackServerContext* context) {
   return new StreamReactor(*this, context);
 }
 
 grpc::ServerUnaryReactor* ArbiterService::Cancel(grpc::CallbackServerContext* context,
-                                                 const v1::CancelRequest* request,
-                                                 v1::CancelResponse* response) {
+                                                 const grpc::ByteBuffer* in,
+                                                 grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"contact_id", &request->contact_id()},
-                              {"message_id", &request->message_id()}}) {
+  using Call = UnaryCall<v1::CancelRequest, v1::CancelResponse>;
+  Call* call = Call::Start(reactor, in, out, Method::kCancel, parts_.admission, parts_.metrics);
+  if (call == nullptr) return reactor;
+  for (auto [field, value] : {std::pair<const char*, const std::string*>{"contact_id", &call->request.contact_id()},
+                              {"message_id", &call->request.message_id()}}) {
     if (absl::Status status = CheckId(field, *value); !status.ok()) {
       parts_.metrics.RecordInvalid(Method::kCancel, status);
-      Finish(reactor, parts_.metrics, Method::kCancel, InvalidArgument(status));
+      call->Finish(InvalidArgument(status));
       return reactor;
     }
   }
-  parts_.store.Cancel(request->contact_id(), request->message_id(),
+  parts_.store.Cancel(call->request.contact_id(), call->request.message_id(),
                       parts_.decider.StoreDeadline(CallerDeadline(context)),
-                      [this, reactor, response](absl::StatusOr<bool> cancelled) {
+                      [this, call](absl::StatusOr<bool> cancelled) {
                         if (!cancelled.ok()) {
                           parts_.metrics.RecordStoreError(cancelled.status());
-                          Finish(reactor, parts_.metrics, Method::kCancel,
-                                 StoreFailure(cancelled.status()));
+                          call->Finish(StoreFailure(cancelled.status()));
                           return;
                         }
                         parts_.metrics.RecordCancel(*cancelled);
-                        response->set_cancelled(*cancelled);
-                        Finish(reactor, parts_.metrics, Method::kCancel, grpc::Status::OK);
+                        call->response.set_cancelled(*cancelled);
+                        call->Finish(grpc::Status::OK);
                       });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContext* context,
-                                                      const v1::GetPressureRequest* request,
-                                                      v1::GetPressureResponse* response) {
+                                                      const grpc::ByteBuffer* in,
+                                                      grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  using Call = UnaryCall<v1::GetPressureRequest, v1::GetPressureResponse>;
+  Call* call =
+      Call::Start(reactor, in, out, Method::kGetPressure, parts_.admission, parts_.metrics);
+  if (call == nullptr) return reactor;
+  const v1::GetPressureRequest& request = call->request;
   std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
   const absl::Time now = parts_.clock.Now();
-  absl::Status status = CheckId("contact_id", request->contact_id());
-  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request->segments());
-  absl::StatusOr<absl::TimeZone> zone = ZoneFromRequest("timezone", request->timezone(), *policy);
-  absl::StatusOr<absl::Time> at = TimeFromRequest("at", request->has_at(), request->at(), now, now);
+  absl::Status status = CheckId("contact_id", request.contact_id());
+  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request.segments());
+  absl::StatusOr<absl::TimeZone> zone = ZoneFromRequest("timezone", request.timezone(), *policy);
+  absl::StatusOr<absl::Time> at = TimeFromRequest("at", request.has_at(), request.at(), now, now);
   for (const absl::Status& each : {segments.status(), zone.status(), at.status()}) {
     if (status.ok()) status = each;
   }
   if (!status.ok()) {
     parts_.metrics.RecordInvalid(Method::kGetPressure, status);
-    Finish(reactor, parts_.metrics, Method::kGetPressure, InvalidArgument(status));
+    call->Finish(InvalidArgument(status));
     return reactor;
   }
   parts_.store.ReadHistory(
-      request->contact_id(), parts_.decider.StoreDeadline(CallerDeadline(context)),
-      [this, reactor, response, policy, segments = std::move(*segments), zone = *zone,
+      request.contact_id(), parts_.decider.StoreDeadline(CallerDeadline(context)),
+      [this, call, policy, segments = std::move(*segments), zone = *zone,
        at = *at](absl::StatusOr<core::History> history) {
         if (!history.ok()) {
           parts_.metrics.RecordStoreError(history.status());
-          Finish(reactor, parts_.metrics, Method::kGetPressure, StoreFailure(history.status()));
+          call->Finish(StoreFailure(history.status()));
           return;
         }
         const core::Pressure pressure = core::PressureAt(*policy, *history, segments, zone, at);
-        FillPressure(*policy, *history, pressure, response);
-        Finish(reactor, parts_.metrics, Method::kGetPressure, grpc::Status::OK);
+        FillPressure(*policy, *history, pressure, &call->response);
+        call->Finish(grpc::Status::OK);
       });
   return reactor;
 }

@@ -1,9 +1,12 @@
-// sendgate.v1.Arbiter over gRPC's callback API. Each method converts and validates the
+// sendgate.v1.Arbiter over gRPC's callback API, on raw methods: requests are parsed by
+// wire.h, so that a string that is not UTF-8 is an INVALID_ARGUMENT naming its field and one
+// bad request in a stream costs no other its answer. Each method converts and validates the
 // request, hands it to the Decider or the store, and finishes the call from whichever thread
 // the answer arrives on; no thread ever waits for Redis.
 #pragma once
 
 #include "sendgate/v1/arbiter.grpc.pb.h"
+#include "service/api/admission.h"
 #include "service/api/clock.h"
 #include "service/api/decider.h"
 #include "service/api/decision_metrics.h"
@@ -18,9 +21,14 @@ struct ArbiterParts {
   const PolicyHolder& policies;
   const Clock& clock;
   DecisionMetrics& metrics;
+  Admission& admission;
 };
 
-class ArbiterService final : public v1::Arbiter::CallbackService {
+using RawArbiterService = v1::Arbiter::WithRawCallbackMethod_Decide<
+    v1::Arbiter::WithRawCallbackMethod_DecideStream<v1::Arbiter::WithRawCallbackMethod_Cancel<
+        v1::Arbiter::WithRawCallbackMethod_GetPressure<v1::Arbiter::Service>>>>;
+
+class ArbiterService final : public RawArbiterService {
  public:
   // Decisions one DecideStream may have read but not yet answered; beyond it, reading pauses.
   static constexpr int kMaxStreamInFlight = 512;
@@ -28,16 +36,16 @@ class ArbiterService final : public v1::Arbiter::CallbackService {
   explicit ArbiterService(ArbiterParts parts) : parts_(parts) {}
 
   grpc::ServerUnaryReactor* Decide(grpc::CallbackServerContext* context,
-                                   const v1::DecideRequest* request,
-                                   v1::DecideResponse* response) override;
-  grpc::ServerBidiReactor<v1::DecideRequest, v1::DecideResponse>* DecideStream(
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DecideStream(
       grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
-                                   const v1::CancelRequest* request,
-                                   v1::CancelResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetPressure(grpc::CallbackServerContext* context,
-                                        const v1::GetPressureRequest* request,
-                                        v1::GetPressureResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
  private:
   class StreamReactor;

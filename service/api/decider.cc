@@ -1,8 +1,8 @@
 #include "service/api/decider.h"
 
-#include <algorithm>
+#include <variant>
 
-#include "service/core/plan.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::api {
 
@@ -15,15 +15,21 @@ absl::Time Decider::StoreDeadline(absl::Time caller_deadline) const {
 
 void Decider::Decide(std::shared_ptr<const core::Policy> policy, core::Message message,
                      absl::Time caller_deadline, DecisionCallback done) {
-  const absl::Time now = clock_.Now();
-  auto plan = std::make_unique<core::CheckPlan>(core::PlanCheck(*policy, message, now));
+  std::variant<core::Decision, core::CheckPlan> start =
+      core::StartDecision(*policy, message, clock_.Now());
+  if (auto* decision = std::get_if<core::Decision>(&start)) {
+    done(std::move(*decision), absl::OkStatus());
+    return;
+  }
+  auto plan = std::make_unique<core::CheckPlan>(std::get<core::CheckPlan>(std::move(start)));
   const core::CheckPlan& plan_ref = *plan;
   store_.Check(plan_ref, StoreDeadline(caller_deadline),
                [this, policy = std::move(policy), message = std::move(message),
                 plan = std::move(plan), done = std::move(done)](
                    absl::StatusOr<core::CheckResult> result) mutable {
                  if (!result.ok()) {
-                   done(core::DecisionWithoutStore(*policy, message, clock_.Now()),
+                   const absl::string_view cause = store::KindCause(store::KindOf(result.status()));
+                   done(core::FailModeDecision(*policy, message, clock_.Now(), cause),
                         result.status());
                    return;
                  }

@@ -1,5 +1,6 @@
-// The hot path without gRPC: a validated message becomes a check plan, one store call, and a
-// decision; when the store cannot answer in time, the policy's fail mode decides instead.
+// The hot path without gRPC: a validated message goes through the rules that need no store,
+// then (unless one of them refused or delayed it) one store call, and becomes a decision; when
+// the store cannot answer, the policy's fail mode decides instead.
 // Plain C++ so that it is tested directly (tests/unit/decider_test.cc, with a fake store).
 #pragma once
 

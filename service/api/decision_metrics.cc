@@ -3,12 +3,14 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "sendgate/v1/arbiter.pb.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::api {
 namespace {
 
 constexpr int kOutcomes = 3;
-constexpr int kReasonCodes = 5;  // ReasonCode values 0 (unused) to 4
+constexpr int kReasonCodes = v1::Reason::Code_ARRAYSIZE;
 
 const char* OutcomeLabel(core::Outcome outcome) {
   switch (outcome) {
@@ -21,14 +23,10 @@ const char* OutcomeLabel(core::Outcome outcome) {
 
 int OutcomeIndex(core::Outcome outcome) { return static_cast<int>(outcome) - 1; }
 
-const char* ReasonLabel(int code) {
-  switch (static_cast<core::ReasonCode>(code)) {
-    case core::ReasonCode::kCapReached: return "cap_reached";
-    case core::ReasonCode::kExpired: return "expired";
-    case core::ReasonCode::kStoreUnavailable: return "store_unavailable";
-    case core::ReasonCode::kInvalidRequest: return "invalid_request";
-  }
-  return "unknown";
+// "cap_reached": the proto's name of a reason code, the one place reason names are written.
+std::string ReasonLabel(int code) {
+  return v1::Reason::Code_IsValid(code) ? absl::AsciiStrToLower(v1::Reason::Code_Name(code))
+                                        : "unknown";
 }
 
 const char* CodeLabel(grpc::StatusCode code) {
@@ -53,11 +51,11 @@ absl::string_view MethodName(Method method) {
   return "?";
 }
 
-DecisionMetrics::DecisionMetrics(metrics::Catalog& catalog)
-    : catalog_(catalog),
-      store_unavailable_(&catalog.store_errors.With({"unavailable"})),
-      store_deadline_exceeded_(&catalog.store_errors.With({"deadline_exceeded"})),
-      store_internal_(&catalog.store_errors.With({"internal"})) {
+DecisionMetrics::DecisionMetrics(metrics::Catalog& catalog) : catalog_(catalog) {
+  for (int kind = 0; kind < store::kStoreErrorKinds; ++kind) {
+    store_errors_[kind] = &catalog.store_errors.With(
+        {std::string(store::KindLabel(static_cast<store::StoreErrorKind>(kind)))});
+  }
   for (core::Outcome outcome : {core::Outcome::kAllow, core::Outcome::kDeny, core::Outcome::kDefer}) {
     replays_[OutcomeIndex(outcome)] = &catalog.replays.With({OutcomeLabel(outcome)});
   }
@@ -86,10 +84,12 @@ std::shared_ptr<const DecisionMetrics::Table> DecisionMetrics::TableFor(
     }
   }
   for (int code = 0; code < kReasonCodes; ++code) {
-    fresh->reasons.push_back(&catalog_.reasons.With({ReasonLabel(code), ""}));
-    for (const core::Cap& cap : policy->caps) {
-      fresh->reasons.push_back(&catalog_.reasons.With({ReasonLabel(code), cap.id}));
-    }
+    // Code 0 (unspecified) is never given: no series for it.
+    auto child = [&](const std::string& rule) {
+      return code == 0 ? nullptr : &catalog_.reasons.With({ReasonLabel(code), rule});
+    };
+    fresh->reasons.push_back(child(""));
+    for (const core::Cap& cap : policy->caps) fresh->reasons.push_back(child(cap.id));
   }
   table_.store(fresh, std::memory_order_release);
   return fresh;
@@ -137,10 +137,7 @@ void DecisionMetrics::RecordInvalid(Method method, const absl::Status& status) {
 }
 
 void DecisionMetrics::RecordStoreError(const absl::Status& status) {
-  metrics::Counter* counter = absl::IsDeadlineExceeded(status) ? store_deadline_exceeded_
-                              : absl::IsUnavailable(status)      ? store_unavailable_
-                                                                 : store_internal_;
-  counter->Increment();
+  store_errors_[static_cast<int>(store::KindOf(status))]->Increment();
 }
 
 void DecisionMetrics::RecordCancel(bool cancelled) {

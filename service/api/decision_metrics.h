@@ -14,6 +14,7 @@
 #include "service/core/decision.h"
 #include "service/core/policy.h"
 #include "service/metrics/catalog.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::api {
 
@@ -32,6 +33,7 @@ class DecisionMetrics {
                       const absl::Status& store_status, Method method, absl::Duration elapsed);
   void RecordRpc(Method method, grpc::StatusCode code);
   void RecordInvalid(Method method, const absl::Status& status);
+  // A store failure, counted by its kind (store_error.h).
   void RecordStoreError(const absl::Status& status);
   void RecordCancel(bool cancelled);
 
@@ -49,9 +51,7 @@ class DecisionMetrics {
   std::atomic<std::shared_ptr<const Table>> table_;
   std::array<metrics::Counter*, 3> replays_;
   std::array<metrics::Histogram*, kMethodCount> seconds_{};  // Decide and DecideStream
-  metrics::Counter* store_unavailable_;
-  metrics::Counter* store_deadline_exceeded_;
-  metrics::Counter* store_internal_;
+  std::array<metrics::Counter*, store::kStoreErrorKinds> store_errors_{};
   std::array<std::array<std::atomic<metrics::Counter*>, 17>, kMethodCount> rpcs_{};
 };
 

@@ -7,6 +7,15 @@
 namespace sendgate::api {
 namespace {
 
+// core's enums carry the proto's numbers: checked here, where one becomes the other.
+#define SENDGATE_SAME_NUMBER(core_value, proto_value) \
+  static_assert(static_cast<int>(core_value) == static_cast<int>(proto_value))
+SENDGATE_SAME_NUMBER(core::ReasonCode::kCapReached, v1::Reason::CAP_REACHED);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kExpired, v1::Reason::EXPIRED);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kStoreUnavailable, v1::Reason::STORE_UNAVAILABLE);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kInvalidRequest, v1::Reason::INVALID_REQUEST);
+#undef SENDGATE_SAME_NUMBER
+
 using core::Field;
 
 v1::Outcome ToOutcome(core::Outcome outcome) {

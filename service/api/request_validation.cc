@@ -1,12 +1,11 @@
 #include "service/api/request_validation.h"
 
-#include <unordered_map>
-
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "service/core/names.h"
+#include "service/policy/time_zones.h"
 
 namespace sendgate::api {
 namespace {
@@ -94,16 +93,10 @@ absl::Status CheckId(absl::string_view field, absl::string_view value) {
 absl::StatusOr<absl::TimeZone> ZoneFromRequest(absl::string_view field, absl::string_view name,
                                                const core::Policy& policy) {
   if (name.empty()) return policy.default_timezone;
-  // absl::LoadTimeZone takes a global lock: keep each thread's zones at hand.
-  thread_local std::unordered_map<std::string, absl::TimeZone> zones;
-  if (auto it = zones.find(std::string(name)); it != zones.end()) return it->second;
-  absl::TimeZone zone;
-  if (name.size() > 64 || !absl::LoadTimeZone(std::string(name), &zone)) {
-    return Invalid(field, absl::StrCat("unknown time zone '", absl::CHexEscape(name.substr(0, 64)),
-                                       "' (use an IANA name such as Europe/Paris)"));
-  }
-  if (zones.size() < 1000) zones.emplace(std::string(name), zone);
-  return zone;
+  // Only names of the table built at start: a name never reaches the file system.
+  if (std::optional<absl::TimeZone> zone = policy::FindTimeZone(name)) return *zone;
+  return Invalid(field, absl::StrCat("unknown time zone '", absl::CHexEscape(name.substr(0, 64)),
+                                     "' (use an IANA name such as Europe/Paris)"));
 }
 
 absl::StatusOr<std::vector<std::string>> SegmentsFromRequest(

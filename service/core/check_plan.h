@@ -13,7 +13,8 @@
 
 namespace sendgate::core {
 
-// Reason codes, numbered as sendgate.v1.Reason.Code.
+// Reason codes, numbered as sendgate.v1.Reason.Code (service/api/proto_conversion.cc checks
+// each against the proto at compile time).
 enum class ReasonCode : uint8_t {
   kCapReached = 1,
   kExpired = 2,
@@ -40,15 +41,14 @@ struct CapCheck {
   std::vector<FieldMatch> match;
 };
 
-enum class CheckMode {
-  kDecide,      // replay check, caps, and record the send (or its denial)
-  kReplayOnly,  // only look the message_id up; write nothing
-};
-
+// What the store checks and records for one message, atomically: the replay lookup, then each
+// history-based rule in order (caps today), then the record of the send or of its denial.
 struct CheckPlan {
-  CheckMode mode = CheckMode::kDecide;
   std::string contact_id;
-  SendRecord send;  // recorded as is when allowed; with denied_code = deny_code when denied
+  // Recorded as is when allowed; with denied_code = deny_code when denied. Its `at` is when the
+  // message can go out: max(send_at, now), never in the past (a backdated request must not
+  // land outside the windows that count it).
+  SendRecord send;
   // The message's category is exempt from caps: an allowed send goes to History::exempt.
   bool exempt = false;
   uint8_t deny_code = static_cast<uint8_t>(ReasonCode::kCapReached);
@@ -71,7 +71,6 @@ enum class CheckOutcome {
   kDenied,         // a cap is full until after deny_after (or forever); the denial is recorded
   kReplayAllowed,  // the message_id was counted before
   kReplayDenied,   // the message_id was denied before
-  kUnknown,        // kReplayOnly: the message_id is not in history
 };
 
 struct CapResult {
@@ -84,7 +83,7 @@ struct CapResult {
 };
 
 struct CheckResult {
-  CheckOutcome outcome = CheckOutcome::kUnknown;
+  CheckOutcome outcome = CheckOutcome::kAllowed;
   std::vector<CapResult> caps;  // one per CheckPlan::caps, when evaluated
   absl::Time retry_at = absl::InfiniteFuture();  // kDeferred, kDenied: the latest room_at
   absl::Time replay_at;         // replays: when the first decision was made

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "service/core/plan.h"
+#include "service/core/stateless_rules.h"
 
 namespace sendgate::core {
 namespace {
@@ -41,6 +43,23 @@ Reason CapReason(const Policy& policy, const Message& message, const CapCheck& c
                 .message = std::move(text)};
 }
 
+// Caps: every full cap of the plan.
+void CapReasons(const Policy& policy, const Message& message, const CheckPlan& plan,
+                const CheckResult& result, std::vector<Reason>& reasons) {
+  for (size_t i = 0; i < plan.caps.size() && i < result.caps.size(); ++i) {
+    if (result.caps[i].full()) {
+      reasons.push_back(CapReason(policy, message, plan.caps[i], result.caps[i]));
+    }
+  }
+}
+
+using StoreRuleReasons = void (*)(const Policy&, const Message&, const CheckPlan&,
+                                  const CheckResult&, std::vector<Reason>&);
+
+// The reasons of each rule the store checks, in the order the rules apply; a new
+// history-based rule adds its own here (and its part of decide.lua).
+constexpr StoreRuleReasons kStoreRules[] = {&CapReasons};
+
 Decision ReplayDecision(const Message& message, const CheckResult& result) {
   Decision decision{.replayed = true};
   if (result.outcome == CheckOutcome::kReplayAllowed) {
@@ -56,19 +75,16 @@ Decision ReplayDecision(const Message& message, const CheckResult& result) {
   return decision;
 }
 
-Decision ExpiredDecision(const Message& message) {
-  return Decision{.outcome = Outcome::kDeny,
-                  .reasons = {Reason{.code = ReasonCode::kExpired,
-                                     .message = absl::StrCat(
-                                         "The message expired at ",
-                                         LocalTime(*message.expires_at, message.timezone),
-                                         ".")}}};
-}
-
 }  // namespace
 
 std::string LocalTime(absl::Time at, absl::TimeZone zone) {
   return absl::FormatTime("%Y-%m-%d %H:%M %Z", at, zone);
+}
+
+std::variant<Decision, CheckPlan> StartDecision(const Policy& policy, const Message& message,
+                                                absl::Time now) {
+  if (std::optional<Decision> decision = DecideStateless(policy, message, now)) return *decision;
+  return PlanCheck(policy, message, now);
 }
 
 Decision DecisionFromCheck(const Policy& policy, const Message& message, const CheckPlan& plan,
@@ -77,8 +93,6 @@ Decision DecisionFromCheck(const Policy& policy, const Message& message, const C
     case CheckOutcome::kReplayAllowed:
     case CheckOutcome::kReplayDenied:
       return ReplayDecision(message, result);
-    case CheckOutcome::kUnknown:
-      return ExpiredDecision(message);
     case CheckOutcome::kAllowed:
       return Decision{.outcome = Outcome::kAllow};
     case CheckOutcome::kDeferred:
@@ -89,18 +103,17 @@ Decision DecisionFromCheck(const Policy& policy, const Message& message, const C
   decision.outcome =
       result.outcome == CheckOutcome::kDeferred ? Outcome::kDefer : Outcome::kDeny;
   if (decision.outcome == Outcome::kDefer) decision.retry_at = result.retry_at;
-  for (size_t i = 0; i < plan.caps.size() && i < result.caps.size(); ++i) {
-    if (result.caps[i].full()) {
-      decision.reasons.push_back(CapReason(policy, message, plan.caps[i], result.caps[i]));
-    }
+  for (StoreRuleReasons rule : kStoreRules) {
+    rule(policy, message, plan, result, decision.reasons);
   }
   return decision;
 }
 
-Decision DecisionWithoutStore(const Policy& policy, const Message& message, absl::Time now) {
+Decision FailModeDecision(const Policy& policy, const Message& message, absl::Time now,
+                          absl::string_view cause) {
   const Category& category = policy.categories[message.category];
   Decision decision{.degraded = true};
-  std::string text = "sendgate could not reach its store in time";
+  std::string text = absl::StrCat("sendgate could not use its store (", cause, ")");
   switch (category.on_store_failure) {
     case FailMode::kAllow:
       decision.outcome = Outcome::kAllow;
@@ -112,11 +125,11 @@ Decision DecisionWithoutStore(const Policy& policy, const Message& message, absl
       break;
     case FailMode::kDefer: {
       const absl::Time retry_at = now + policy.store_failure_retry;
-      const bool expires_first = message.expires_at.has_value() && retry_at > *message.expires_at;
-      decision.outcome = expires_first ? Outcome::kDeny : Outcome::kDefer;
-      if (!expires_first) decision.retry_at = retry_at;
+      const bool too_late = retry_at > DenyAfter(policy, message);
+      decision.outcome = too_late ? Outcome::kDeny : Outcome::kDefer;
+      if (!too_late) decision.retry_at = retry_at;
       absl::StrAppend(&text, "; ", category.name, " messages are deferred then",
-                      expires_first ? ", and this one expires first." : ".");
+                      too_late ? ", and this one cannot wait that long." : ".");
       break;
     }
   }

@@ -1,11 +1,14 @@
-// Turns the store's answer into the decision a sending tool reads: DESIGN.md's hot path,
-// step 4, and the fail-mode decision when the store cannot answer.
+// A decision around its one store call (DESIGN.md's hot path, steps 2 to 4): StartDecision runs
+// the rules that need no store and plans the store's check; DecisionFromCheck turns the store's
+// answer into the decision a sending tool reads; FailModeDecision answers when the store cannot.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "service/core/check_plan.h"
 #include "service/core/message.h"
@@ -31,11 +34,21 @@ struct Decision {
   bool degraded = false;  // decided by the fail mode, without the store
 };
 
+// The decision when a rule that needs no store (stateless_rules.h) refuses or delays the
+// message: no store call then. Otherwise the plan the store must check atomically.
+// `now` is the server's clock, passed in so that tests control it.
+std::variant<Decision, CheckPlan> StartDecision(const Policy& policy, const Message& message,
+                                                absl::Time now);
+
+// The store's answer to `plan` as a decision, with every reason of every rule that applies.
 Decision DecisionFromCheck(const Policy& policy, const Message& message, const CheckPlan& plan,
                            const CheckResult& result);
 
-// The policy's fail mode for the message's category, when the store could not be asked.
-Decision DecisionWithoutStore(const Policy& policy, const Message& message, absl::Time now);
+// The policy's fail mode for the message's category, when the store could not answer: `cause`
+// says why ("Redis did not answer in time"). Only for a message that StartDecision sent to the
+// store: a message that could not go out anyway never reaches the fail mode.
+Decision FailModeDecision(const Policy& policy, const Message& message, absl::Time now,
+                          absl::string_view cause);
 
 // "2026-11-30 09:00 CET": an instant as the contact lives it.
 std::string LocalTime(absl::Time at, absl::TimeZone zone);

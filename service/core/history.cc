@@ -101,7 +101,6 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history) {
     result.replay_code = first->denied_code;
     return result;
   }
-  if (plan.mode == CheckMode::kReplayOnly) return result;
 
   absl::Time room_at = absl::InfinitePast();  // when every cap has room
   for (const CapCheck& cap : plan.caps) {
@@ -121,7 +120,6 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history) {
 
 History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const History& history) {
   History after = history;
-  if (plan.mode != CheckMode::kDecide) return after;
   if (result.outcome == CheckOutcome::kAllowed) {
     Append(plan, plan.exempt ? after.exempt : after.main, plan.send);
   } else if (result.outcome == CheckOutcome::kDenied) {

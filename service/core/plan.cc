@@ -66,10 +66,12 @@ int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments)
 
 CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now) {
   CheckPlan plan;
-  const bool expired = message.expires_at.has_value() && *message.expires_at <= now;
-  plan.mode = expired ? CheckMode::kReplayOnly : CheckMode::kDecide;
+  // A message cannot go out in the past: it is counted when it can go, so that a backdated
+  // request lands in the windows of now. Expiry and max_delay still run from the intended
+  // send_at.
+  const absl::Time at = std::max(message.send_at, now);
   plan.contact_id = message.contact_id;
-  plan.send = SendRecord{.at = message.send_at,
+  plan.send = SendRecord{.at = at,
                          .message_hash = MessageHash(message.message_id),
                          .ids = message.ids,
                          .weight = static_cast<uint16_t>(message.weight),
@@ -77,8 +79,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now
   for (size_t i = 0; i < policy.caps.size(); ++i) {
     const Cap& cap = policy.caps[i];
     if (!CapApplies(cap, message)) continue;
-    const WindowBounds bounds =
-        BoundsAt(cap.window, message.send_at, message.timezone, policy.week_starts);
+    const WindowBounds bounds = BoundsAt(cap.window, at, message.timezone, policy.week_starts);
     plan.caps.push_back(CapCheck{.cap = static_cast<int>(i),
                                  .counts_exempt = CountsExempt(policy, cap),
                                  .start = bounds.start,
@@ -87,14 +88,20 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now
                                  .limit = EffectiveLimit(cap, message.segments),
                                  .match = MatchFor(cap, message)});
   }
-  plan.deny_after = std::min(message.expires_at.value_or(absl::InfiniteFuture()),
-                             message.send_at + policy.max_delay);
+  plan.deny_after = DenyAfter(policy, message);
   plan.exempt = policy.categories[message.category].exempt_from_caps;
   plan.retention = policy.Retention();
-  plan.keep_after = std::min(now, message.send_at) - plan.retention;
+  // Every record is at or after the decision that wrote it, so a record kept `retention`
+  // after its own time stays replayable for the idempotency window from that decision on.
+  plan.keep_after = now - plan.retention;
   plan.trim_before = plan.keep_after - plan.retention / 8;
   plan.now = now;
   return plan;
+}
+
+absl::Time DenyAfter(const Policy& policy, const Message& message) {
+  return std::min(message.expires_at.value_or(absl::InfiniteFuture()),
+                  message.send_at + policy.max_delay);
 }
 
 }  // namespace sendgate::core

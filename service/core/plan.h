@@ -21,4 +21,8 @@ int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments)
 // `now` is the server's clock, passed in so that tests control it.
 CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now);
 
+// Room found later than this is no use to `message`: the earlier of its expiry and the
+// policy's maximum delay after its intended send_at.
+absl::Time DenyAfter(const Policy& policy, const Message& message);
+
 }  // namespace sendgate::core

@@ -1,5 +1,6 @@
 #include "service/core/pressure.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -19,7 +20,11 @@ std::map<FieldIds, std::string> Partitions(const Policy& policy, const Cap& cap,
     records.insert(records.end(), history.exempt.begin(), history.exempt.end());
   }
   for (const SendRecord& record : records) {
-    if (!Counts(unpartitioned, record)) continue;
+    // A record without a value for a `per` field is in no partition: such a cap never applies
+    // to its message (CapApplies), so it does not count it either.
+    const bool partitioned = std::all_of(cap.per.begin(), cap.per.end(),
+                                         [&](Field field) { return record.id(field) != 0; });
+    if (!partitioned || !Counts(unpartitioned, record)) continue;
     FieldIds key{};
     std::string label;
     for (Field field : cap.per) {

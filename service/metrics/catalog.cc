@@ -29,7 +29,8 @@ Catalog::Catalog(Registry& registry)
                                            {"method", "field"})),
       store_errors(registry.AddCounter(
           "sendgate_store_errors_total",
-          "Store calls that failed, by kind (unavailable, deadline_exceeded, internal).",
+          "Store calls that failed, by kind (unavailable, timeout, overloaded, out_of_memory, "
+          "redirected, redis_error, malformed_reply, corrupt_history).",
           {"kind"})),
       store_connection_changes(registry.AddCounter(
           "sendgate_store_connection_changes_total",

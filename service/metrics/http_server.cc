@@ -26,7 +26,13 @@ int Reply(mg_connection* connection, int status, const char* content_type,
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& listen, const Registry* registry, std::function<Readiness()> readiness) {
   std::unique_ptr<HttpServer> server(new HttpServer(registry, std::move(readiness)));
-  const char* options[] = {"listening_ports", listen.c_str(), "num_threads", "2", nullptr};
+  // Probes must answer even when a few clients hold connections open without sending: each
+  // connection holds a worker until its request arrives or `request_timeout_ms` passes.
+  const char* options[] = {"listening_ports", listen.c_str(),
+                           "num_threads", "16",
+                           "request_timeout_ms", "2000",
+                           "enable_keep_alive", "no",
+                           nullptr};
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof(callbacks));
   server->context_ = mg_start(&callbacks, nullptr, options);

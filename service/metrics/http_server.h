@@ -1,5 +1,7 @@
 // The monitoring port: /metrics (Prometheus text format), /healthz (the process answers) and
-// /readyz (ready to take traffic), served by civetweb on its own threads, apart from gRPC.
+// /readyz (ready to take traffic), served by civetweb on 16 threads of its own, apart from
+// gRPC; a connection that sends no request within 2 s is closed, so idle clients cannot starve
+// the probes.
 #pragma once
 
 #include <functional>

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "service/core/names.h"
 #include "service/policy/duration.h"
+#include "service/policy/time_zones.h"
 
 namespace sendgate::policy {
 namespace {
@@ -436,7 +437,9 @@ void ReadSettings(Reader& reader, const YAML::Node& root, core::Policy& policy) 
   }
   std::string zone_name = "UTC";
   if (root["timezone"]) zone_name = reader.Scalar(root["timezone"], "timezone").value_or("UTC");
-  if (!absl::LoadTimeZone(zone_name, &policy.default_timezone)) {
+  if (std::optional<absl::TimeZone> zone = FindTimeZone(zone_name)) {
+    policy.default_timezone = *zone;
+  } else {
     reader.Error(root["timezone"],
                  absl::StrCat("timezone '", zone_name,
                               "' is not a known IANA time zone (such as Europe/Paris)"));

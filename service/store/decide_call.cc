@@ -2,12 +2,12 @@
 
 #include <hiredis/hiredis.h>
 
-#include "absl/status/status.h"
+#include <array>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "service/store/redis_store.h"
-#include "service/store/resp.h"
-#include "service/store/script.h"
+#include "service/store/script_contract.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::store {
 namespace {
@@ -15,51 +15,93 @@ namespace {
 using core::CheckOutcome;
 using core::CheckPlan;
 using core::CheckResult;
-
-// Lua numbers are doubles: "never" is sent as 2^53 rather than int64's maximum.
-constexpr int64_t kNeverMillis = int64_t{1} << 53;
+using contract::CapSlot;
+using contract::PlanSlot;
+using contract::ReplySlot;
 
 int64_t Millis(absl::Time time) {
-  if (time == absl::InfiniteFuture()) return kNeverMillis;
-  if (time == absl::InfinitePast()) return -kNeverMillis;
+  if (time == absl::InfiniteFuture()) return contract::kInfiniteMillis;
+  if (time == absl::InfinitePast()) return -contract::kInfiniteMillis;
   return absl::ToUnixMillis(time);
 }
 
-absl::Time RoomFromMillis(int64_t millis) {
-  if (millis == 0) return absl::InfinitePast();
-  if (millis < 0) return absl::InfiniteFuture();
+absl::Status Malformed(absl::string_view what) {
+  return StoreError(StoreErrorKind::kMalformedReply,
+                    absl::StrCat("decide.lua answered a malformed reply: ", what));
+}
+
+// A cap's room from the reply: ROOM_NOW, NEVER, or an instant (positive ms).
+absl::StatusOr<absl::Time> Room(int64_t millis) {
+  if (millis == contract::kRoomNow) return absl::InfinitePast();
+  if (millis == contract::kNever) return absl::InfiniteFuture();
+  if (millis < 0) return Malformed(absl::StrCat("a room of ", millis));
   return absl::FromUnixMillis(millis);
+}
+
+// The integers of an array reply, or why it is not one.
+absl::StatusOr<std::vector<int64_t>> Integers(const redisReply* reply) {
+  if (reply->type != REDIS_REPLY_ARRAY) return Malformed("not an array");
+  std::vector<int64_t> values;
+  values.reserve(reply->elements);
+  for (size_t i = 0; i < reply->elements; ++i) {
+    if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+      return Malformed(absl::StrCat("element ", i + 1, " is not an integer"));
+    }
+    values.push_back(reply->element[i]->integer);
+  }
+  return values;
 }
 
 }  // namespace
 
-// decide.lua's KEYS and ARGV (see its header): the plan is one JSON array of numbers.
-std::string DecideCommand(const CheckPlan& plan) {
+std::string MainHistoryKey(absl::string_view contact_id) {
+  return absl::StrCat("sg:{", contact_id, "}:h");
+}
+
+std::string ExemptHistoryKey(absl::string_view contact_id) {
+  return absl::StrCat("sg:{", contact_id, "}:e");
+}
+
+std::vector<std::string> HistoryKeys(absl::string_view contact_id) {
+  std::vector<std::string> keys(static_cast<int>(contract::Key::kCount));
+  keys[static_cast<int>(contract::Key::kMain)] = MainHistoryKey(contact_id);
+  keys[static_cast<int>(contract::Key::kExempt)] = ExemptHistoryKey(contact_id);
+  return keys;
+}
+
+ScriptCall DecideCall(const CheckPlan& plan) {
+  const core::SendRecord& send = plan.send;
+  std::array<int64_t, static_cast<int>(PlanSlot::kCount)> head{};
+  auto set = [&head](PlanSlot slot, int64_t value) { head[static_cast<int>(slot)] = value; };
+  set(PlanSlot::kSendAt, Millis(send.at));
+  set(PlanSlot::kHashLow, static_cast<int64_t>(send.message_hash & 0xffffffff));
+  set(PlanSlot::kHashHigh, static_cast<int64_t>(send.message_hash >> 32));
+  for (int i = 0; i < core::kFieldCount; ++i) {
+    set(static_cast<PlanSlot>(static_cast<int>(PlanSlot::kChannel) + i), send.ids[i]);
+  }
+  set(PlanSlot::kWeight, send.weight);
+  set(PlanSlot::kPriority, send.priority);
+  set(PlanSlot::kExempt, plan.exempt ? 1 : 0);
+  set(PlanSlot::kDenyCode, plan.deny_code);
+  set(PlanSlot::kDenyAfter, Millis(plan.deny_after));
+  set(PlanSlot::kKeepAfter, Millis(plan.keep_after));
+  set(PlanSlot::kTrimBefore, Millis(plan.trim_before));
+  set(PlanSlot::kRetention, absl::ToInt64Milliseconds(plan.retention));
+  set(PlanSlot::kNow, Millis(plan.now));
+  set(PlanSlot::kCapCount, static_cast<int64_t>(plan.caps.size()));
+
   std::string json = "[";
   auto add = [&json](int64_t number) { absl::StrAppend(&json, json.size() > 1 ? "," : "", number); };
-  const core::SendRecord& send = plan.send;
-  add(plan.mode == core::CheckMode::kDecide ? 1 : 0);
-  add(Millis(send.at));
-  add(static_cast<int64_t>(send.message_hash & 0xffffffff));
-  add(static_cast<int64_t>(send.message_hash >> 32));
-  for (uint32_t id : send.ids) add(id);
-  add(send.weight);
-  add(send.priority);
-  add(plan.exempt ? 1 : 0);
-  add(plan.deny_code);
-  add(Millis(plan.deny_after));
-  add(Millis(plan.keep_after));
-  add(Millis(plan.trim_before));
-  add(absl::ToInt64Milliseconds(plan.retention));
-  add(Millis(plan.now));
-  add(static_cast<int64_t>(plan.caps.size()));
+  for (int64_t value : head) add(value);
   for (const core::CapCheck& cap : plan.caps) {
-    add(Millis(cap.start));
-    add(Millis(cap.end));
-    add(absl::ToInt64Milliseconds(cap.slide));
-    add(cap.limit);
-    add(cap.counts_exempt ? 1 : 0);
-    add(static_cast<int64_t>(cap.match.size()));
+    std::array<int64_t, static_cast<int>(CapSlot::kCount)> slots{};
+    slots[static_cast<int>(CapSlot::kStart)] = Millis(cap.start);
+    slots[static_cast<int>(CapSlot::kEnd)] = Millis(cap.end);
+    slots[static_cast<int>(CapSlot::kSlide)] = absl::ToInt64Milliseconds(cap.slide);
+    slots[static_cast<int>(CapSlot::kLimit)] = cap.limit;
+    slots[static_cast<int>(CapSlot::kCountsExempt)] = cap.counts_exempt ? 1 : 0;
+    slots[static_cast<int>(CapSlot::kMatchCount)] = static_cast<int64_t>(cap.match.size());
+    for (int64_t value : slots) add(value);
     for (const core::FieldMatch& match : cap.match) {
       add(static_cast<int>(match.field) + 1);
       add(static_cast<int64_t>(match.ids.size()));
@@ -67,56 +109,76 @@ std::string DecideCommand(const CheckPlan& plan) {
     }
   }
   json += "]";
-  RespCommand command(6);
-  command.Add("EVALSHA").Add(DecideScript().sha1).Add(2);
-  command.Add(MainHistoryKey(plan.contact_id)).Add(ExemptHistoryKey(plan.contact_id));
-  command.Add(json);
-  return command.wire();
+  return ScriptCall{.script = &DecideScript(),
+                    .keys = HistoryKeys(plan.contact_id),
+                    .args = {std::move(json)}};
 }
 
 absl::Status ReplyError(const redisReply* reply) {
   const absl::string_view text(reply->str, reply->len);
-  for (absl::string_view transient : {"LOADING", "BUSY", "OOM", "READONLY", "MASTERDOWN",
-                                     "TRYAGAIN", "CLUSTERDOWN", "MOVED", "ASK"}) {
-    if (absl::StartsWith(text, transient)) return absl::UnavailableError(text);
+  struct Prefix {
+    absl::string_view prefix;
+    StoreErrorKind kind;
+  };
+  static constexpr Prefix kPrefixes[] = {
+      {"LOADING", StoreErrorKind::kUnavailable},    {"BUSY", StoreErrorKind::kUnavailable},
+      {"READONLY", StoreErrorKind::kUnavailable},   {"MASTERDOWN", StoreErrorKind::kUnavailable},
+      {"OOM", StoreErrorKind::kOutOfMemory},        {"MOVED", StoreErrorKind::kRedirected},
+      {"ASK", StoreErrorKind::kRedirected},         {"TRYAGAIN", StoreErrorKind::kRedirected},
+      {"CLUSTERDOWN", StoreErrorKind::kRedirected},
+  };
+  for (const Prefix& each : kPrefixes) {
+    if (absl::StartsWith(text, each.prefix)) {
+      return StoreError(each.kind, absl::StrCat("Redis: ", text));
+    }
   }
-  return absl::InternalError(absl::StrCat("Redis: ", text));
+  return StoreError(StoreErrorKind::kRedisError, absl::StrCat("Redis: ", text));
 }
 
 absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, size_t caps) {
   if (reply->type == REDIS_REPLY_ERROR) return ReplyError(reply);
-  auto integer = [&](size_t i) -> int64_t {
-    return i < reply->elements && reply->element[i]->type == REDIS_REPLY_INTEGER
-               ? reply->element[i]->integer
-               : 0;
-  };
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
-    return absl::InternalError("decide.lua returned something other than an array");
-  }
+  absl::StatusOr<std::vector<int64_t>> values = Integers(reply);
+  if (!values.ok()) return values.status();
+  const size_t head = static_cast<size_t>(ReplySlot::kCount);
+  if (values->size() < head) return Malformed("too short");
+  auto at = [&](ReplySlot slot) { return (*values)[static_cast<int>(slot)]; };
   CheckResult result;
-  switch (integer(0)) {
-    case 1: result.outcome = CheckOutcome::kAllowed; break;
-    case 2: result.outcome = CheckOutcome::kDeferred; break;
-    case 3: result.outcome = CheckOutcome::kDenied; break;
-    case 4:
-      result.outcome = CheckOutcome::kReplayAllowed;
-      result.replay_at = absl::FromUnixMillis(integer(1));
+  switch (static_cast<contract::Outcome>(at(ReplySlot::kOutcome))) {
+    case contract::Outcome::kReplayAllowed:
+    case contract::Outcome::kReplayDenied:
+      if (values->size() != head || at(ReplySlot::kAt) <= 0) return Malformed("a bad replay");
+      result.outcome = at(ReplySlot::kOutcome) ==
+                               static_cast<int64_t>(contract::Outcome::kReplayAllowed)
+                           ? CheckOutcome::kReplayAllowed
+                           : CheckOutcome::kReplayDenied;
+      result.replay_at = absl::FromUnixMillis(at(ReplySlot::kAt));
+      result.replay_code = static_cast<uint8_t>(at(ReplySlot::kCode));
       return result;
-    case 5:
-      result.outcome = CheckOutcome::kReplayDenied;
-      result.replay_at = absl::FromUnixMillis(integer(1));
-      result.replay_code = static_cast<uint8_t>(integer(2));
-      return result;
-    case 6: result.outcome = CheckOutcome::kUnknown; return result;
-    default: return absl::InternalError("decide.lua returned an unknown outcome");
+    case contract::Outcome::kAllowed: result.outcome = CheckOutcome::kAllowed; break;
+    case contract::Outcome::kDeferred: result.outcome = CheckOutcome::kDeferred; break;
+    case contract::Outcome::kDenied: result.outcome = CheckOutcome::kDenied; break;
+    default: return Malformed(absl::StrCat("an unknown outcome ", at(ReplySlot::kOutcome)));
   }
-  if (reply->elements != 2 + 2 * caps) {
-    return absl::InternalError("decide.lua returned the wrong number of cap results");
+  if (values->size() != head + 2 * caps) {
+    return Malformed(absl::StrCat(values->size(), " elements for ", caps, " caps"));
   }
-  if (result.outcome != CheckOutcome::kAllowed) result.retry_at = RoomFromMillis(integer(1));
+  bool any_full = false;
   for (size_t i = 0; i < caps; ++i) {
-    result.caps.push_back({.used = integer(2 + 2 * i), .room_at = RoomFromMillis(integer(3 + 2 * i))});
+    absl::StatusOr<absl::Time> room = Room((*values)[head + 2 * i + 1]);
+    if (!room.ok()) return room.status();
+    const int64_t used = (*values)[head + 2 * i];
+    if (used < 0) return Malformed(absl::StrCat("a usage of ", used));
+    result.caps.push_back({.used = used, .room_at = *room});
+    any_full = any_full || result.caps.back().full();
   }
+  if (result.outcome == CheckOutcome::kAllowed) {
+    if (any_full) return Malformed("allowed with a full cap");
+    return result;
+  }
+  absl::StatusOr<absl::Time> retry = Room(at(ReplySlot::kAt));
+  if (!retry.ok()) return retry.status();
+  if (*retry == absl::InfinitePast()) return Malformed("no retry time");
+  result.retry_at = *retry;
   return result;
 }
 

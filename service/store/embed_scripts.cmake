@@ -1,12 +1,22 @@
-# Writes OUTPUT, a header holding each Lua file of SOURCES as a string constant kNameLua.
+# Writes OUTPUT, a header holding each Lua file of SCRIPTS, with every file of PRELUDE put in
+# front of it, as constants kNameLua (the source Redis runs) and kNameLuaSha1 (its SHA-1, the
+# name EVALSHA calls it by, computed here so that no digest code is needed at run time).
+set(prelude "")
+foreach(file ${PRELUDE})
+  file(READ ${file} text)
+  string(APPEND prelude "${text}\n")
+endforeach()
 set(content "// Generated from service/store/*.lua by embed_scripts.cmake. Do not edit.\n#pragma once\nnamespace sendgate::store {\n")
-foreach(source ${SOURCES})
-  get_filename_component(stem ${source} NAME_WE)
+foreach(script ${SCRIPTS})
+  get_filename_component(stem ${script} NAME_WE)
   string(SUBSTRING ${stem} 0 1 first)
   string(TOUPPER ${first} first)
   string(SUBSTRING ${stem} 1 -1 rest)
-  file(READ ${source} text)
-  string(APPEND content "inline constexpr char k${first}${rest}Lua[] = R\"lua(${text})lua\";\n")
+  file(READ ${script} text)
+  set(source "${prelude}${text}")
+  string(SHA1 digest "${source}")
+  string(APPEND content "inline constexpr char k${first}${rest}Lua[] = R\"lua(${source})lua\";\n")
+  string(APPEND content "inline constexpr char k${first}${rest}LuaSha1[] = \"${digest}\";\n")
 endforeach()
 string(APPEND content "}  // namespace sendgate::store\n")
 file(WRITE ${OUTPUT} "${content}")

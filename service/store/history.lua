@@ -1,19 +1,26 @@
--- history.lua: the packed send-history layout shared by sendgate's scripts (prepended to each).
--- A history is a string of 32-byte records, as service/store/history_codec.h describes:
--- sent-at ms, message hash (8 bytes), 5 field ids, weight, priority, denied code (0 = sent).
--- The message hash is read as two 32-bit halves (low first), as the callers send it.
-local RECORD = '<I6I4I4HHHI4I4HBB'
-local RECORD_BYTES = 32
+-- history.lua: reading the packed send history, shared by sendgate's scripts (put after
+-- contract.lua and before each script). A history is a string of records (RECORD, in
+-- contract.lua); `pos` is where a record starts in it, from 1.
 
 -- Where the record of message hash (lo, hi) starts in `blob`, or nil. A plain search (C speed,
 -- whatever the history's length), kept only where it falls on a record's hash field.
 local function find_message(blob, lo, hi)
-  local needle = struct.pack('<I4I4', lo, hi)
+  local needle = struct.pack(HASH_FORMAT, lo, hi)
   local from = 1
   while true do
     local at = string.find(blob, needle, from, true)
     if not at then return nil end
-    if (at - 7) % RECORD_BYTES == 0 then return at - 6 end
+    if (at - 1 - HASH_LOW_OFFSET) % RECORD_BYTES == 0 then return at - HASH_LOW_OFFSET end
     from = at + 1
   end
+end
+
+-- The time of the record at `pos`, in ms.
+local function record_at(blob, pos)
+  return (struct.unpack(AT_FORMAT, blob, pos + AT_OFFSET))
+end
+
+-- The denied code of the record at `pos`: 0 for a counted send.
+local function record_denied(blob, pos)
+  return string.byte(blob, pos + DENIED_OFFSET)
 end

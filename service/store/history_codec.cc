@@ -2,46 +2,76 @@
 
 #include <cstdint>
 
-#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "service/store/script_contract.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::store {
 namespace {
 
-// Stored widths of channel, category, subscription, program and campaign ids (core::FieldId).
-constexpr int kIdBytes[core::kFieldCount] = {2, 2, 2, 4, 4};
+using contract::RecordField;
 
-uint64_t GetLittleEndian(absl::string_view in, size_t offset, int bytes) {
+uint64_t Get(absl::string_view record, RecordField field) {
+  const int offset = contract::Offset(field);
   uint64_t value = 0;
-  for (int i = bytes - 1; i >= 0; --i) {
-    value = (value << 8) | static_cast<unsigned char>(in[offset + i]);
+  for (int i = contract::kFieldBytes[static_cast<int>(field)] - 1; i >= 0; --i) {
+    value = (value << 8) | static_cast<unsigned char>(record[offset + i]);
   }
   return value;
+}
+
+void Put(std::string& record, RecordField field, uint64_t value) {
+  const int offset = contract::Offset(field);
+  for (int i = 0; i < contract::kFieldBytes[static_cast<int>(field)]; ++i) {
+    record[offset + i] = static_cast<char>((value >> (8 * i)) & 0xff);
+  }
+}
+
+// The record field of a message's `field` id.
+RecordField IdField(int field) {
+  return static_cast<RecordField>(static_cast<int>(RecordField::kChannel) + field);
 }
 
 }  // namespace
 
 absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view blob) {
-  if (blob.size() % kRecordBytes != 0) {
-    return absl::DataLossError(
-        absl::StrCat("history of ", blob.size(), " bytes is not a whole number of records"));
+  if (blob.size() % contract::kRecordBytes != 0) {
+    return StoreError(StoreErrorKind::kCorruptHistory,
+                      absl::StrCat("a stored history of ", blob.size(),
+                                   " bytes is not a whole number of records"));
   }
   std::vector<core::SendRecord> history;
-  history.reserve(blob.size() / kRecordBytes);
-  for (size_t offset = 0; offset < blob.size(); offset += kRecordBytes) {
-    core::SendRecord& record = history.emplace_back();
-    record.at = absl::FromUnixMillis(static_cast<int64_t>(GetLittleEndian(blob, offset, 6)));
-    record.message_hash = GetLittleEndian(blob, offset + 6, 8);
-    size_t at = offset + 14;
+  history.reserve(blob.size() / contract::kRecordBytes);
+  for (size_t offset = 0; offset < blob.size(); offset += contract::kRecordBytes) {
+    const absl::string_view record = blob.substr(offset, contract::kRecordBytes);
+    core::SendRecord& out = history.emplace_back();
+    out.at = absl::FromUnixMillis(static_cast<int64_t>(Get(record, RecordField::kAt)));
+    out.message_hash =
+        Get(record, RecordField::kHashLow) | (Get(record, RecordField::kHashHigh) << 32);
     for (int i = 0; i < core::kFieldCount; ++i) {
-      record.ids[i] = static_cast<uint32_t>(GetLittleEndian(blob, at, kIdBytes[i]));
-      at += kIdBytes[i];
+      out.ids[i] = static_cast<uint32_t>(Get(record, IdField(i)));
     }
-    record.weight = static_cast<uint16_t>(GetLittleEndian(blob, offset + 28, 2));
-    record.priority = static_cast<uint8_t>(GetLittleEndian(blob, offset + 30, 1));
-    record.denied_code = static_cast<uint8_t>(GetLittleEndian(blob, offset + 31, 1));
+    out.weight = static_cast<uint16_t>(Get(record, RecordField::kWeight));
+    out.priority = static_cast<uint8_t>(Get(record, RecordField::kPriority));
+    out.denied_code = static_cast<uint8_t>(Get(record, RecordField::kDenied));
   }
   return history;
+}
+
+std::string EncodeHistory(const std::vector<core::SendRecord>& records) {
+  std::string blob;
+  for (const core::SendRecord& in : records) {
+    std::string record(contract::kRecordBytes, '\0');
+    Put(record, RecordField::kAt, static_cast<uint64_t>(absl::ToUnixMillis(in.at)));
+    Put(record, RecordField::kHashLow, in.message_hash & 0xffffffff);
+    Put(record, RecordField::kHashHigh, in.message_hash >> 32);
+    for (int i = 0; i < core::kFieldCount; ++i) Put(record, IdField(i), in.ids[i]);
+    Put(record, RecordField::kWeight, in.weight);
+    Put(record, RecordField::kPriority, in.priority);
+    Put(record, RecordField::kDenied, in.denied_code);
+    blob += record;
+  }
+  return blob;
 }
 
 }  // namespace sendgate::store

@@ -1,20 +1,22 @@
 #include "service/store/redis_connection.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "service/metrics/log.h"
-#include "service/store/resp.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::store {
 namespace {
@@ -25,13 +27,52 @@ using metrics::Severity;
 // How often waiting commands are checked against their deadlines.
 const timeval kTick = {0, 1000};
 
-
 bool IsNoScript(const redisReply* reply) {
   return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
          absl::StartsWith(absl::string_view(reply->str, reply->len), "NOSCRIPT");
 }
 
+bool IsNumericAddress(const std::string& host) {
+  unsigned char buffer[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+void Wake(int fd) {
+  const uint64_t one = 1;
+  (void)!write(fd, &one, sizeof(one));
+}
+
 }  // namespace
+
+absl::StatusOr<std::string> ResolveWithSystem(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int error = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (error != 0 || found == nullptr) {
+    return StoreError(StoreErrorKind::kUnavailable,
+                      absl::StrCat("cannot resolve ", host, ": ", gai_strerror(error)));
+  }
+  char address[INET6_ADDRSTRLEN] = {};
+  const void* raw = found->ai_family == AF_INET6
+                        ? static_cast<const void*>(
+                              &reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                        : &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr;
+  inet_ntop(found->ai_family, raw, address, sizeof(address));
+  freeaddrinfo(found);
+  return std::string(address);
+}
+
+struct RedisConnection::Resolution {
+  explicit Resolution(int connection_wake_fd) : wake_fd(dup(connection_wake_fd)) {}
+  ~Resolution() { close(wake_fd); }
+
+  std::mutex mutex;
+  std::optional<absl::StatusOr<std::string>> address;  // set by the resolver thread
+  const int wake_fd;  // our own duplicate: valid even after the connection is gone
+};
 
 RedisConnection::RedisConnection(ConnectionOptions options, ConnectionEvents events)
     : options_(std::move(options)), events_(std::move(events)), backoff_(options_.reconnect_min) {
@@ -49,8 +90,7 @@ RedisConnection::~RedisConnection() {
     std::lock_guard<std::mutex> lock(inbox_mutex_);
     stopping_ = true;
   }
-  const uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof(one));
+  Wake(wake_fd_);
   thread_.join();
   event_free(wake_event_);
   event_free(tick_event_);
@@ -61,20 +101,22 @@ RedisConnection::~RedisConnection() {
 
 void RedisConnection::Send(std::string wire, absl::Time deadline, Callback done) {
   if (state_.load(std::memory_order_relaxed) == State::kDown) {
-    done(absl::UnavailableError("Redis is not connected"));
+    done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
     return;
   }
   Submit(new Pending{.wire = std::move(wire), .deadline = deadline, .done = std::move(done)});
 }
 
-void RedisConnection::SendScript(const Script& script, std::string wire, absl::Time deadline,
-                                 Callback done) {
+void RedisConnection::SendScript(ScriptCall call, absl::Time deadline, Callback done) {
   if (state_.load(std::memory_order_relaxed) == State::kDown) {
-    done(absl::UnavailableError("Redis is not connected"));
+    done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
     return;
   }
-  Submit(new Pending{
-      .wire = std::move(wire), .script = &script, .deadline = deadline, .done = std::move(done)});
+  std::string wire = FormatScriptCall(call, /*with_source=*/false);
+  Submit(new Pending{.wire = std::move(wire),
+                     .script = std::move(call),
+                     .deadline = deadline,
+                     .done = std::move(done)});
 }
 
 void RedisConnection::Submit(Pending* pending) {
@@ -89,14 +131,11 @@ void RedisConnection::Submit(Pending* pending) {
     }
   }
   if (pending != nullptr) {
-    Answer(*pending, absl::UnavailableError("sendgate is shutting down"));
+    Answer(*pending, StoreError(StoreErrorKind::kUnavailable, "sendgate is shutting down"));
     delete pending;
     return;
   }
-  if (wake) {
-    const uint64_t one = 1;
-    (void)!write(wake_fd_, &one, sizeof(one));
-  }
+  if (wake) Wake(wake_fd_);
 }
 
 void RedisConnection::Run() {
@@ -108,7 +147,50 @@ void RedisConnection::Connect() {
   SetState(State::kConnecting);
   connect_started_ = absl::Now();
   StartTicking();
-  context_ = redisAsyncConnect(options_.host.c_str(), options_.port);
+  if (IsNumericAddress(options_.host)) {
+    ConnectTo(options_.host);
+  } else {
+    StartResolving();
+  }
+}
+
+// One resolution at a time: an attempt that times out while its resolver still runs waits for
+// that resolver's answer instead of starting another.
+void RedisConnection::StartResolving() {
+  if (resolution_ != nullptr) return;
+  resolution_ = std::make_shared<Resolution>(wake_fd_);
+  std::thread([resolution = resolution_, resolve = options_.resolve, host = options_.host] {
+    absl::StatusOr<std::string> address = resolve(host);
+    std::lock_guard<std::mutex> lock(resolution->mutex);
+    resolution->address = std::move(address);
+    Wake(resolution->wake_fd);
+  }).detach();
+}
+
+void RedisConnection::TakeResolution() {
+  if (resolution_ == nullptr) return;
+  std::optional<absl::StatusOr<std::string>> address;
+  {
+    std::lock_guard<std::mutex> lock(resolution_->mutex);
+    address = std::move(resolution_->address);
+  }
+  if (!address.has_value()) return;
+  resolution_.reset();
+  if (state_.load(std::memory_order_relaxed) != State::kConnecting || context_ != nullptr) {
+    return;  // that attempt was given up; the next one resolves again
+  }
+  if (address->ok()) {
+    ConnectTo(**address);
+    return;
+  }
+  static metrics::EveryFewSeconds throttle(5);
+  if (throttle.Due()) Log(Severity::kWarning, "store", address->status().message());
+  SetState(State::kDown);
+  ScheduleReconnect();
+}
+
+void RedisConnection::ConnectTo(const std::string& address) {
+  context_ = redisAsyncConnect(address.c_str(), options_.port);
   if (context_ == nullptr || context_->err != 0) {
     Log(Severity::kWarning, "store",
         absl::StrCat("cannot connect to Redis at ", options_.host, ":", options_.port, ": ",
@@ -124,9 +206,7 @@ void RedisConnection::Connect() {
   redisAsyncSetConnectCallback(context_, &OnConnect);
   redisAsyncSetDisconnectCallback(context_, &OnDisconnect);
   for (const Script* script : {&DecideScript(), &CancelScript()}) {
-    RespCommand load(3);
-    load.Add("SCRIPT").Add("LOAD").Add(script->source);
-    Dispatch(new Pending{.wire = load.wire(),
+    Dispatch(new Pending{.wire = FormatCommand({"SCRIPT", "LOAD", script->source}),
                          .deadline = absl::InfiniteFuture(),
                          .done = [](absl::StatusOr<const redisReply*>) {}});
   }
@@ -136,7 +216,7 @@ void RedisConnection::Drop(bool reconnect) {
   if (context_ != nullptr) {
     redisAsyncContext* context = context_;
     context_ = nullptr;  // OnDisconnect ignores a context we dropped ourselves
-    redisAsyncFree(context);  // waiting commands are answered UNAVAILABLE
+    redisAsyncFree(context);  // waiting commands are answered kUnavailable
   }
   SetState(State::kDown);
   if (reconnect) ScheduleReconnect();
@@ -157,6 +237,7 @@ void RedisConnection::DrainInbox() {
     wake_pending_ = false;
     stopping = stopping_;
   }
+  TakeResolution();
   for (Pending* pending : batch) Dispatch(pending);
   if (stopping) {
     Drop(/*reconnect=*/false);
@@ -167,14 +248,14 @@ void RedisConnection::DrainInbox() {
 void RedisConnection::Dispatch(Pending* pending) {
   absl::Status refused;
   if (context_ == nullptr) {
-    refused = absl::UnavailableError("Redis is not connected");
+    refused = StoreError(StoreErrorKind::kUnavailable, "Redis is not connected");
   } else if (absl::Now() >= pending->deadline) {
-    refused = absl::DeadlineExceededError("deadline passed before the command was sent");
+    refused = StoreError(StoreErrorKind::kTimeout, "the deadline passed before the command left");
   } else if (in_flight_.size() >= options_.max_in_flight) {
-    refused = absl::UnavailableError("too many commands waiting for Redis");
+    refused = StoreError(StoreErrorKind::kOverloaded, "too many commands wait for Redis");
   } else if (redisAsyncFormattedCommand(context_, &OnReply, pending, pending->wire.data(),
                                         pending->wire.size()) != REDIS_OK) {
-    refused = absl::UnavailableError("Redis connection is closing");
+    refused = StoreError(StoreErrorKind::kUnavailable, "the Redis connection is closing");
   }
   if (!refused.ok()) {
     Answer(*pending, refused);
@@ -182,7 +263,7 @@ void RedisConnection::Dispatch(Pending* pending) {
     return;
   }
   pending->sent_at = absl::Now();
-  if (pending->script == nullptr) std::string().swap(pending->wire);  // kept only for NOSCRIPT
+  std::string().swap(pending->wire);  // written; a NOSCRIPT rebuilds it from `script`
   in_flight_.push_back(pending);
   StartTicking();
 }
@@ -197,14 +278,14 @@ void RedisConnection::CheckDeadlines() {
   const absl::Time now = absl::Now();
   for (Pending* pending : in_flight_) {
     if (!pending->answered && now >= pending->deadline) {
-      Answer(*pending, absl::DeadlineExceededError("Redis did not answer in time"));
+      Answer(*pending, StoreError(StoreErrorKind::kTimeout, "Redis did not answer in time"));
     }
   }
   const State state = state_.load(std::memory_order_relaxed);
   if (state == State::kConnecting && now - connect_started_ > options_.connect_timeout) {
     Log(Severity::kWarning, "store",
         absl::StrCat("connecting to Redis at ", options_.host, ":", options_.port,
-                     " timed out"));
+                     " timed out", resolution_ != nullptr ? " (resolving the name)" : ""));
     Drop(/*reconnect=*/true);
   } else if (state == State::kConnected && !in_flight_.empty() &&
              now - in_flight_.front()->sent_at > options_.stall_timeout) {
@@ -284,16 +365,16 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), pending);
   if (it != self->in_flight_.end()) self->in_flight_.erase(it);
   const auto* redis_reply = static_cast<const redisReply*>(reply);
-  if (IsNoScript(redis_reply) && pending->script != nullptr && !pending->answered) {
+  if (IsNoScript(redis_reply) && pending->script.has_value() && !pending->answered) {
     // The script cache was flushed (restart, failover, SCRIPT FLUSH): send the source once.
     if (self->events_.on_noscript) self->events_.on_noscript();
-    pending->wire = EvalInsteadOfEvalsha(pending->wire, *pending->script);
-    pending->script = nullptr;
+    pending->wire = FormatScriptCall(*pending->script, /*with_source=*/true);
+    pending->script.reset();
     self->Dispatch(pending);
     return;
   }
   if (redis_reply == nullptr) {
-    Answer(*pending, absl::UnavailableError("the connection to Redis was lost"));
+    Answer(*pending, StoreError(StoreErrorKind::kUnavailable, "the connection to Redis was lost"));
   } else {
     Answer(*pending, redis_reply);
   }

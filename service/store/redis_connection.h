@@ -2,13 +2,17 @@
 // from any thread and pipelined in submission order; no thread ever waits on Redis.
 // hiredis 0.14 has no command or connect timeouts: every command carries a deadline that this
 // class enforces itself, a connection that stops answering is dropped and reopened, and while
-// it is down commands fail at once instead of queueing.
+// it is down commands fail at once instead of queueing. hiredis also resolves host names
+// synchronously: a name is resolved on a thread of its own, so that a slow DNS server never
+// stalls the loop and the deadlines it keeps.
 #pragma once
 
 #include <atomic>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,15 +29,24 @@ struct redisReply;
 
 namespace sendgate::store {
 
+// A host name -> one numeric address ("10.0.0.7", "::1"), or why not. May block.
+using Resolver = std::function<absl::StatusOr<std::string>(const std::string& host)>;
+
+// The system's resolver (getaddrinfo: /etc/hosts, DNS with the search domains of
+// /etc/resolv.conf, as Kubernetes service names need).
+absl::StatusOr<std::string> ResolveWithSystem(const std::string& host);
+
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // From the start of an attempt (name resolution included) to an established connection.
   absl::Duration connect_timeout = absl::Seconds(1);
   // No reply at all for this long while commands wait: the connection is dropped and reopened.
   absl::Duration stall_timeout = absl::Seconds(2);
   absl::Duration reconnect_min = absl::Milliseconds(50);
   absl::Duration reconnect_max = absl::Seconds(2);
   size_t max_in_flight = 100000;  // beyond this, commands fail at once (Redis cannot keep up)
+  Resolver resolve = &ResolveWithSystem;  // used when `host` is not a numeric address
 };
 
 // What connections report to whoever watches them (metrics); called on their loop threads.
@@ -45,21 +58,21 @@ struct ConnectionEvents {
 class RedisConnection {
  public:
   // Called exactly once, on the loop thread or (when the connection is down) on the caller's:
-  // with the reply (valid during the call only; it may be a Redis error reply), or with
-  // UNAVAILABLE (not connected, connection lost, overloaded) or DEADLINE_EXCEEDED.
+  // with the reply (valid during the call only; it may be a Redis error reply), or with a
+  // store error (store_error.h): kUnavailable, kOverloaded or kTimeout.
   using Callback = absl::AnyInvocable<void(absl::StatusOr<const redisReply*>)>;
 
   // Starts the loop thread, which connects and keeps reconnecting.
   RedisConnection(ConnectionOptions options, ConnectionEvents events);
-  // Stops the loop; commands still waiting get UNAVAILABLE.
+  // Stops the loop; commands still waiting get kUnavailable.
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
-  // `wire` is one command in RESP form (see resp.h).
+  // `wire` is one command in RESP form (FormatCommand()).
   void Send(std::string wire, absl::Time deadline, Callback done);
-  // An EVALSHA of `script` (built with ScriptCall()); on NOSCRIPT it is sent again as EVAL.
-  void SendScript(const Script& script, std::string wire, absl::Time deadline, Callback done);
+  // EVALSHA of the call's script; on NOSCRIPT it is sent again as EVAL with the source.
+  void SendScript(ScriptCall call, absl::Time deadline, Callback done);
 
   bool connected() const { return state_.load(std::memory_order_relaxed) == State::kConnected; }
 
@@ -67,16 +80,21 @@ class RedisConnection {
   enum class State { kConnecting, kConnected, kDown };
   struct Pending {
     std::string wire;
-    const Script* script = nullptr;
+    std::optional<ScriptCall> script;  // kept until answered, for the EVAL after a NOSCRIPT
     absl::Time deadline;
     absl::Time sent_at;
     Callback done;
     bool answered = false;
   };
+  // Where a resolver thread leaves its answer; shared, since the thread may outlive us.
+  struct Resolution;
 
   void Submit(Pending* pending);
   void Run();
   void Connect();
+  void ConnectTo(const std::string& address);
+  void StartResolving();
+  void TakeResolution();
   void Drop(bool reconnect);
   void ScheduleReconnect();
   void DrainInbox();
@@ -112,8 +130,8 @@ class RedisConnection {
   bool ticking_ = false;
   event* reconnect_event_ = nullptr;
   redisAsyncContext* context_ = nullptr;
+  std::shared_ptr<Resolution> resolution_;  // while a name is being resolved
   absl::Time connect_started_;
-  absl::Time last_reply_;
   absl::Duration backoff_;
   std::deque<Pending*> in_flight_;  // sent, in reply order
   std::thread thread_;

@@ -2,24 +2,63 @@
 
 #include <hiredis/hiredis.h>
 
-#include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/core/names.h"
+#include "service/metrics/log.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
-#include "service/store/resp.h"
-#include "service/store/script.h"
+#include "service/store/script_contract.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::store {
+namespace {
 
-using core::CheckPlan;
-
-std::string MainHistoryKey(absl::string_view contact_id) {
-  return absl::StrCat("sg:{", contact_id, "}:h");
+// A failure that says something is wrong beyond an outage (bad data, a bug, a full Redis,
+// cluster mode) is logged, once per few seconds per kind; outages are logged by the
+// connections as they go down and up.
+absl::Status Logged(absl::Status status) {
+  const StoreErrorKind kind = KindOf(status);
+  if (Retryable(kind)) return status;
+  static metrics::EveryFewSeconds throttles[kStoreErrorKinds] = {
+      metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5),
+      metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5),
+      metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5)};
+  if (throttles[static_cast<int>(kind)].Due()) {
+    metrics::Log(metrics::Severity::kError, "store",
+                 absl::StrCat(KindCause(kind), ": ", status.message()));
+  }
+  return status;
 }
 
-std::string ExemptHistoryKey(absl::string_view contact_id) {
-  return absl::StrCat("sg:{", contact_id, "}:e");
+}  // namespace
+
+absl::Status CheckNotCluster(const ConnectionOptions& options) {
+  const timeval timeout = absl::ToTimeval(options.connect_timeout);
+  redisContext* context = redisConnectWithTimeout(options.host.c_str(), options.port, timeout);
+  if (context == nullptr || context->err != 0) {
+    const std::string error = context != nullptr ? context->errstr : "out of memory";
+    if (context != nullptr) redisFree(context);
+    return absl::UnavailableError(absl::StrCat("cannot reach Redis at ", options.host, ":",
+                                               options.port, ": ", error));
+  }
+  redisSetTimeout(context, timeout);
+  auto* reply = static_cast<redisReply*>(redisCommand(context, "INFO cluster"));
+  absl::Status status = absl::UnavailableError(
+      absl::StrCat("Redis at ", options.host, ":", options.port, " did not answer INFO"));
+  if (reply != nullptr && reply->type == REDIS_REPLY_STRING) {
+    status = absl::OkStatus();
+    if (absl::StrContains(absl::string_view(reply->str, reply->len), "cluster_enabled:1")) {
+      status = absl::FailedPreconditionError(absl::StrCat(
+          "Redis at ", options.host, ":", options.port,
+          " runs in cluster mode; this version of sendgate needs a standalone Redis (or a "
+          "primary with replicas): every decision would be redirected (MOVED) and fall to the "
+          "fail mode"));
+    }
+  }
+  if (reply != nullptr) freeReplyObject(reply);
+  redisFree(context);
+  return status;
 }
 
 RedisStore::RedisStore(RedisStoreOptions options) {
@@ -32,54 +71,64 @@ RedisConnection& RedisStore::ConnectionFor(absl::string_view contact_id) {
   return *connections_[core::NameId(contact_id) % connections_.size()];
 }
 
-void RedisStore::Check(const CheckPlan& plan, absl::Time deadline, CheckCallback done) {
+void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
   ConnectionFor(plan.contact_id)
-      .SendScript(DecideScript(), DecideCommand(plan), deadline,
-                  [caps = plan.caps.size(), done = std::move(done)](
-                      absl::StatusOr<const redisReply*> reply) mutable {
-                    if (!reply.ok()) {
-                      done(reply.status());
-                    } else {
-                      done(ParseDecideReply(*reply, caps));
-                    }
+      .SendScript(DecideCall(plan), deadline,
+                  [caps = plan.caps.size(),
+                   done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    absl::StatusOr<core::CheckResult> result = ParseDecideReply(*reply, caps);
+                    if (!result.ok()) return done(Logged(result.status()));
+                    done(std::move(result));
                   });
 }
 
 void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_id,
                         absl::Time deadline, CancelCallback done) {
   const uint64_t hash = core::MessageHash(message_id);
-  RespCommand command(7);
-  command.Add("EVALSHA").Add(CancelScript().sha1).Add(2);
-  command.Add(MainHistoryKey(contact_id)).Add(ExemptHistoryKey(contact_id));
-  command.Add(static_cast<int64_t>(hash & 0xffffffff)).Add(static_cast<int64_t>(hash >> 32));
+  std::vector<std::string> args(static_cast<int>(contract::CancelArg::kCount));
+  args[static_cast<int>(contract::CancelArg::kHashLow)] = absl::StrCat(hash & 0xffffffff);
+  args[static_cast<int>(contract::CancelArg::kHashHigh)] = absl::StrCat(hash >> 32);
   ConnectionFor(contact_id)
-      .SendScript(CancelScript(), command.wire(), deadline,
-                  [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-                    if (!reply.ok()) return done(reply.status());
-                    if ((*reply)->type == REDIS_REPLY_ERROR) return done(ReplyError(*reply));
-                    done((*reply)->type == REDIS_REPLY_INTEGER && (*reply)->integer == 1);
-                  });
+      .SendScript(
+          ScriptCall{.script = &CancelScript(), .keys = HistoryKeys(contact_id), .args = args},
+          deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+            if (!reply.ok()) return done(reply.status());
+            const redisReply* answer = *reply;
+            if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
+            if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 ||
+                answer->integer > 1) {
+              return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
+                                            "cancel.lua answered something other than 0 or 1")));
+            }
+            done(answer->integer == 1);
+          });
 }
 
 void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
                              HistoryCallback done) {
-  RespCommand command(3);
-  command.Add("MGET").Add(MainHistoryKey(contact_id)).Add(ExemptHistoryKey(contact_id));
+  const std::vector<std::string> keys = HistoryKeys(contact_id);
   ConnectionFor(contact_id)
-      .Send(command.wire(), deadline,
+      .Send(FormatCommand({"MGET", keys[0], keys[1]}), deadline,
             [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
               if (!reply.ok()) return done(reply.status());
-              if ((*reply)->type == REDIS_REPLY_ERROR) return done(ReplyError(*reply));
-              if ((*reply)->type != REDIS_REPLY_ARRAY || (*reply)->elements != 2) {
-                return done(absl::InternalError("MGET returned something other than 2 values"));
+              const redisReply* answer = *reply;
+              if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
+              if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 2) {
+                return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
+                                              "MGET answered something other than 2 values")));
               }
               core::History history;
-              for (auto [element, list] : {std::pair{(*reply)->element[0], &history.main},
-                                           std::pair{(*reply)->element[1], &history.exempt}}) {
-                if (element->type != REDIS_REPLY_STRING) continue;  // no such key
+              for (auto [element, list] : {std::pair{answer->element[0], &history.main},
+                                           std::pair{answer->element[1], &history.exempt}}) {
+                if (element->type == REDIS_REPLY_NIL) continue;  // no such key
+                if (element->type != REDIS_REPLY_STRING) {
+                  return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
+                                                "MGET answered a value that is not a string")));
+                }
                 absl::StatusOr<std::vector<core::SendRecord>> records =
                     DecodeHistory(absl::string_view(element->str, element->len));
-                if (!records.ok()) return done(records.status());
+                if (!records.ok()) return done(Logged(records.status()));
                 *list = std::move(*records);
               }
               done(std::move(history));

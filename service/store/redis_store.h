@@ -19,9 +19,10 @@ struct RedisStoreOptions {
   ConnectionEvents events;  // shared by all connections; called on their loop threads
 };
 
-// The Redis keys of a contact's History::main and History::exempt.
-std::string MainHistoryKey(absl::string_view contact_id);
-std::string ExemptHistoryKey(absl::string_view contact_id);
+// Asks the Redis at `options` (blocking, at start-up) whether it runs in cluster mode, which
+// this version cannot use: FAILED_PRECONDITION saying so when it does, UNAVAILABLE when it
+// cannot be asked (sendgate then starts anyway, and the fail modes answer until it can).
+absl::Status CheckNotCluster(const ConnectionOptions& options);
 
 class RedisStore final : public Store {
  public:

@@ -1,36 +1,48 @@
 #include "service/store/script.h"
 
+#include <hiredis/hiredis.h>
+
 #include "absl/strings/str_cat.h"
 #include "service/store/embedded_scripts.h"
-#include "service/store/sha1.h"
 
 namespace sendgate::store {
-namespace {
 
-Script Make(absl::string_view body) {
-  Script script{.source = absl::StrCat(kHistoryLua, "\n", body)};
-  script.sha1 = Sha1Hex(script.source);
+const Script& DecideScript() {
+  static const Script script{.source = kDecideLua, .sha1 = kDecideLuaSha1};
   return script;
 }
 
-}  // namespace
-
-const Script& DecideScript() {
-  static const Script* const script = new Script(Make(kDecideLua));
-  return *script;
-}
-
 const Script& CancelScript() {
-  static const Script* const script = new Script(Make(kCancelLua));
-  return *script;
+  static const Script script{.source = kCancelLua, .sha1 = kCancelLuaSha1};
+  return script;
 }
 
-std::string EvalInsteadOfEvalsha(absl::string_view evalsha_wire, const Script& script) {
-  // "*<n>\r\n" "$7\r\nEVALSHA\r\n" "$40\r\n<sha>\r\n" <the rest>
-  const size_t count_end = evalsha_wire.find("\r\n") + 2;
-  const size_t rest = count_end + 13 + 5 + 40 + 2;
-  return absl::StrCat(evalsha_wire.substr(0, count_end), "$4\r\nEVAL\r\n$", script.source.size(),
-                      "\r\n", script.source, "\r\n", evalsha_wire.substr(rest));
+std::string FormatCommand(const std::vector<absl::string_view>& argv) {
+  std::vector<const char*> pointers;
+  std::vector<size_t> lengths;
+  pointers.reserve(argv.size());
+  lengths.reserve(argv.size());
+  for (absl::string_view argument : argv) {
+    pointers.push_back(argument.data());
+    lengths.push_back(argument.size());
+  }
+  char* formatted = nullptr;
+  const int length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()),
+                                            pointers.data(), lengths.data());
+  if (length < 0) return "";  // out of memory
+  std::string wire(formatted, static_cast<size_t>(length));
+  redisFreeCommand(formatted);
+  return wire;
+}
+
+std::string FormatScriptCall(const ScriptCall& call, bool with_source) {
+  const std::string key_count = absl::StrCat(call.keys.size());
+  std::vector<absl::string_view> argv = {with_source ? "EVAL" : "EVALSHA",
+                                         with_source ? call.script->source : call.script->sha1,
+                                         key_count};
+  for (const std::string& key : call.keys) argv.push_back(key);
+  for (const std::string& arg : call.args) argv.push_back(arg);
+  return FormatCommand(argv);
 }
 
 }  // namespace sendgate::store

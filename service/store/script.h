@@ -1,21 +1,34 @@
-// A Lua script as sendgate sends it: its source (for EVAL after a NOSCRIPT) and its SHA-1 (for
-// EVALSHA). The sources are service/store/*.lua, embedded at build time.
+// The Lua scripts as sendgate sends them, and commands in the RESP form hiredis writes. The
+// sources are service/store/*.lua with contract.lua and history.lua in front, embedded at build
+// time with their SHA-1 (embed_scripts.cmake), so EVALSHA needs no digest code at run time.
 #pragma once
 
 #include <string>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 
 namespace sendgate::store {
 
 struct Script {
-  std::string source;
-  std::string sha1;
+  absl::string_view source;
+  absl::string_view sha1;
 };
 
 const Script& DecideScript();
 const Script& CancelScript();
 
-// The EVAL form of an EVALSHA command built by ScriptCall(): same arguments, full source.
-std::string EvalInsteadOfEvalsha(absl::string_view evalsha_wire, const Script& script);
+// One call of a script: what EVALSHA sends, and EVAL after a NOSCRIPT.
+struct ScriptCall {
+  const Script* script = nullptr;
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+};
+
+// `call` in RESP form: EVALSHA by its digest, or EVAL with its full source.
+std::string FormatScriptCall(const ScriptCall& call, bool with_source);
+
+// Any command in RESP form (hiredis's redisFormatCommandArgv).
+std::string FormatCommand(const std::vector<absl::string_view>& argv);
 
 }  // namespace sendgate::store

@@ -10,12 +10,13 @@
 #include "absl/time/time.h"
 #include "service/core/check_plan.h"
 #include "service/core/history.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::store {
 
 // Every call answers exactly once through its callback, by `deadline` at the latest, on a
-// store thread or on the caller's own thread; never blocks the caller. A failure is
-// UNAVAILABLE (store down or overloaded), DEADLINE_EXCEEDED or INTERNAL.
+// store thread or on the caller's own thread; never blocks the caller. A failure is a store
+// error (store_error.h): its kind says what happened, and its code follows from the kind.
 class Store {
  public:
   virtual ~Store() = default;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <stdexcept>
 
 namespace sendgate::testing {
@@ -26,9 +27,22 @@ void RedisServer::Kill() { process_.reset(); }
 void RedisServer::Pause() { process_->Signal(SIGSTOP); }
 void RedisServer::Resume() { process_->Signal(SIGCONT); }
 
-std::string RedisServer::Cli(const std::vector<std::string>& args) const {
+std::string RedisServer::CliWithLast(const std::vector<std::string>& args,
+                                     const std::string& last) const {
+  const std::string path = dir_.path() + "/cli-input";
+  std::ofstream(path, std::ios::binary) << last;
+  std::vector<std::string> with_input = {"-x"};
+  with_input.insert(with_input.end(), args.begin(), args.end());
+  return Cli(with_input, path);
+}
+
+std::string RedisServer::Cli(const std::vector<std::string>& args) const { return Cli(args, ""); }
+
+std::string RedisServer::Cli(const std::vector<std::string>& args,
+                             const std::string& input_path) const {
   std::string command = "redis-cli -p " + std::to_string(port_);
   for (const std::string& arg : args) command += " '" + arg + "'";
+  if (!input_path.empty()) command += " < '" + input_path + "'";
   FILE* pipe = popen(command.c_str(), "r");
   std::string out;
   std::array<char, 4096> buffer;

@@ -26,8 +26,13 @@ class RedisServer {
 
   // Runs redis-cli with `args` and returns its output, trailing newline removed.
   std::string Cli(const std::vector<std::string>& args) const;
+  // The same, with `last` as the command's last argument, read from stdin (redis-cli -x):
+  // any bytes, no shell quoting.
+  std::string CliWithLast(const std::vector<std::string>& args, const std::string& last) const;
 
  private:
+  std::string Cli(const std::vector<std::string>& args, const std::string& input_path) const;
+
   TempDir dir_;
   int port_;
   std::vector<std::string> extra_;

@@ -6,6 +6,7 @@
 #include "service/core/names.h"
 #include "service/core/plan.h"
 #include "service/policy/loader.h"
+#include "service/policy/time_zones.h"
 
 namespace sendgate::core {
 void PrintTo(const SendRecord& record, std::ostream* out) {
@@ -42,22 +43,26 @@ core::Message BuildMessage(const core::Policy& policy, const TestMessage& m) {
   message.weight = m.weight;
   message.priority = m.priority;
   message.segments = m.segments;
-  EXPECT_TRUE(absl::LoadTimeZone(m.zone, &message.timezone)) << m.zone;
+  std::optional<absl::TimeZone> zone = policy::FindTimeZone(m.zone);
+  EXPECT_TRUE(zone.has_value()) << m.zone;
+  message.timezone = zone.value_or(absl::UTCTimeZone());
   message.send_at = m.send_at;
   message.expires_at = m.expires_at;
   return message;
 }
 
 absl::Time Paris(int year, int month, int day, int hour, int minute) {
-  absl::TimeZone zone;
-  absl::LoadTimeZone("Europe/Paris", &zone);
+  const absl::TimeZone zone = *policy::FindTimeZone("Europe/Paris");
   return absl::FromCivil(absl::CivilMinute(year, month, day, hour, minute), zone);
 }
 
 core::Decision ContactHistory::Decide(const core::Policy& policy, const TestMessage& test_message,
                                       std::optional<absl::Time> now) {
   const core::Message message = BuildMessage(policy, test_message);
-  last_plan = core::PlanCheck(policy, message, now.value_or(message.send_at));
+  std::variant<core::Decision, core::CheckPlan> start =
+      core::StartDecision(policy, message, now.value_or(message.send_at));
+  if (auto* decision = std::get_if<core::Decision>(&start)) return *decision;
+  last_plan = std::get<core::CheckPlan>(std::move(start));
   const core::CheckResult result = core::EvaluateCheck(last_plan, history_);
   history_ = core::HistoryAfter(last_plan, result, history_);
   return core::DecisionFromCheck(policy, message, last_plan, result);

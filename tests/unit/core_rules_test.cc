@@ -242,7 +242,8 @@ TEST_F(CoreRulesTest, AnExpiredMessageIsDenied) {
 
 TEST_F(CoreRulesTest, FailModeFollowsTheCategory) {
   const core::Message promo = BuildMessage(*policy_, Email("p", T0()));
-  const core::Decision deferred = core::DecisionWithoutStore(*policy_, promo, T0());
+  const core::Decision deferred =
+      core::FailModeDecision(*policy_, promo, T0(), "Redis did not answer in time");
   EXPECT_EQ(deferred.outcome, Outcome::kDefer);
   EXPECT_TRUE(deferred.degraded);
   EXPECT_EQ(*deferred.retry_at, T0() + absl::Minutes(1));
@@ -251,7 +252,7 @@ TEST_F(CoreRulesTest, FailModeFollowsTheCategory) {
   TestMessage receipt = Email("r", T0());
   receipt.category = "transactional";
   const core::Decision allowed =
-      core::DecisionWithoutStore(*policy_, BuildMessage(*policy_, receipt), T0());
+      core::FailModeDecision(*policy_, BuildMessage(*policy_, receipt), T0(), "Redis is down");
   EXPECT_EQ(allowed.outcome, Outcome::kAllow);
   EXPECT_TRUE(allowed.degraded);
 }

@@ -1,60 +1,181 @@
-// The pieces of the Redis store that need no Redis: the history record layout, the RESP
-// command builder and SHA-1.
+// The pieces of the Redis store that need no Redis: the history record layout, commands as
+// hiredis formats them, the script contract, and decide.lua's reply read strictly.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
+#include "absl/strings/match.h"
 #include "service/core/names.h"
+#include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
-#include "service/store/resp.h"
 #include "service/store/script.h"
-#include "service/store/sha1.h"
+#include "service/store/script_contract.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::store {
 namespace {
 
 // One record as decide.lua packs it (struct '<I6I4I4HHHI4I4HBB'), byte by byte.
-TEST(HistoryCodecTest, DecodesTheDocumentedLayout) {
-  const std::string record(
-      "\x7b\x61\x56\xee\xa1\x01"  // at: 1795000000891 ms
-      "\x08\x07\x06\x05\x04\x03\x02\x01"  // message hash 0x0102030405060708
-      "\x01\x00\x02\x00\x00\x00"  // channel 1, category 2, no subscription
-      "\xff\xff\xff\xff\x05\x00\x00\x00"  // program 0xffffffff, campaign 5
-      "\xe8\x03\x64\x01",  // weight 1000, priority 100, denied with code 1
-      kRecordBytes);
-  absl::StatusOr<std::vector<core::SendRecord>> decoded = DecodeHistory(record + record);
+const std::string kRecord(
+    "\x7b\x61\x56\xee\xa1\x01"          // at: 1795000000891 ms
+    "\x08\x07\x06\x05\x04\x03\x02\x01"  // message hash 0x0102030405060708
+    "\x01\x00\x02\x00\x00\x00"          // channel 1, category 2, no subscription
+    "\xff\xff\xff\xff\x05\x00\x00\x00"  // program 0xffffffff, campaign 5
+    "\xe8\x03\x64\x01",                 // weight 1000, priority 100, denied with code 1
+    32);
+const core::SendRecord kDecoded{.at = absl::FromUnixMillis(1795000000891),
+                                .message_hash = 0x0102030405060708,
+                                .ids = {1, 2, 0, 0xffffffff, 5},
+                                .weight = 1000,
+                                .priority = 100,
+                                .denied_code = 1};
+
+TEST(HistoryCodecTest, DecodesAndEncodesTheDocumentedLayout) {
+  static_assert(contract::kRecordBytes == 32);
+  absl::StatusOr<std::vector<core::SendRecord>> decoded = DecodeHistory(kRecord + kRecord);
   ASSERT_TRUE(decoded.ok());
   ASSERT_EQ(decoded->size(), 2u);
-  const core::SendRecord expected{.at = absl::FromUnixMillis(1795000000891),
-                                  .message_hash = 0x0102030405060708,
-                                  .ids = {1, 2, 0, 0xffffffff, 5},
-                                  .weight = 1000,
-                                  .priority = 100,
-                                  .denied_code = 1};
-  EXPECT_EQ((*decoded)[1], expected);
-  EXPECT_FALSE(DecodeHistory(record.substr(1)).ok());
+  EXPECT_EQ((*decoded)[1], kDecoded);
+  EXPECT_EQ(EncodeHistory({kDecoded}), kRecord);
 }
 
-TEST(RespCommandTest, BuildsTheWireFormat) {
-  RespCommand command(3);
-  command.Add("SET").Add("k").Add(int64_t{-42});
-  EXPECT_EQ(command.wire(), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n");
+TEST(HistoryCodecTest, APartialRecordIsACorruptHistory) {
+  const absl::Status status = DecodeHistory(kRecord.substr(1)).status();
+  EXPECT_EQ(KindOf(status), StoreErrorKind::kCorruptHistory);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
 }
 
-TEST(ScriptTest, EvalReplacesEvalshaKeepingTheArguments) {
-  RespCommand command(4);
-  command.Add("EVALSHA").Add(DecideScript().sha1).Add(0).Add("x");
-  const std::string eval = EvalInsteadOfEvalsha(command.wire(), DecideScript());
-  RespCommand expected(4);
-  expected.Add("EVAL").Add(DecideScript().source).Add(0).Add("x");
-  EXPECT_EQ(eval, expected.wire());
+TEST(ScriptTest, CommandsAreFormattedByHiredis) {
+  EXPECT_EQ(FormatCommand({"SET", "k", "-42"}), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n");
+  const ScriptCall call{.script = &CancelScript(), .keys = {"a", "b"}, .args = {"1", "2"}};
+  EXPECT_EQ(FormatScriptCall(call, /*with_source=*/false),
+            FormatCommand({"EVALSHA", CancelScript().sha1, "2", "a", "b", "1", "2"}));
+  EXPECT_EQ(FormatScriptCall(call, /*with_source=*/true),
+            FormatCommand({"EVAL", CancelScript().source, "2", "a", "b", "1", "2"}));
 }
 
-TEST(Sha1Test, MatchesTheStandardVectors) {
-  EXPECT_EQ(Sha1Hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-  EXPECT_EQ(Sha1Hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
-  EXPECT_EQ(Sha1Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
-            "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
-  EXPECT_EQ(Sha1Hex(std::string(1000000, 'a')), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+TEST(ScriptTest, EveryScriptStartsWithTheGeneratedContract) {
+  for (const Script* script : {&DecideScript(), &CancelScript()}) {
+    EXPECT_TRUE(absl::StartsWith(script->source, "-- contract.lua: generated"));
+    EXPECT_THAT(std::string(script->source), ::testing::HasSubstr("local RECORD_BYTES = 32\n"));
+    EXPECT_EQ(script->sha1.size(), 40u);
+  }
+  EXPECT_NE(DecideScript().sha1, CancelScript().sha1);
+}
+
+// A hand-built hiredis reply, as a parser sees one.
+class Reply {
+ public:
+  static Reply Integers(std::vector<long long> values) {
+    Reply reply;
+    for (long long value : values) {
+      auto element = std::make_unique<redisReply>();
+      *element = redisReply{};
+      element->type = REDIS_REPLY_INTEGER;
+      element->integer = value;
+      reply.elements_.push_back(std::move(element));
+    }
+    return reply;
+  }
+  static Reply Error(std::string text) {
+    Reply reply;
+    reply.text_ = std::move(text);
+    reply.top_.type = REDIS_REPLY_ERROR;
+    return reply;
+  }
+  const redisReply* get() {
+    pointers_.clear();
+    for (auto& element : elements_) pointers_.push_back(element.get());
+    if (top_.type != REDIS_REPLY_ERROR) top_.type = REDIS_REPLY_ARRAY;
+    top_.elements = pointers_.size();
+    top_.element = pointers_.data();
+    top_.str = text_.data();
+    top_.len = text_.size();
+    return &top_;
+  }
+  void MakeString(size_t i) { elements_[i]->type = REDIS_REPLY_STRING; }
+
+ private:
+  Reply() { top_ = redisReply{}; }
+  redisReply top_;
+  std::string text_;
+  std::vector<std::unique_ptr<redisReply>> elements_;
+  std::vector<redisReply*> pointers_;
+};
+
+TEST(DecideReplyTest, ReadsEachOutcome) {
+  Reply allowed = Reply::Integers({1, 0, 0, 2, 0});
+  absl::StatusOr<core::CheckResult> result = ParseDecideReply(allowed.get(), 1);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome, core::CheckOutcome::kAllowed);
+  EXPECT_EQ(result->caps[0].used, 2);
+
+  Reply deferred = Reply::Integers({2, 1795000000000, 0, 3, 1795000000000});
+  result = ParseDecideReply(deferred.get(), 1);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->retry_at, absl::FromUnixMillis(1795000000000));
+
+  Reply never = Reply::Integers({3, -1, 0, 3, -1});
+  result = ParseDecideReply(never.get(), 1);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome, core::CheckOutcome::kDenied);
+  EXPECT_EQ(result->caps[0].room_at, absl::InfiniteFuture());
+
+  Reply replay = Reply::Integers({5, 1795000000000, 1});
+  result = ParseDecideReply(replay.get(), 4);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome, core::CheckOutcome::kReplayDenied);
+  EXPECT_EQ(result->replay_code, 1);
+}
+
+// A reply that breaks the contract never reads as "room now": it is a malformed reply.
+TEST(DecideReplyTest, AMalformedReplyIsAnErrorNeverAnAllow) {
+  struct Case {
+    const char* what;
+    std::vector<long long> values;
+    size_t caps;
+  };
+  const std::vector<Case> cases = {
+      {"empty", {}, 0},
+      {"a missing cap", {1, 0, 0}, 1},
+      {"a cap too many", {1, 0, 0, 1, 0, 1, 0}, 1},
+      {"an unknown outcome", {9, 0, 0}, 0},
+      {"allowed with a full cap", {1, 0, 0, 3, 1795000000000}, 1},
+      {"a negative room", {2, 5, 0, 3, -7}, 1},
+      {"a deferral without a time", {2, 0, 0, 3, 1795000000000}, 1},
+      {"a replay without a time", {4, 0, 0}, 0},
+  };
+  for (const Case& each : cases) {
+    Reply reply = Reply::Integers(each.values);
+    const absl::StatusOr<core::CheckResult> result = ParseDecideReply(reply.get(), each.caps);
+    ASSERT_FALSE(result.ok()) << each.what;
+    EXPECT_EQ(KindOf(result.status()), StoreErrorKind::kMalformedReply) << each.what;
+  }
+  Reply text = Reply::Integers({1, 0, 0, 2, 0});
+  text.MakeString(3);
+  EXPECT_EQ(KindOf(ParseDecideReply(text.get(), 1).status()), StoreErrorKind::kMalformedReply);
+}
+
+TEST(DecideReplyTest, RedisErrorsAreClassifiedByKind) {
+  const std::vector<std::pair<std::string, StoreErrorKind>> cases = {
+      {"OOM command not allowed when used memory > 'maxmemory'.", StoreErrorKind::kOutOfMemory},
+      {"WRONGTYPE Operation against a key holding the wrong kind of value",
+       StoreErrorKind::kRedisError},
+      {"MOVED 3999 127.0.0.1:6381", StoreErrorKind::kRedirected},
+      {"CLUSTERDOWN Hash slot not served", StoreErrorKind::kRedirected},
+      {"LOADING Redis is loading the dataset in memory", StoreErrorKind::kUnavailable},
+      {"ERR user_script:1: Script attempted to access nonexistent global variable",
+       StoreErrorKind::kRedisError},
+  };
+  for (const auto& [text, kind] : cases) {
+    Reply reply = Reply::Error(text);
+    const absl::Status status = ParseDecideReply(reply.get(), 0).status();
+    EXPECT_EQ(KindOf(status), kind) << text;
+  }
+  EXPECT_EQ(StoreError(StoreErrorKind::kOutOfMemory, "x").code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_FALSE(Retryable(StoreErrorKind::kRedisError));
+  EXPECT_TRUE(Retryable(StoreErrorKind::kTimeout));
 }
 
 }  // namespace

@@ -1,0 +1,75 @@
+// One unary call on a raw method (wire.h), from admission to its end: the request parsed, the
+// response serialized, the call counted. A handler fills `response` and calls Finish() once,
+// from any thread; the call deletes itself then.
+#pragma once
+
+#include "grpcpp/grpcpp.h"
+#include "service/api/admission.h"
+#include "service/api/decision_metrics.h"
+#include "service/api/wire.h"
+
+namespace sendgate::api {
+
+inline grpc::Status InvalidArgument(const absl::Status& status) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message()));
+}
+
+// The answer to a call that arrives while sendgate drains: clients retry UNAVAILABLE.
+inline grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "sendgate is shutting down; retry (another replica will answer)");
+}
+
+template <typename Request, typename Response>
+class UnaryCall {
+ public:
+  // Admits and parses the call, and returns it; or returns nullptr when it is already
+  // finished: refused while draining (UNAVAILABLE), or a request that does not parse
+  // (INVALID_ARGUMENT naming the field). `reactor` is the context's DefaultReactor(), which
+  // the method returns to gRPC either way.
+  static UnaryCall* Start(grpc::ServerUnaryReactor* reactor, const grpc::ByteBuffer* in,
+                          grpc::ByteBuffer* out, Method method, Admission& admission,
+                          DecisionMetrics& metrics) {
+    auto* call = new UnaryCall(reactor, out, method, admission, metrics);
+    if (!admission.Enter()) {
+      call->admitted_ = false;
+      call->Finish(ShuttingDown());
+      return nullptr;
+    }
+    if (absl::Status parsed = ParseRequest(*in, call->request); !parsed.ok()) {
+      metrics.RecordInvalid(method, parsed);
+      call->Finish(InvalidArgument(parsed));
+      return nullptr;
+    }
+    return call;
+  }
+
+  void Finish(grpc::Status status) {
+    if (status.ok()) status = SerializeResponse(response, out_);
+    metrics_.RecordRpc(method_, status.error_code());
+    if (admitted_) admission_.Leave();
+    reactor_->Finish(std::move(status));
+    delete this;
+  }
+
+  Request request;
+  Response response;
+
+ private:
+  UnaryCall(grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* out, Method method,
+            Admission& admission, DecisionMetrics& metrics)
+      : reactor_(reactor),
+        out_(out),
+        method_(method),
+        admission_(admission),
+        metrics_(metrics) {}
+
+  grpc::ServerUnaryReactor* const reactor_;
+  grpc::ByteBuffer* const out_;
+  const Method method_;
+  Admission& admission_;
+  DecisionMetrics& metrics_;
+  bool admitted_ = true;
+};
+
+}  // namespace sendgate::api

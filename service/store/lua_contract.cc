@@ -1,0 +1,114 @@
+// Writes contract.lua, the Lua side of service/store/script_contract.h, to the file its one
+// argument names. Run at build time; the result is put in front of every script
+// (embed_scripts.cmake).
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "service/store/script_contract.h"
+
+namespace sendgate::store::contract {
+namespace {
+
+// The struct-library format of an unsigned little-endian integer of `bytes` bytes.
+std::string Format(int bytes) {
+  if (bytes == 1) return "B";
+  if (bytes == 2) return "H";
+  return "I" + std::to_string(bytes);
+}
+
+// The fields a counting pass reads: the time, the five ids, the weight and the denied code.
+bool Scanned(RecordField field) {
+  return field != RecordField::kHashLow && field != RecordField::kHashHigh &&
+         field != RecordField::kPriority;
+}
+
+void WriteRecord(std::ostream& out) {
+  std::string record = "<";
+  std::string scan = "<";
+  for (int i = 0; i < static_cast<int>(RecordField::kCount); ++i) {
+    const auto field = static_cast<RecordField>(i);
+    record += Format(kFieldBytes[i]);
+    scan += Scanned(field) ? Format(kFieldBytes[i]) : std::string(kFieldBytes[i], 'x');
+  }
+  out << "-- A history record (struct format), its size, and each field's offset from 0.\n"
+      << "local RECORD = '" << record << "'\n"
+      << "local RECORD_BYTES = " << kRecordBytes << "\n"
+      << "-- What a counting pass reads: at, channel, category, subscription, program, campaign,\n"
+      << "-- weight, denied.\n"
+      << "local RECORD_SCAN = '" << scan << "'\n"
+      << "-- A record's time alone, and a message hash (low, high) as stored.\n"
+      << "local AT_FORMAT = '<" << Format(kFieldBytes[static_cast<int>(RecordField::kAt)])
+      << "'\n"
+      << "local HASH_FORMAT = '<"
+      << Format(kFieldBytes[static_cast<int>(RecordField::kHashLow)])
+      << Format(kFieldBytes[static_cast<int>(RecordField::kHashHigh)]) << "'\n";
+#define SENDGATE_OFFSET_LINE(name, lua, bytes) \
+  out << "local " #lua "_OFFSET = " << Offset(RecordField::name) << "\n";
+  SENDGATE_RECORD_FIELDS(SENDGATE_OFFSET_LINE)
+#undef SENDGATE_OFFSET_LINE
+  out << "-- A record packed from a table of its fields by name (AT, HASH_LOW ... DENIED).\n"
+      << "local function pack_record(r)\n"
+      << "  return struct.pack(RECORD";
+#define SENDGATE_PACK_ARGUMENT(name, lua, bytes) out << ", r." #lua;
+  SENDGATE_RECORD_FIELDS(SENDGATE_PACK_ARGUMENT)
+#undef SENDGATE_PACK_ARGUMENT
+  out << ")\nend\n";
+}
+
+void WriteLayouts(std::ostream& out) {
+  out << "-- decide.lua's plan: ARGV[1], a JSON array; these are 1-based positions in it.\n";
+#define SENDGATE_PLAN_LINE(name, lua) \
+  out << "local PLAN_" #lua " = " << static_cast<int>(PlanSlot::name) + 1 << "\n";
+  SENDGATE_PLAN_SLOTS(SENDGATE_PLAN_LINE)
+#undef SENDGATE_PLAN_LINE
+  out << "local PLAN_HEAD = " << static_cast<int>(PlanSlot::kCount) << "\n"
+      << "-- Each cap after the head: offsets from its first slot, then its matches.\n";
+#define SENDGATE_CAP_LINE(name, lua) \
+  out << "local CAP_" #lua " = " << static_cast<int>(CapSlot::name) << "\n";
+  SENDGATE_CAP_SLOTS(SENDGATE_CAP_LINE)
+#undef SENDGATE_CAP_LINE
+  out << "local CAP_HEAD = " << static_cast<int>(CapSlot::kCount) << "\n"
+      << "-- decide.lua's reply: outcomes, and 1-based positions of its head.\n";
+#define SENDGATE_OUTCOME_LINE(name, lua, value) out << "local " #lua " = " << value << "\n";
+  SENDGATE_OUTCOMES(SENDGATE_OUTCOME_LINE)
+#undef SENDGATE_OUTCOME_LINE
+#define SENDGATE_REPLY_LINE(name, lua) \
+  out << "local REPLY_" #lua " = " << static_cast<int>(ReplySlot::name) + 1 << "\n";
+  SENDGATE_REPLY_SLOTS(SENDGATE_REPLY_LINE)
+#undef SENDGATE_REPLY_LINE
+  out << "local REPLY_HEAD = " << static_cast<int>(ReplySlot::kCount) << "\n";
+#define SENDGATE_KEY_LINE(name, lua) \
+  out << "local KEY_" #lua " = " << static_cast<int>(Key::name) + 1 << "\n";
+  SENDGATE_KEYS(SENDGATE_KEY_LINE)
+#undef SENDGATE_KEY_LINE
+#define SENDGATE_CANCEL_LINE(name, lua) \
+  out << "local CANCEL_" #lua " = " << static_cast<int>(CancelArg::name) + 1 << "\n";
+  SENDGATE_CANCEL_ARGS(SENDGATE_CANCEL_LINE)
+#undef SENDGATE_CANCEL_LINE
+}
+
+void WriteBounds(std::ostream& out) {
+  out << "-- Bounds and sentinels.\n";
+#define SENDGATE_BOUND_LINE(lua, value) out << "local " #lua " = " << (value) << "\n";
+  SENDGATE_BOUNDS(SENDGATE_BOUND_LINE)
+#undef SENDGATE_BOUND_LINE
+}
+
+}  // namespace
+}  // namespace sendgate::store::contract
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: sendgate_lua_contract OUTPUT.lua\n";
+    return 2;
+  }
+  std::ofstream out(argv[1]);
+  out << "-- contract.lua: generated from service/store/script_contract.h by lua_contract.cc. "
+         "Do not edit.\n";
+  sendgate::store::contract::WriteRecord(out);
+  sendgate::store::contract::WriteLayouts(out);
+  sendgate::store::contract::WriteBounds(out);
+  out.close();
+  return out ? 0 : 1;
+}

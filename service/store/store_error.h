@@ -1,0 +1,39 @@
+// Why a store call failed. Every failure the store reports is one of these kinds, carried in
+// the absl::Status it returns; metrics, logs and the status a caller gets all derive from the
+// kind, through the one table in store_error.cc.
+#pragma once
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace sendgate::store {
+
+enum class StoreErrorKind {
+  kUnavailable,     // not connected, connection lost, Redis loading, busy or read-only: retry
+  kTimeout,         // no answer by the call's deadline
+  kOverloaded,      // too many commands already waiting for Redis
+  kOutOfMemory,     // Redis refuses writes (maxmemory reached)
+  kRedirected,      // MOVED or ASK: Redis runs in cluster mode, which sendgate cannot use yet
+  kRedisError,      // any other error reply (WRONGTYPE, a script error): bad data or a bug
+  kMalformedReply,  // a reply that breaks the script's contract (script_contract.h)
+  kCorruptHistory,  // a stored history that does not decode
+};
+inline constexpr int kStoreErrorKinds = 8;
+
+// A status of `kind`: its code is the kind's (UNAVAILABLE, DEADLINE_EXCEEDED,
+// RESOURCE_EXHAUSTED, INTERNAL or DATA_LOSS) and its message `detail`.
+absl::Status StoreError(StoreErrorKind kind, absl::string_view detail);
+
+// The kind of a status the store returned (kUnavailable for a status it did not make).
+StoreErrorKind KindOf(const absl::Status& status);
+
+// The metric label of `kind`: "unavailable", "timeout", "out_of_memory" ...
+absl::string_view KindLabel(StoreErrorKind kind);
+
+// What a failed call means to a caller, in a few words ("Redis is out of memory").
+absl::string_view KindCause(StoreErrorKind kind);
+
+// Whether the same call may succeed if retried shortly (the caller gets UNAVAILABLE then).
+bool Retryable(StoreErrorKind kind);
+
+}  // namespace sendgate::store
