@@ -284,11 +284,15 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
                    ", policy ", policy->version, " from ", config.policy, ", redis ",
                    config.redis));
 
+  // Every 2 s without a signal, the gRPC port is probed; two failed probes in a row (one could
+  // be a moment of saturation) make the pod not ready, one success ready again.
   const timespec probe_every = absl::ToTimespec(absl::Seconds(2));
+  int failed_probes = 0;
   for (;;) {
     const int signal = sigtimedwait(&signals, nullptr, &probe_every);
-    if (signal < 0) {  // no signal: time to check that the gRPC port still accepts
-      const bool now_accepting = (*grpc)->AcceptsConnections(absl::Seconds(1));
+    if (signal < 0) {
+      failed_probes = (*grpc)->AcceptsConnections(absl::Seconds(1)) ? 0 : failed_probes + 1;
+      const bool now_accepting = failed_probes < 2;
       if (accepting.exchange(now_accepting) != now_accepting) {
         Log(now_accepting ? Severity::kInfo : Severity::kError, "main",
             now_accepting ? "the gRPC port accepts connections again"

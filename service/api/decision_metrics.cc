@@ -131,8 +131,9 @@ void DecisionMetrics::RecordRpc(Method method, grpc::StatusCode code) {
 }
 
 void DecisionMetrics::RecordInvalid(Method method, const absl::Status& status) {
+  // The field's name alone ("segments", not "segments[3]"): a bounded set of labels.
   const absl::string_view message = status.message();
-  const absl::string_view field = message.substr(0, message.find(':'));
+  const absl::string_view field = message.substr(0, message.find_first_of(":[."));
   catalog_.invalid_requests.With({std::string(MethodName(method)), std::string(field)}).Increment();
 }
 

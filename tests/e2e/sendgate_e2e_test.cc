@@ -1,5 +1,5 @@
-// The sendgate binary as its users meet it: started with policies/default.yaml and a real
-// redis-server, called over gRPC on loopback, scraped over HTTP, signalled like a deployment.
+// The rules and the API of the example policy, end to end: the sendgate binary over gRPC with a
+// real redis-server (fixture.h).
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -20,138 +20,13 @@
 #include "sendgate/v1/arbiter.grpc.pb.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
+#include "tests/e2e/fixture.h"
 
 namespace sendgate::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-google::protobuf::Timestamp Stamp(absl::Time time) {
-  google::protobuf::Timestamp stamp;
-  stamp.set_seconds(absl::ToUnixSeconds(time));
-  return stamp;
-}
-
-absl::Time FromStamp(const google::protobuf::Timestamp& stamp) {
-  return absl::FromUnixSeconds(stamp.seconds()) + absl::Nanoseconds(stamp.nanos());
-}
-
-std::string HttpGet(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return "";
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[8192];
-  while (ssize_t n = read(fd, buffer, sizeof(buffer))) {
-    if (n < 0) break;
-    response.append(buffer, n);
-  }
-  close(fd);
-  return response;
-}
-
-std::string Body(const std::string& response) {
-  const size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
-
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  (void)buffer.Dump(&slices);
-  std::string out;
-  for (const grpc::Slice& slice : slices) out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  return out;
-}
-
-grpc::ByteBuffer ToBuffer(const std::string& bytes) {
-  grpc::Slice slice(bytes);
-  return grpc::ByteBuffer(&slice, 1);
-}
-
-class SendgateTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    policy_path_ = dir_.path() + "/policy.yaml";
-    std::filesystem::copy_file(std::string(SENDGATE_SOURCE_DIR) + "/policies/default.yaml",
-                               policy_path_);
-    StartSendgate();
-  }
-
-  void TearDown() override {
-    if (HasFailure()) {
-      std::ifstream log(log_path());
-      std::cerr << "--- sendgate log ---\n" << log.rdbuf() << "--------------------\n";
-    }
-  }
-
-  std::string log_path() const { return dir_.path() + "/sendgate.log"; }
-
-  void StartSendgate() {
-    grpc_port_ = FreePort();
-    metrics_port_ = FreePort();
-    sendgate_ = std::make_unique<Process>(
-        std::vector<std::string>{SENDGATE_BINARY, "--policy=" + policy_path_,
-                                 "--redis=" + redis_.address(),
-                                 "--listen=127.0.0.1:" + std::to_string(grpc_port_),
-                                 "--metrics-listen=127.0.0.1:" + std::to_string(metrics_port_),
-                                 "--shutdown_grace=1s"},
-        log_path());
-    ASSERT_TRUE(WaitForPort(grpc_port_, 20)) << "sendgate did not start";
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::Arbiter::NewStub(channel_);
-    WaitForRedis();
-  }
-
-  void WaitForRedis() {
-    for (int i = 0; i < 300; ++i) {
-      if (Body(HttpGet(metrics_port_, "/metrics")).find("\nsendgate_store_up 1\n") != std::string::npos)
-        return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    FAIL() << "sendgate did not connect to Redis";
-  }
-
-  v1::DecideRequest Email(const std::string& id, const std::string& contact = "contact-1") {
-    v1::DecideRequest request;
-    request.set_message_id(id);
-    request.set_contact_id(contact);
-    request.set_channel("email");
-    *request.mutable_send_at() = Stamp(t0_);
-    return request;
-  }
-
-  grpc::Status Call(const v1::DecideRequest& request, v1::DecideResponse* response,
-                    absl::Duration timeout = absl::Seconds(5)) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    return stub_->Decide(&context, request, response);
-  }
-
-  v1::DecideResponse Decide(const v1::DecideRequest& request) {
-    v1::DecideResponse response;
-    const grpc::Status status = Call(request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
-    return response;
-  }
-
-  TempDir dir_;
-  RedisServer redis_{{"--appendonly", "yes"}};
-  std::string policy_path_;
-  int grpc_port_ = 0;
-  int metrics_port_ = 0;
-  std::unique_ptr<Process> sendgate_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::Arbiter::Stub> stub_;
-  // Whole seconds, two hours from now: the tests pick send times near it.
-  const absl::Time t0_ = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())) + absl::Hours(2);
-};
 
 TEST_F(SendgateTest, MarketingEmailsAreCappedAndDeferredToTheExactInstant) {
   for (int i = 0; i < 3; ++i) {
@@ -456,8 +331,7 @@ TEST_F(SendgateTest, SighupReloadsThePolicyAndRefusesABadOne) {
   sendgate_->Signal(SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(Decide(Email("after-bad")).policy_version(), "v2");
-  std::ifstream log(log_path());
-  const std::string logged(std::istreambuf_iterator<char>(log), {});
+  const std::string logged = Log();
   EXPECT_THAT(logged, HasSubstr("reload refused, keeping version v2"));
   EXPECT_THAT(logged, HasSubstr("policy.yaml:2:7: caps must be a list of caps"));
 }

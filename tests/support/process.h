@@ -10,6 +10,8 @@ namespace sendgate::testing {
 
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int FreePort();
+// Whether a TCP port on 127.0.0.1 can be bound right now.
+bool IsFree(int port);
 
 // A child process, killed (SIGKILL) when destroyed unless it was stopped before.
 class Process {

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -9,8 +10,23 @@
 
 namespace sendgate::testing {
 
-RedisServer::RedisServer(std::vector<std::string> extra)
-    : port_(FreePort()), extra_(std::move(extra)) {
+namespace {
+
+// A cluster node also listens on port + 10000 (its cluster bus): both must be free.
+int FreeClusterPort() {
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = FreePort();
+    if (port + 10000 <= 65535 && IsFree(port + 10000)) return port;
+  }
+  throw std::runtime_error("no free port pair for a Redis Cluster node");
+}
+
+}  // namespace
+
+RedisServer::RedisServer(std::vector<std::string> extra) : extra_(std::move(extra)) {
+  const bool cluster =
+      std::find(extra_.begin(), extra_.end(), "--cluster-enabled") != extra_.end();
+  port_ = cluster ? FreeClusterPort() : FreePort();
   Start();
 }
 

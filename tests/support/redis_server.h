@@ -12,7 +12,8 @@ namespace sendgate::testing {
 
 class RedisServer {
  public:
-  // Starts at once; `extra` are more redis-server arguments ("--appendonly", "yes").
+  // Starts at once; `extra` are more redis-server arguments ("--appendonly", "yes";
+  // "--cluster-enabled", "yes" picks a port whose cluster-bus port is free too).
   explicit RedisServer(std::vector<std::string> extra = {});
 
   int port() const { return port_; }

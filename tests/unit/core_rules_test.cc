@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "service/core/decision.h"
+#include "service/core/pressure.h"
+#include "service/policy/time_zones.h"
 #include "tests/unit/core_harness.h"
 
 namespace sendgate::testing {
@@ -238,6 +240,92 @@ TEST_F(CoreRulesTest, AnExpiredMessageIsDenied) {
   EXPECT_EQ(decision.outcome, Outcome::kDeny);
   EXPECT_EQ(decision.reasons[0].code, ReasonCode::kExpired);
   EXPECT_TRUE(contact_.history().main.empty());
+}
+
+// A message cannot go out in the past: a request stamped days back is counted now, in the
+// windows of now, so it cannot slip past a cap that is full this week.
+TEST_F(CoreRulesTest, ABackdatedRequestIsCountedNow) {
+  for (int i = 0; i < 3; ++i) contact_.Decide(*policy_, Email("w" + std::to_string(i), T0()));
+  for (int days : {8, 30, 300}) {
+    const absl::Time now = T0() + absl::Hours(1);
+    const core::Decision decision = contact_.Decide(
+        *policy_, Email("back-" + std::to_string(days), now - absl::Hours(24 * days)), now);
+    EXPECT_EQ(decision.outcome, Outcome::kDeny) << days;  // room in 7 days, past max_delay
+    EXPECT_EQ(decision.reasons[0].rule_id, "email-7d") << days;
+  }
+  // Within max_delay of its intended time, the same request is deferred to when room frees up.
+  const absl::Time now = T0() + absl::Hours(1);
+  const core::Decision deferred =
+      contact_.Decide(*policy_, Email("an-hour-ago", now - absl::Hours(1)), now);
+  EXPECT_EQ(deferred.outcome, Outcome::kDefer);
+  EXPECT_EQ(*deferred.retry_at, T0() + absl::Hours(24 * 7));
+  EXPECT_EQ(contact_.history().main.size(), 3u + 3u);  // three denials kept for replays
+  // An allowed backdated send is recorded at now.
+  ContactHistory fresh;
+  EXPECT_EQ(fresh.Decide(*policy_, Email("b", T0() - absl::Hours(24 * 40)), T0()).outcome,
+            Outcome::kAllow);
+  EXPECT_EQ(fresh.history().main.at(0).at, T0());
+}
+
+// A retry that repeats its original send_at is decided at now: its retry_at, if any, is ahead.
+TEST_F(CoreRulesTest, ARetryWithItsOriginalSendAtIsDecidedNow) {
+  for (int i = 0; i < 3; ++i) {
+    contact_.Decide(*policy_, Email("m" + std::to_string(i), T0() + absl::Hours(24 * i)));
+  }
+  const core::Decision first = contact_.Decide(*policy_, Email("late", T0() + absl::Hours(50)));
+  ASSERT_EQ(first.outcome, Outcome::kDefer);
+  EXPECT_EQ(*first.retry_at, T0() + absl::Hours(24 * 7));
+  // Asked again later than that, with the same send_at: room has freed up, ALLOW.
+  const absl::Time later = *first.retry_at + absl::Hours(1);
+  EXPECT_EQ(contact_.Decide(*policy_, Email("late", T0() + absl::Hours(50)), later).outcome,
+            Outcome::kAllow);
+  // Full again; another message stamped in the past is deferred to after now, not before.
+  const core::Decision again =
+      contact_.Decide(*policy_, Email("later", T0() + absl::Hours(50)), later);
+  ASSERT_EQ(again.outcome, Outcome::kDefer);
+  EXPECT_GT(*again.retry_at, later);
+}
+
+TEST_F(CoreRulesTest, AnExpiredMessageIsDecidedBeforeTheStore) {
+  const core::Message message = BuildMessage(*policy_, [] {
+    TestMessage old = Email("old", T0());
+    old.expires_at = T0() + absl::Minutes(5);
+    return old;
+  }());
+  const auto start = core::StartDecision(*policy_, message, T0() + absl::Minutes(5));
+  ASSERT_TRUE(std::holds_alternative<core::Decision>(start));
+  EXPECT_EQ(std::get<core::Decision>(start).reasons[0].code, ReasonCode::kExpired);
+  EXPECT_TRUE(std::holds_alternative<core::CheckPlan>(
+      core::StartDecision(*policy_, message, T0() + absl::Minutes(4))));
+}
+
+TEST_F(CoreRulesTest, AFailModeDeferralNeverOutlivesTheMessage) {
+  TestMessage soon = Email("soon", T0());
+  soon.expires_at = T0() + absl::Seconds(30);  // store_failure_retry is 1 minute
+  const core::Decision decision =
+      core::FailModeDecision(*policy_, BuildMessage(*policy_, soon), T0(), "Redis is down");
+  EXPECT_EQ(decision.outcome, Outcome::kDeny);
+  EXPECT_FALSE(decision.retry_at.has_value());
+  EXPECT_NE(decision.reasons[0].message.find("cannot wait that long"), std::string::npos);
+}
+
+// GetPressure's usage of a `per` cap: sends without that field are in no partition.
+TEST_F(CoreRulesTest, PressureShowsNoPartitionForSendsWithoutTheField) {
+  for (int i = 0; i < 3; ++i) contact_.Decide(*policy_, Email("plain" + std::to_string(i), T0()));
+  TestMessage launch = Email("launch", T0());
+  launch.campaign = "launch";
+  contact_.Decide(*policy_, Sms("s", T0()));
+  contact_.Decide(*policy_, [&] { TestMessage m = Sms("l", T0()); m.campaign = "launch"; return m; }());
+  const core::Pressure pressure = core::PressureAt(
+      *policy_, contact_.history(), {}, *policy::FindTimeZone("Europe/Paris"), T0());
+  int campaign_rows = 0;
+  for (const core::CapUsage& usage : pressure.caps) {
+    if (policy_->caps[usage.cap].id != "same-campaign-30d") continue;
+    ++campaign_rows;
+    EXPECT_NE(usage.partition, "campaign=") << "a send without a campaign was shown";
+    EXPECT_LE(usage.used, usage.limit);
+  }
+  EXPECT_EQ(campaign_rows, 1);
 }
 
 TEST_F(CoreRulesTest, FailModeFollowsTheCategory) {

@@ -67,6 +67,21 @@ TEST_F(DeciderTest, TheFailModeDecidesWhenTheStoreFails) {
   EXPECT_TRUE(receipt.degraded);
 }
 
+// The fail mode answers only for a message that could still go out: an expired one is denied
+// before the store is asked, the same way whether Redis is up or down.
+TEST_F(DeciderTest, AnExpiredMessageIsDeniedWithoutTheStoreEvenWhenItIsDown) {
+  for (const absl::Status failure : {absl::OkStatus(), absl::UnavailableError("down")}) {
+    store_.failure = failure;
+    const core::Decision decision =
+        Decide({.id = "late", .category = "transactional", .send_at = clock_.now - absl::Hours(1),
+                .expires_at = clock_.now - absl::Minutes(1)});
+    EXPECT_EQ(decision.outcome, core::Outcome::kDeny);
+    EXPECT_FALSE(decision.degraded);
+    EXPECT_EQ(decision.reasons[0].code, core::ReasonCode::kExpired);
+  }
+  EXPECT_EQ(store_.checks, 0);
+}
+
 TEST_F(DeciderTest, TheStoreDeadlineIsTheTimeoutOrTheCallersDeadlineLessAMargin) {
   Decide({.id = "a", .send_at = clock_.now});
   EXPECT_EQ(store_.last_deadline, clock_.now + absl::Milliseconds(100));

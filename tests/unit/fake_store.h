@@ -18,6 +18,7 @@ class FakeStore final : public store::Store {
  public:
   void Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) override {
     last_deadline = deadline;
+    ++checks;
     if (!failure.ok()) return done(failure);
     core::CheckResult result;
     {
@@ -57,6 +58,7 @@ class FakeStore final : public store::Store {
 
   absl::Status failure;  // when not OK, every call fails with it
   absl::Time last_deadline;
+  int checks = 0;
 
  private:
   std::mutex mutex_;

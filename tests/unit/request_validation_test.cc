@@ -112,8 +112,23 @@ TEST_F(RequestValidationTest, FreeFormFieldsAreBounded) {
 
 TEST_F(RequestValidationTest, TimeZone) {
   EXPECT_EQ(Error(R"(timezone: "America/New_York")"), "");
+  EXPECT_EQ(Error(R"(timezone: "UTC")"), "");
+  EXPECT_EQ(Error(R"(timezone: "US/Eastern")"), "");  // a link of tzdata
   EXPECT_EQ(Error(R"(timezone: "Mars/Olympus")"),
             "timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Paris)");
+}
+
+// Only names of the table built at start: never a path (a device would block the thread, and
+// every spelling would be cached forever), never a way to learn which files exist.
+TEST_F(RequestValidationTest, ATimeZoneIsANameNeverAPath) {
+  for (const char* spelling :
+       {"/dev/ptmx", "/etc/localtime", "Europe/./Paris", "Europe//Paris", "Europe/../Europe/Paris",
+        "../zoneinfo/Europe/Paris", "posix/Europe/Paris", "europe/paris", "Europe/Paris ",
+        "localtime", "Fixed/UTC+01:00", "zone.tab", "tzdata.zi"}) {
+    EXPECT_THAT(Error("timezone: \"" + std::string(spelling) + "\""),
+                ::testing::StartsWith("timezone: unknown time zone"))
+        << spelling;
+  }
 }
 
 TEST_F(RequestValidationTest, Times) {
