@@ -17,6 +17,7 @@
 #include "service/core/plan.h"
 #include "service/policy/loader.h"
 #include "service/store/decide_call.h"
+#include "service/store/script.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "sendgate gRPC address");
 ABSL_FLAG(std::string, mode, "unary", "ping (the empty RPC), unary (Decide) or stream (DecideStream)");
@@ -59,12 +60,12 @@ int PrintRedisBenchmarkCommand() {
   // A message hash whose low half stands out, so that redis-benchmark can make it random.
   constexpr uint64_t kMarkedHash = 3141592653u;
   plan.send.message_hash = kMarkedHash;
-  const store::ScriptCall call = store::DecideCall(plan);
   // EVALSHA sha 2 KEYS... PLAN: the keys name a random contact, the plan a random message.
-  std::vector<std::string> arguments = {"EVALSHA", std::string(call.script->sha1),
-                                        absl::StrCat(call.keys.size())};
-  arguments.insert(arguments.end(), call.keys.begin(), call.keys.end());
-  arguments.insert(arguments.end(), call.args.begin(), call.args.end());
+  std::vector<std::string> arguments = {"EVALSHA", std::string(store::DecideScript().sha1)};
+  const std::vector<std::string> keys = store::HistoryKeys(plan.contact_id);
+  arguments.push_back(absl::StrCat(keys.size()));
+  arguments.insert(arguments.end(), keys.begin(), keys.end());
+  arguments.push_back(store::PlanArgument(plan));
   for (std::string& argument : arguments) {
     absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"},
                          {absl::StrCat(kMarkedHash), "__rand_int__"}},

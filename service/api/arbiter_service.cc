@@ -103,7 +103,9 @@ class ArbiterService::StreamReactor final
       ++in_flight_;
     }
     auto* response = new v1::DecideResponse();
-    v1::DecideRequest request;
+    // One request object for the stream, read before DecideInto returns: parsing into it
+    // again reuses its strings.
+    v1::DecideRequest& request = request_;
     const absl::Status parsed = ParseRequest(incoming_, request);
     incoming_.Clear();
     if (!parsed.ok()) {
@@ -129,7 +131,7 @@ class ArbiterService::StreamReactor final
   }
 
   void OnWriteDone(bool ok) override {
-    grpc::ByteBuffer* next = nullptr;
+    v1::DecideResponse* next = nullptr;
     bool more = false;
     bool resume_reading = false;
     {
@@ -150,7 +152,7 @@ class ArbiterService::StreamReactor final
       }
       if (next == nullptr) FinishIfDone(lock);
     }
-    if (next != nullptr) Write(next, more);
+    if (next != nullptr) Write(*next, more);
     if (resume_reading) StartRead(&incoming_);
   }
 
@@ -170,28 +172,29 @@ class ArbiterService::StreamReactor final
 
   // Called from any thread when a decision is made.
   void Enqueue(v1::DecideResponse* response) {
-    auto* bytes = new grpc::ByteBuffer();
-    (void)SerializeResponse(*response, bytes);
-    delete response;
     bool write_now = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (abandoned_) {
-        delete bytes;
+        delete response;
         --in_flight_;
         FinishIfDone(lock);
         return;
       }
-      queue_.push_back(bytes);
+      queue_.push_back(response);
       write_now = !writing_;
       writing_ = true;
     }
-    if (write_now) Write(bytes, /*more=*/false);
+    if (write_now) Write(*response, /*more=*/false);
   }
 
-  // With more responses queued behind this one, gRPC may hold it back to send them together.
-  void Write(grpc::ByteBuffer* response, bool more) {
-    StartWrite(response, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+  // Serializes into the one outgoing buffer (gRPC allows one write at a time). With more
+  // responses queued behind this one, gRPC may hold it back to send them together.
+  void Write(const v1::DecideResponse& response, bool more) {
+    outgoing_.Clear();
+    (void)SerializeResponse(response, &outgoing_);
+    StartWrite(&outgoing_,
+               more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
 
   // The client is gone: drop what is queued; decisions still coming are dropped as they come.
@@ -200,7 +203,7 @@ class ArbiterService::StreamReactor final
     abandoned_ = true;
     if (read_paused_) reads_done_ = true;
     final_code_ = grpc::StatusCode::CANCELLED;
-    for (grpc::ByteBuffer* response : queue_) delete response;
+    for (v1::DecideResponse* response : queue_) delete response;
     in_flight_ -= static_cast<int>(queue_.size());
     queue_.clear();
   }
@@ -216,9 +219,11 @@ class ArbiterService::StreamReactor final
   const absl::Time deadline_;
   bool admitted_ = false;
   grpc::ByteBuffer incoming_;
+  v1::DecideRequest request_;  // incoming_, parsed; reading thread only
+  grpc::ByteBuffer outgoing_;  // the response being written: queue_.front()
 
   std::mutex mutex_;
-  std::deque<grpc::ByteBuffer*> queue_;  // decided, not yet written; front is being written
+  std::deque<v1::DecideResponse*> queue_;  // decided, not yet written; front is being written
   int in_flight_ = 0;                    // read and not yet written (or dropped)
   bool writing_ = false;
   bool reads_done_ = false;

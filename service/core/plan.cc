@@ -64,7 +64,10 @@ int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments)
   return limit;
 }
 
-CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now) {
+CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time server_now) {
+  // History keeps milliseconds: every instant of the plan is whole milliseconds, so that the
+  // script (which sees milliseconds) and the C++ reference draw the same window bounds.
+  const absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(server_now));
   CheckPlan plan;
   // A message cannot go out in the past: it is counted when it can go, so that a backdated
   // request lands in the windows of now. Expiry and max_delay still run from the intended

@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "absl/container/inlined_vector.h"
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/store/script_contract.h"
@@ -39,10 +41,11 @@ absl::StatusOr<absl::Time> Room(int64_t millis) {
 }
 
 // The integers of an array reply, or why it is not one.
-absl::StatusOr<std::vector<int64_t>> Integers(const redisReply* reply) {
+using Values = absl::InlinedVector<int64_t, 32>;
+
+absl::StatusOr<Values> Integers(const redisReply* reply) {
   if (reply->type != REDIS_REPLY_ARRAY) return Malformed("not an array");
-  std::vector<int64_t> values;
-  values.reserve(reply->elements);
+  Values values;
   for (size_t i = 0; i < reply->elements; ++i) {
     if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
       return Malformed(absl::StrCat("element ", i + 1, " is not an integer"));
@@ -69,7 +72,7 @@ std::vector<std::string> HistoryKeys(absl::string_view contact_id) {
   return keys;
 }
 
-ScriptCall DecideCall(const CheckPlan& plan) {
+std::string PlanArgument(const CheckPlan& plan) {
   const core::SendRecord& send = plan.send;
   std::array<int64_t, static_cast<int>(PlanSlot::kCount)> head{};
   auto set = [&head](PlanSlot slot, int64_t value) { head[static_cast<int>(slot)] = value; };
@@ -90,8 +93,16 @@ ScriptCall DecideCall(const CheckPlan& plan) {
   set(PlanSlot::kNow, Millis(plan.now));
   set(PlanSlot::kCapCount, static_cast<int64_t>(plan.caps.size()));
 
-  std::string json = "[";
-  auto add = [&json](int64_t number) { absl::StrAppend(&json, json.size() > 1 ? "," : "", number); };
+  // Built in place (measured with callgrind: StrAppend per number cost 9 000 instructions a
+  // decision, about a tenth of sendgate's work on one).
+  std::string json;
+  json.reserve(32 * (head.size() + 12 * plan.caps.size()));
+  json.push_back('[');
+  auto add = [&json](int64_t number) {
+    if (json.size() > 1) json.push_back(',');
+    const absl::AlphaNum digits(number);
+    json.append(digits.data(), digits.size());
+  };
   for (int64_t value : head) add(value);
   for (const core::CapCheck& cap : plan.caps) {
     std::array<int64_t, static_cast<int>(CapSlot::kCount)> slots{};
@@ -109,9 +120,17 @@ ScriptCall DecideCall(const CheckPlan& plan) {
     }
   }
   json += "]";
-  return ScriptCall{.script = &DecideScript(),
-                    .keys = HistoryKeys(plan.contact_id),
-                    .args = {std::move(json)}};
+  return json;
+}
+
+std::string DecideCommand(const CheckPlan& plan) {
+  const std::string main = MainHistoryKey(plan.contact_id);
+  const std::string exempt = ExemptHistoryKey(plan.contact_id);
+  const std::string argument = PlanArgument(plan);
+  absl::string_view keys[static_cast<int>(contract::Key::kCount)];
+  keys[static_cast<int>(contract::Key::kMain)] = main;
+  keys[static_cast<int>(contract::Key::kExempt)] = exempt;
+  return FormatEvalsha(DecideScript(), keys, {argument});
 }
 
 absl::Status ReplyError(const redisReply* reply) {
@@ -137,7 +156,7 @@ absl::Status ReplyError(const redisReply* reply) {
 
 absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, size_t caps) {
   if (reply->type == REDIS_REPLY_ERROR) return ReplyError(reply);
-  absl::StatusOr<std::vector<int64_t>> values = Integers(reply);
+  absl::StatusOr<Values> values = Integers(reply);
   if (!values.ok()) return values.status();
   const size_t head = static_cast<size_t>(ReplySlot::kCount);
   if (values->size() < head) return Malformed("too short");

@@ -22,8 +22,11 @@ std::string ExemptHistoryKey(absl::string_view contact_id);
 // Both, in the order the scripts take them (contract::Key).
 std::vector<std::string> HistoryKeys(absl::string_view contact_id);
 
-// decide.lua for `plan`: its keys and its one argument, the plan as a JSON array of numbers.
-ScriptCall DecideCall(const core::CheckPlan& plan);
+// decide.lua's one argument for `plan`: the plan as a JSON array of numbers.
+std::string PlanArgument(const core::CheckPlan& plan);
+
+// EVALSHA of decide.lua for `plan`, in RESP form.
+std::string DecideCommand(const core::CheckPlan& plan);
 
 // decide.lua's answer to a plan of `caps` caps. An error reply is a store error of its kind (ReplyError); a
 // reply that breaks the contract in any way (a missing or non-integer element, an unknown

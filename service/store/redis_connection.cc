@@ -107,16 +107,14 @@ void RedisConnection::Send(std::string wire, absl::Time deadline, Callback done)
   Submit(new Pending{.wire = std::move(wire), .deadline = deadline, .done = std::move(done)});
 }
 
-void RedisConnection::SendScript(ScriptCall call, absl::Time deadline, Callback done) {
+void RedisConnection::SendScript(const Script& script, std::string wire, absl::Time deadline,
+                                 Callback done) {
   if (state_.load(std::memory_order_relaxed) == State::kDown) {
     done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
     return;
   }
-  std::string wire = FormatScriptCall(call, /*with_source=*/false);
-  Submit(new Pending{.wire = std::move(wire),
-                     .script = std::move(call),
-                     .deadline = deadline,
-                     .done = std::move(done)});
+  Submit(new Pending{
+      .wire = std::move(wire), .script = &script, .deadline = deadline, .done = std::move(done)});
 }
 
 void RedisConnection::Submit(Pending* pending) {
@@ -263,7 +261,7 @@ void RedisConnection::Dispatch(Pending* pending) {
     return;
   }
   pending->sent_at = absl::Now();
-  std::string().swap(pending->wire);  // written; a NOSCRIPT rebuilds it from `script`
+  if (pending->script == nullptr) std::string().swap(pending->wire);  // written
   in_flight_.push_back(pending);
   StartTicking();
 }
@@ -365,11 +363,14 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), pending);
   if (it != self->in_flight_.end()) self->in_flight_.erase(it);
   const auto* redis_reply = static_cast<const redisReply*>(reply);
-  if (IsNoScript(redis_reply) && pending->script.has_value() && !pending->answered) {
-    // The script cache was flushed (restart, failover, SCRIPT FLUSH): send the source once.
+  if (IsNoScript(redis_reply) && pending->script != nullptr && !pending->answered) {
+    // The script cache was flushed (restart, failover, SCRIPT FLUSH): load the script, then
+    // send the same command again; both go out in this order on this connection.
     if (self->events_.on_noscript) self->events_.on_noscript();
-    pending->wire = FormatScriptCall(*pending->script, /*with_source=*/true);
-    pending->script.reset();
+    self->Dispatch(new Pending{.wire = FormatCommand({"SCRIPT", "LOAD", pending->script->source}),
+                               .deadline = pending->deadline,
+                               .done = [](absl::StatusOr<const redisReply*>) {}});
+    pending->script = nullptr;
     self->Dispatch(pending);
     return;
   }

@@ -71,16 +71,17 @@ class RedisConnection {
 
   // `wire` is one command in RESP form (FormatCommand()).
   void Send(std::string wire, absl::Time deadline, Callback done);
-  // EVALSHA of the call's script; on NOSCRIPT it is sent again as EVAL with the source.
-  void SendScript(ScriptCall call, absl::Time deadline, Callback done);
+  // `wire` is an EVALSHA of `script` (FormatEvalsha()). On NOSCRIPT (the script cache was
+  // flushed) the script is loaded and the same command sent again, once.
+  void SendScript(const Script& script, std::string wire, absl::Time deadline, Callback done);
 
   bool connected() const { return state_.load(std::memory_order_relaxed) == State::kConnected; }
 
  private:
   enum class State { kConnecting, kConnected, kDown };
   struct Pending {
-    std::string wire;
-    std::optional<ScriptCall> script;  // kept until answered, for the EVAL after a NOSCRIPT
+    std::string wire;              // a script call's is kept until answered, for a NOSCRIPT
+    const Script* script = nullptr;  // the script a NOSCRIPT would load
     absl::Time deadline;
     absl::Time sent_at;
     Callback done;

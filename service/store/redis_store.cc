@@ -73,7 +73,7 @@ RedisConnection& RedisStore::ConnectionFor(absl::string_view contact_id) {
 
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
   ConnectionFor(plan.contact_id)
-      .SendScript(DecideCall(plan), deadline,
+      .SendScript(DecideScript(), DecideCommand(plan), deadline,
                   [caps = plan.caps.size(),
                    done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
                     if (!reply.ok()) return done(reply.status());
@@ -86,12 +86,14 @@ void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCa
 void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_id,
                         absl::Time deadline, CancelCallback done) {
   const uint64_t hash = core::MessageHash(message_id);
-  std::vector<std::string> args(static_cast<int>(contract::CancelArg::kCount));
+  const std::vector<std::string> keys = HistoryKeys(contact_id);
+  std::string args[static_cast<int>(contract::CancelArg::kCount)];
   args[static_cast<int>(contract::CancelArg::kHashLow)] = absl::StrCat(hash & 0xffffffff);
   args[static_cast<int>(contract::CancelArg::kHashHigh)] = absl::StrCat(hash >> 32);
   ConnectionFor(contact_id)
       .SendScript(
-          ScriptCall{.script = &CancelScript(), .keys = HistoryKeys(contact_id), .args = args},
+          CancelScript(),
+          FormatEvalsha(CancelScript(), {keys[0], keys[1]}, {args[0], args[1]}),
           deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
             if (!reply.ok()) return done(reply.status());
             const redisReply* answer = *reply;

@@ -1,12 +1,14 @@
 // The Lua scripts as sendgate sends them, and commands in the RESP form hiredis writes. The
 // sources are service/store/*.lua with contract.lua and history.lua in front, embedded at build
 // time with their SHA-1 (embed_scripts.cmake), so EVALSHA needs no digest code at run time.
+// A script is always called by EVALSHA; after a NOSCRIPT the connection loads it (SCRIPT LOAD)
+// and sends the same command again (redis_connection.h).
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace sendgate::store {
 
@@ -18,17 +20,11 @@ struct Script {
 const Script& DecideScript();
 const Script& CancelScript();
 
-// One call of a script: what EVALSHA sends, and EVAL after a NOSCRIPT.
-struct ScriptCall {
-  const Script* script = nullptr;
-  std::vector<std::string> keys;
-  std::vector<std::string> args;
-};
+// Any command in RESP form, formatted by hiredis (redisFormatSdsCommandArgv).
+std::string FormatCommand(absl::Span<const absl::string_view> argv);
 
-// `call` in RESP form: EVALSHA by its digest, or EVAL with its full source.
-std::string FormatScriptCall(const ScriptCall& call, bool with_source);
-
-// Any command in RESP form (hiredis's redisFormatCommandArgv).
-std::string FormatCommand(const std::vector<absl::string_view>& argv);
+// EVALSHA of `script` with `keys` and `args`, in RESP form.
+std::string FormatEvalsha(const Script& script, absl::Span<const absl::string_view> keys,
+                          absl::Span<const absl::string_view> args);
 
 }  // namespace sendgate::store

@@ -47,11 +47,8 @@ TEST(HistoryCodecTest, APartialRecordIsACorruptHistory) {
 
 TEST(ScriptTest, CommandsAreFormattedByHiredis) {
   EXPECT_EQ(FormatCommand({"SET", "k", "-42"}), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n");
-  const ScriptCall call{.script = &CancelScript(), .keys = {"a", "b"}, .args = {"1", "2"}};
-  EXPECT_EQ(FormatScriptCall(call, /*with_source=*/false),
+  EXPECT_EQ(FormatEvalsha(CancelScript(), {"a", "b"}, {"1", "2"}),
             FormatCommand({"EVALSHA", CancelScript().sha1, "2", "a", "b", "1", "2"}));
-  EXPECT_EQ(FormatScriptCall(call, /*with_source=*/true),
-            FormatCommand({"EVAL", CancelScript().source, "2", "a", "b", "1", "2"}));
 }
 
 TEST(ScriptTest, EveryScriptStartsWithTheGeneratedContract) {
