@@ -21,6 +21,10 @@ bool IsCleanUtf8(absl::string_view text) {
     const unsigned char c = text[i];
     int length = 0;
     uint32_t code = 0;
+    if (c >= 0x20 && c < 0x7f) {  // printable ASCII, nearly every byte of every id
+      ++i;
+      continue;
+    }
     if (c < 0x80) {
       length = 1, code = c;
     } else if ((c & 0xe0) == 0xc0) {

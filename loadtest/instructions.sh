@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Instructions sendgate executes per decision, counted by valgrind's callgrind: repeatable for
+# the same binary and requests whatever else the machine does, so two builds can be compared
+# in one run where throughput figures move with the machine (docs/BENCHMARKS.md).
+#   bash loadtest/instructions.sh [SENDGATE_BINARY ...]   # default: build/sendgate
+# For each binary and for unary Decide and DecideStream: 500 warm-up decisions, then the
+# counters are zeroed and N (default 3000) decisions counted, all threads together. Needs
+# valgrind (apt-get install valgrind) and a built tree (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${N:-3000}"
+binaries=("$@")
+[ ${#binaries[@]} -gt 0 ] || binaries=(build/sendgate)
+
+count() {  # BINARY MODE -> instructions per decision
+  local binary=$1 mode=$2 port=$(( 20000 + RANDOM % 10000 ))
+  local work
+  work=$(mktemp -d)
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
+    --logfile "$work/redis.log" &
+  local redis_pid=$!
+  until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.1; done
+  valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" \
+    --policy=policies/default.yaml --redis="127.0.0.1:$port" --listen="127.0.0.1:$((port + 1))" \
+    --metrics-listen="127.0.0.1:$((port + 2))" 2> "$work/sendgate.log" &
+  local sendgate_pid=$!
+  until curl -sf "http://127.0.0.1:$((port + 2))/metrics" 2> /dev/null | grep -q "^sendgate_store_up 1"; do
+    sleep 0.5
+  done
+  local load=(build/loadtest/sendgate_load --target="127.0.0.1:$((port + 1))" --mode="$mode"
+              --concurrency=16 --streams=1)
+  "${load[@]}" --requests=500 --label=warmup > /dev/null 2>&1
+  callgrind_control -z "$sendgate_pid" > /dev/null
+  "${load[@]}" --requests="$N" --label=counted > /dev/null 2>&1
+  callgrind_control -d "$sendgate_pid" > /dev/null
+  kill "$sendgate_pid"; wait "$sendgate_pid" 2> /dev/null || true
+  kill "$redis_pid"; wait "$redis_pid" 2> /dev/null || true
+  local total
+  total=$(grep -h "^summary:" "$work"/callgrind.out.* | awk '{print $2}' | sort -n | tail -1)
+  rm -rf "$work"
+  echo $(( total / N ))
+}
+
+printf "%-40s %14s %14s\n" binary "unary Decide" "DecideStream"
+for binary in "${binaries[@]}"; do
+  printf "%-40s %14s %14s\n" "$binary" "$(count "$binary" unary)" "$(count "$binary" stream)"
+done
