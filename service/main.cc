@@ -229,8 +229,7 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
     return 2;
   }
   if (!CheckRedisMode(*redis)) return 1;
-  metrics::Registry registry;
-  metrics::Catalog catalog(registry);
+  metrics::Catalog catalog;
   store::RedisStore store(store::RedisStoreOptions{
       .connection = *redis,
       .connections = config.redis_connections,
@@ -239,16 +238,14 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
                        catalog.store_connection_changes.With({up ? "up" : "down"}).Increment();
                      },
                  .on_noscript = [&catalog] { catalog.store_noscript.With({}).Increment(); }}});
-  registry.AddGaugeFunction("sendgate_store_up",
-                            "1 when every Redis connection is established, else 0.",
-                            [&store] { return store.healthy() ? 1.0 : 0.0; });
+  catalog.store_up.ReadFrom([&store] { return store.healthy() ? 1.0 : 0.0; });
 
   api::PolicyHolder policies(policy);
   ShowPolicy(catalog, *policy, "");
   api::RealClock clock;
   api::Admission admission;
-  registry.AddGaugeFunction("sendgate_calls_in_progress", "gRPC calls admitted and not finished.",
-                            [&admission] { return static_cast<double>(admission.in_flight()); });
+  catalog.calls_in_progress.ReadFrom(
+      [&admission] { return static_cast<double>(admission.in_flight()); });
   api::DecisionMetrics decision_metrics(catalog);
   api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout});
   api::ArbiterService arbiter(
@@ -263,7 +260,7 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
   }
   std::atomic<bool> accepting{true};
   absl::StatusOr<std::unique_ptr<metrics::HttpServer>> http = metrics::HttpServer::Start(
-      config.metrics_listen, &registry, [&] {
+      config.metrics_listen, [&catalog] { return catalog.Exposition(); }, [&] {
         const bool draining = admission.draining();
         const bool serving = accepting.load();
         return metrics::Readiness{

@@ -121,8 +121,8 @@ void DecisionMetrics::RecordDecision(const std::shared_ptr<const core::Policy>& 
 void DecisionMetrics::RecordRpc(Method method, grpc::StatusCode code) {
   const int index = static_cast<int>(code);
   if (index < 0 || index >= 17) return;
-  std::atomic<metrics::Counter*>& slot = rpcs_[static_cast<int>(method)][index];
-  metrics::Counter* counter = slot.load(std::memory_order_acquire);
+  std::atomic<prometheus::Counter*>& slot = rpcs_[static_cast<int>(method)][index];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
   if (counter == nullptr) {
     counter = &catalog_.rpcs.With({std::string(MethodName(method)), CodeLabel(code)});
     slot.store(counter, std::memory_order_release);

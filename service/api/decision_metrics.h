@@ -41,18 +41,18 @@ class DecisionMetrics {
   // Children for one policy snapshot.
   struct Table {
     std::shared_ptr<const core::Policy> policy;
-    std::vector<metrics::Counter*> decisions;  // [outcome][channel][category]
-    std::vector<metrics::Counter*> reasons;    // [code][cap + 1]; cap 0 is "no rule"
-    std::vector<metrics::Counter*> degraded;   // [outcome][category]
+    std::vector<prometheus::Counter*> decisions;  // [outcome][channel][category]
+    std::vector<prometheus::Counter*> reasons;    // [code][cap + 1]; cap 0 is "no rule"
+    std::vector<prometheus::Counter*> degraded;   // [outcome][category]
   };
   std::shared_ptr<const Table> TableFor(const std::shared_ptr<const core::Policy>& policy);
 
   metrics::Catalog& catalog_;
   std::atomic<std::shared_ptr<const Table>> table_;
-  std::array<metrics::Counter*, 3> replays_;
-  std::array<metrics::Histogram*, kMethodCount> seconds_{};  // Decide and DecideStream
-  std::array<metrics::Counter*, store::kStoreErrorKinds> store_errors_{};
-  std::array<std::array<std::atomic<metrics::Counter*>, 17>, kMethodCount> rpcs_{};
+  std::array<prometheus::Counter*, 3> replays_;
+  std::array<metrics::LatencyCell*, kMethodCount> seconds_{};  // Decide and DecideStream
+  std::array<prometheus::Counter*, store::kStoreErrorKinds> store_errors_{};
+  std::array<std::array<std::atomic<prometheus::Counter*>, 17>, kMethodCount> rpcs_{};
 };
 
 }  // namespace sendgate::api

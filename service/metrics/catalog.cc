@@ -1,50 +1,86 @@
 #include "service/metrics/catalog.h"
 
-namespace sendgate::metrics {
+#include "prometheus/text_serializer.h"
 
-Catalog::Catalog(Registry& registry)
-    : decisions(registry.AddCounter("sendgate_decisions_total",
-                                    "Decisions made, by outcome, channel and category.",
-                                    {"outcome", "channel", "category"})),
-      reasons(registry.AddCounter("sendgate_decision_reasons_total",
-                                  "Reasons given in decisions, by reason code and rule id.",
-                                  {"code", "rule"})),
-      replays(registry.AddCounter("sendgate_decision_replays_total",
-                                  "Decisions answered from the first decision of a known "
-                                  "message_id, by outcome.",
-                                  {"outcome"})),
-      degraded(registry.AddCounter("sendgate_degraded_decisions_total",
-                                   "Decisions made by the fail mode because Redis did not answer "
-                                   "in time, by outcome and category.",
-                                   {"outcome", "category"})),
-      decision_seconds(registry.AddHistogram(
+namespace sendgate::metrics {
+namespace {
+
+Labelled<prometheus::Counter> Counter(prometheus::Registry& registry, const std::string& name,
+                                      const std::string& help,
+                                      std::vector<std::string> labels) {
+  return {prometheus::BuildCounter().Name(name).Help(help).Register(registry),
+          std::move(labels)};
+}
+
+Labelled<prometheus::Gauge> Gauge(prometheus::Registry& registry, const std::string& name,
+                                  const std::string& help, std::vector<std::string> labels) {
+  return {prometheus::BuildGauge().Name(name).Help(help).Register(registry), std::move(labels)};
+}
+
+}  // namespace
+
+Catalog::Catalog()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      decision_seconds_(std::make_shared<LatencyHistogram>(
           "sendgate_decision_duration_seconds",
-          "Time from a request's arrival to its decision, by gRPC method.", {"method"},
-          {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1})),
-      rpcs(registry.AddCounter("sendgate_grpc_requests_total",
-                               "gRPC calls finished, by method and status code.",
-                               {"method", "code"})),
-      invalid_requests(registry.AddCounter("sendgate_invalid_requests_total",
-                                           "Requests refused as invalid, by method and field.",
-                                           {"method", "field"})),
-      store_errors(registry.AddCounter(
-          "sendgate_store_errors_total",
-          "Store calls that failed, by kind (unavailable, timeout, overloaded, out_of_memory, "
-          "redirected, redis_error, malformed_reply, corrupt_history).",
-          {"kind"})),
-      store_connection_changes(registry.AddCounter(
-          "sendgate_store_connection_changes_total",
-          "Redis connections established (up) and lost (down).", {"state"})),
-      store_noscript(registry.AddCounter(
-          "sendgate_store_noscript_total",
-          "Script calls Redis answered NOSCRIPT (script cache flushed), sent again as EVAL.")),
-      cancels(registry.AddCounter("sendgate_cancels_total",
-                                  "Cancel calls, by result (cancelled, not_found).", {"result"})),
-      policy_info(registry.AddGauge("sendgate_policy_info",
-                                    "1 for the policy version in force, 0 for earlier ones.",
-                                    {"version"})),
-      policy_reloads(registry.AddCounter("sendgate_policy_reloads_total",
-                                         "Policy reloads, by result (ok, rejected).",
-                                         {"result"})) {}
+          "Time from a request's arrival to its decision, by gRPC method.",
+          std::vector<std::string>{"method"},
+          std::vector<double>{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                              0.1, 0.25, 0.5, 1})),
+      store_up_(std::make_shared<ScrapeGauge>(
+          "sendgate_store_up", "1 when every Redis connection is established, else 0.")),
+      calls_in_progress_(std::make_shared<ScrapeGauge>(
+          "sendgate_calls_in_progress", "gRPC calls admitted and not finished.")),
+      decisions(Counter(*registry_, "sendgate_decisions_total",
+                        "Decisions made, by outcome, channel and category.",
+                        {"outcome", "channel", "category"})),
+      reasons(Counter(*registry_, "sendgate_decision_reasons_total",
+                      "Reasons given in decisions, by reason code and rule id.",
+                      {"code", "rule"})),
+      replays(Counter(*registry_, "sendgate_decision_replays_total",
+                      "Decisions answered from the first decision of a known message_id, by "
+                      "outcome.",
+                      {"outcome"})),
+      degraded(Counter(*registry_, "sendgate_degraded_decisions_total",
+                       "Decisions made by the fail mode because the store could not answer, by "
+                       "outcome and category.",
+                       {"outcome", "category"})),
+      decision_seconds(*decision_seconds_),
+      rpcs(Counter(*registry_, "sendgate_grpc_requests_total",
+                   "gRPC calls finished, by method and status code.", {"method", "code"})),
+      invalid_requests(Counter(*registry_, "sendgate_invalid_requests_total",
+                               "Requests refused as invalid, by method and field.",
+                               {"method", "field"})),
+      store_errors(Counter(*registry_, "sendgate_store_errors_total",
+                           "Store calls that failed, by kind (unavailable, timeout, overloaded, "
+                           "out_of_memory, redirected, redis_error, malformed_reply, "
+                           "corrupt_history).",
+                           {"kind"})),
+      store_connection_changes(Counter(*registry_, "sendgate_store_connection_changes_total",
+                                       "Redis connections established (up) and lost (down).",
+                                       {"state"})),
+      store_noscript(Counter(*registry_, "sendgate_store_noscript_total",
+                             "Script calls Redis answered NOSCRIPT (script cache flushed): the "
+                             "script was loaded and the call sent again.",
+                             {})),
+      store_up(*store_up_),
+      calls_in_progress(*calls_in_progress_),
+      cancels(Counter(*registry_, "sendgate_cancels_total",
+                      "Cancel calls, by result (cancelled, not_found).", {"result"})),
+      policy_info(Gauge(*registry_, "sendgate_policy_info",
+                        "1 for the policy version in force, 0 for earlier ones.", {"version"})),
+      policy_reloads(Counter(*registry_, "sendgate_policy_reloads_total",
+                             "Policy reloads, by result (ok, rejected).", {"result"})) {}
+
+std::string Catalog::Exposition() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (const prometheus::Collectable* extra :
+       {static_cast<const prometheus::Collectable*>(decision_seconds_.get()),
+        static_cast<const prometheus::Collectable*>(store_up_.get()),
+        static_cast<const prometheus::Collectable*>(calls_in_progress_.get())}) {
+    for (prometheus::MetricFamily& family : extra->Collect()) families.push_back(std::move(family));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
 
 }  // namespace sendgate::metrics

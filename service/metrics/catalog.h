@@ -1,27 +1,71 @@
-// Every metric sendgate exports, declared once: names, help and labels live in catalog.cc and
-// docs/operations.md lists them. Components get the families from here.
+// Every metric sendgate exports, declared once: names, help and label names live in
+// catalog.cc and docs/operations.md lists them. Built on prometheus-cpp (its registry, families
+// and text serializer); components take the families from here and resolve the labelled
+// children they need once, so that the hot path only increments.
 #pragma once
 
-#include "service/metrics/registry.h"
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "service/metrics/collectables.h"
 
 namespace sendgate::metrics {
 
-struct Catalog {
-  explicit Catalog(Registry& registry);
+// A prometheus-cpp family with its label names declared once: children by label values, in
+// that order. With() takes the family's lock: resolve children once, then keep them.
+template <typename Metric>
+class Labelled {
+ public:
+  Labelled(prometheus::Family<Metric>& family, std::vector<std::string> names)
+      : family_(family), names_(std::move(names)) {}
 
-  Family<Counter>& decisions;         // {outcome, channel, category}
-  Family<Counter>& reasons;           // {code, rule}
-  Family<Counter>& replays;           // {outcome}
-  Family<Counter>& degraded;          // {outcome, category}
-  Family<Histogram>& decision_seconds;  // {method}
-  Family<Counter>& rpcs;              // {method, code}
-  Family<Counter>& invalid_requests;  // {method, field}
-  Family<Counter>& store_errors;      // {kind}
-  Family<Counter>& store_connection_changes;  // {state}
-  Family<Counter>& store_noscript;    // {}
-  Family<Counter>& cancels;           // {result}
-  Family<Gauge>& policy_info;         // {version}
-  Family<Counter>& policy_reloads;    // {result}
+  Metric& With(const std::vector<std::string>& values) {
+    prometheus::Labels labels;
+    for (size_t i = 0; i < names_.size() && i < values.size(); ++i) labels[names_[i]] = values[i];
+    return family_.Add(labels);
+  }
+
+ private:
+  prometheus::Family<Metric>& family_;
+  const std::vector<std::string> names_;
+};
+
+class Catalog {
+ public:
+  Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  // Every metric in the Prometheus text exposition format.
+  std::string Exposition() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<LatencyHistogram> decision_seconds_;
+  std::shared_ptr<ScrapeGauge> store_up_;
+  std::shared_ptr<ScrapeGauge> calls_in_progress_;
+
+ public:
+  Labelled<prometheus::Counter> decisions;         // {outcome, channel, category}
+  Labelled<prometheus::Counter> reasons;           // {code, rule}
+  Labelled<prometheus::Counter> replays;           // {outcome}
+  Labelled<prometheus::Counter> degraded;          // {outcome, category}
+  LatencyHistogram& decision_seconds;              // {method}
+  Labelled<prometheus::Counter> rpcs;              // {method, code}
+  Labelled<prometheus::Counter> invalid_requests;  // {method, field}
+  Labelled<prometheus::Counter> store_errors;      // {kind}
+  Labelled<prometheus::Counter> store_connection_changes;  // {state}
+  Labelled<prometheus::Counter> store_noscript;    // {}
+  ScrapeGauge& store_up;                           // read from the store
+  ScrapeGauge& calls_in_progress;                  // read from the admission gate
+  Labelled<prometheus::Counter> cancels;           // {result}
+  Labelled<prometheus::Gauge> policy_info;         // {version}
+  Labelled<prometheus::Counter> policy_reloads;    // {result}
 };
 
 }  // namespace sendgate::metrics

@@ -24,8 +24,9 @@ int Reply(mg_connection* connection, int status, const char* content_type,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const std::string& listen, const Registry* registry, std::function<Readiness()> readiness) {
-  std::unique_ptr<HttpServer> server(new HttpServer(registry, std::move(readiness)));
+    const std::string& listen, std::function<std::string()> metrics,
+    std::function<Readiness()> readiness) {
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(metrics), std::move(readiness)));
   // Probes must answer even when a few clients hold connections open without sending: each
   // connection holds a worker until its request arrives or `request_timeout_ms` passes.
   const char* options[] = {"listening_ports", listen.c_str(),
@@ -53,7 +54,7 @@ HttpServer::~HttpServer() {
 }
 
 int HttpServer::ServeMetrics(mg_connection* connection, void* self) {
-  const std::string body = static_cast<HttpServer*>(self)->registry_->Exposition();
+  const std::string body = static_cast<HttpServer*>(self)->metrics_();
   return Reply(connection, 200, "text/plain; version=0.0.4; charset=utf-8", body);
 }
 

@@ -9,7 +9,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "service/metrics/registry.h"
 
 struct mg_context;
 struct mg_connection;
@@ -24,22 +23,23 @@ struct Readiness {
 class HttpServer {
  public:
   // `listen` is ADDR:PORT ("0.0.0.0:9464", "[::]:9464"); port 0 picks a free port.
+  // `metrics` renders /metrics (Catalog::Exposition); `readiness` answers /readyz.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen,
-                                                          const Registry* registry,
+                                                          std::function<std::string()> metrics,
                                                           std::function<Readiness()> readiness);
   ~HttpServer();
 
   int port() const { return port_; }
 
  private:
-  HttpServer(const Registry* registry, std::function<Readiness()> readiness)
-      : registry_(registry), readiness_(std::move(readiness)) {}
+  HttpServer(std::function<std::string()> metrics, std::function<Readiness()> readiness)
+      : metrics_(std::move(metrics)), readiness_(std::move(readiness)) {}
 
   static int ServeMetrics(mg_connection* connection, void* self);
   static int ServeHealth(mg_connection* connection, void* self);
   static int ServeReady(mg_connection* connection, void* self);
 
-  const Registry* registry_;
+  std::function<std::string()> metrics_;
   std::function<Readiness()> readiness_;
   mg_context* context_ = nullptr;
   int port_ = 0;

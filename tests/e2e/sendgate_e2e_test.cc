@@ -299,9 +299,9 @@ TEST_F(SendgateTest, MetricsPassPromtoolAndCountDecisions) {
   Call(bad, &response);
   const std::string metrics = Body(HttpGet(metrics_port_, "/metrics"));
   EXPECT_THAT(metrics, HasSubstr(
-      "sendgate_decisions_total{outcome=\"allow\",channel=\"email\",category=\"marketing\"} 1"));
-  EXPECT_THAT(metrics, HasSubstr("sendgate_invalid_requests_total{method=\"Decide\",field=\"weight\"} 1"));
-  EXPECT_THAT(metrics, HasSubstr("sendgate_grpc_requests_total{method=\"Decide\",code=\"OK\"} 1"));
+      "sendgate_decisions_total{category=\"marketing\",channel=\"email\",outcome=\"allow\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_invalid_requests_total{field=\"weight\",method=\"Decide\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_grpc_requests_total{code=\"OK\",method=\"Decide\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("sendgate_policy_info{version=\"default-2026-11-23\"} 1"));
   const std::string path = dir_.path() + "/metrics.txt";
   std::ofstream(path) << metrics;
