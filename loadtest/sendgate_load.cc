@@ -62,10 +62,11 @@ int PrintRedisBenchmarkCommand() {
   plan.send.message_hash = kMarkedHash;
   // EVALSHA sha 2 KEYS... PLAN: the keys name a random contact, the plan a random message.
   std::vector<std::string> arguments = {"EVALSHA", std::string(store::DecideScript().sha1)};
-  const std::vector<std::string> keys = store::HistoryKeys(plan.contact_id);
+  const std::vector<std::string> keys = store::ContactKeys(plan.contact_id);
   arguments.push_back(absl::StrCat(keys.size()));
   arguments.insert(arguments.end(), keys.begin(), keys.end());
   arguments.push_back(store::PlanArgument(plan));
+  arguments.push_back("");  // no suppression hash
   for (std::string& argument : arguments) {
     absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"},
                          {absl::StrCat(kMarkedHash), "__rand_int__"}},

@@ -5,11 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "service/core/policy.h"
 #include "service/core/send_record.h"
+#include "service/core/window.h"
 
 namespace sendgate::core {
 
@@ -20,6 +23,13 @@ enum class ReasonCode : uint8_t {
   kExpired = 2,
   kStoreUnavailable = 3,
   kInvalidRequest = 4,
+  kUnsubscribed = 5,
+  kNotOptedIn = 6,
+  kOptedOut = 7,
+  kChannelBlocked = 8,
+  kSuppressed = 9,
+  kPaused = 10,
+  kContactFrequency = 11,
 };
 
 // A counted record matches when its id for `field` is one of `ids`.
@@ -41,8 +51,30 @@ struct CapCheck {
   std::vector<FieldMatch> match;
 };
 
+// The preference rules of one message; the contact's choices are in the store, next to its
+// history, and are read in the same atomic call.
+struct PreferenceCheck {
+  uint32_t channel = 0;
+  uint32_t subscription = 0;  // 0: the message has none
+  bool opt_in = false;        // the subscription's regime is opt-in
+  Exemptions exempt;          // the message's category's
+  // The stored profile the plan was made with, when the request left it out: the store
+  // answers kProfileChanged when the contact's differs. Empty: the request gave it.
+  std::optional<uint32_t> timezone_fingerprint;
+  std::optional<uint32_t> segments_fingerprint;
+  // What a contact's own frequency on the channel counts: sends of these categories (those
+  // not exempt from it), in the exempt list too when one of them is exempt from caps.
+  std::vector<uint32_t> frequency_categories;
+  bool frequency_counts_exempt = false;
+  // The calendar windows around the send, in the time zone the plan was made with.
+  WindowBounds day, week, month;
+  // The contact id's keyed hash (hex) in the suppression list; "" when no key is configured.
+  std::string suppression_hash;
+};
+
 // What the store checks and records for one message, atomically: the replay lookup, then each
-// history-based rule in order (caps today), then the record of the send or of its denial.
+// rule on the contact's stored state in order (opt-outs, consent, pause, caps, the contact's
+// own frequency), then the record of the send or of its denial.
 struct CheckPlan {
   std::string contact_id;
   // Recorded as is when allowed; with denied_code = deny_code when denied. Its `at` is when the
@@ -51,8 +83,8 @@ struct CheckPlan {
   SendRecord send;
   // The message's category is exempt from caps: an allowed send goes to History::exempt.
   bool exempt = false;
-  uint8_t deny_code = static_cast<uint8_t>(ReasonCode::kCapReached);
   std::vector<CapCheck> caps;
+  PreferenceCheck preferences;
   // Room found later than this is no use: the decision is DENY, not DEFER.
   absl::Time deny_after;
   // Records older than this can no longer count: a rewrite drops them.
@@ -71,6 +103,9 @@ enum class CheckOutcome {
   kDenied,         // a cap is full until after deny_after (or forever); the denial is recorded
   kReplayAllowed,  // the message_id was counted before
   kReplayDenied,   // the message_id was denied before
+  // The contact's stored profile (time zone, segments) is not the one the plan was made with,
+  // and the request left it out: plan again with `profile`; nothing was written.
+  kProfileChanged,
 };
 
 struct CapResult {
@@ -82,12 +117,31 @@ struct CapResult {
   bool full() const { return room_at != absl::InfinitePast(); }
 };
 
+// A preference rule that holds the message back: when it may go (InfiniteFuture: never), and
+// for the contact's own frequency its usage and limit.
+struct RuleVerdict {
+  ReasonCode code = ReasonCode::kOptedOut;
+  absl::Time at = absl::InfiniteFuture();
+  int64_t used = 0;
+  int64_t limit = 0;
+  uint8_t detail = 0;  // kChannelBlocked: the BlockReason
+  friend bool operator==(const RuleVerdict&, const RuleVerdict&) = default;
+};
+
+struct StoredProfile {
+  std::string timezone;
+  std::vector<std::string> segments;
+};
+
 struct CheckResult {
   CheckOutcome outcome = CheckOutcome::kAllowed;
   std::vector<CapResult> caps;  // one per CheckPlan::caps, when evaluated
+  std::vector<RuleVerdict> verdicts;  // the preference rules that hold the message back
+  StoredProfile profile;              // kProfileChanged
   absl::Time retry_at = absl::InfiniteFuture();  // kDeferred, kDenied: the latest room_at
   absl::Time replay_at;         // replays: when the first decision was made
   uint8_t replay_code = 0;      // kReplayDenied: the first decision's reason code
+  uint8_t deny_code = 0;        // kDenied: the code recorded with the denial
 };
 
 }  // namespace sendgate::core

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "service/core/plan.h"
+#include "service/core/preferences.h"
 #include "service/core/stateless_rules.h"
 
 namespace sendgate::core {
@@ -53,12 +54,71 @@ void CapReasons(const Policy& policy, const Message& message, const CheckPlan& p
   }
 }
 
+// The sentence of a preference rule's verdict.
+std::string VerdictText(const Policy& policy, const Message& message, const RuleVerdict& verdict) {
+  const std::string channel = policy.NameOf(Field::kChannel, message.id(Field::kChannel));
+  const std::string subscription =
+      policy.NameOf(Field::kSubscription, message.id(Field::kSubscription));
+  switch (verdict.code) {
+    case ReasonCode::kSuppressed:
+      return "The contact was erased after opting out: its marketing stays suppressed.";
+    case ReasonCode::kOptedOut: return "The contact opted out of all marketing.";
+    case ReasonCode::kChannelBlocked:
+      return absl::StrCat("The contact's ", channel, " is blocked (",
+                          BlockReasonName(static_cast<BlockReason>(verdict.detail)), ").");
+    case ReasonCode::kUnsubscribed:
+      return absl::StrCat("The contact unsubscribed from ", subscription, " on ", channel, ".");
+    case ReasonCode::kNotOptedIn:
+      return absl::StrCat(subscription, " is opt-in, and the contact has not opted in on ",
+                          channel, ".");
+    case ReasonCode::kPaused:
+      return absl::StrCat("The contact paused messages until ",
+                          LocalTime(verdict.at, message.timezone),
+                          TooLate(policy, message, verdict.at), ".");
+    case ReasonCode::kContactFrequency: {
+      std::string text = absl::StrFormat("The contact's own limit on %s: %d of %d used", channel,
+                                         verdict.used, verdict.limit);
+      if (verdict.at != absl::InfiniteFuture()) {
+        absl::StrAppend(&text, "; room again at ", LocalTime(verdict.at, message.timezone));
+      }
+      return absl::StrCat(text, TooLate(policy, message, verdict.at), ".");
+    }
+    default: return "";
+  }
+}
+
+// The rule a preference reason is about: the subscription for consent, the channel for
+// blocks and the contact's own limit.
+std::string VerdictRule(const Policy& policy, const Message& message, ReasonCode code) {
+  switch (code) {
+    case ReasonCode::kUnsubscribed:
+    case ReasonCode::kNotOptedIn:
+      return policy.NameOf(Field::kSubscription, message.id(Field::kSubscription));
+    case ReasonCode::kChannelBlocked:
+    case ReasonCode::kContactFrequency:
+      return policy.NameOf(Field::kChannel, message.id(Field::kChannel));
+    default: return "";
+  }
+}
+
+// Preferences: every rule on the contact's stored choices that holds the message back.
+void PreferenceReasons(const Policy& policy, const Message& message, const CheckPlan&,
+                       const CheckResult& result, std::vector<Reason>& reasons) {
+  for (const RuleVerdict& verdict : result.verdicts) {
+    reasons.push_back(Reason{.code = verdict.code,
+                             .rule_id = VerdictRule(policy, message, verdict.code),
+                             .used = verdict.used,
+                             .limit = verdict.limit,
+                             .message = VerdictText(policy, message, verdict)});
+  }
+}
+
 using StoreRuleReasons = void (*)(const Policy&, const Message&, const CheckPlan&,
                                   const CheckResult&, std::vector<Reason>&);
 
 // The reasons of each rule the store checks, in the order the rules apply; a new
-// history-based rule adds its own here (and its part of decide.lua).
-constexpr StoreRuleReasons kStoreRules[] = {&CapReasons};
+// rule on the contact's stored state adds its own here (and its part of decide.lua).
+constexpr StoreRuleReasons kStoreRules[] = {&PreferenceReasons, &CapReasons};
 
 Decision ReplayDecision(const Message& message, const CheckResult& result) {
   Decision decision{.replayed = true};
@@ -98,6 +158,8 @@ Decision DecisionFromCheck(const Policy& policy, const Message& message, const C
     case CheckOutcome::kDeferred:
     case CheckOutcome::kDenied:
       break;
+    case CheckOutcome::kProfileChanged:  // the Decider plans again; never decided as such
+      return FailModeDecision(policy, message, plan.now, "the contact's profile kept changing");
   }
   Decision decision;
   decision.outcome =

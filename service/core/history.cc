@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "service/core/preference_rules.h"
+
 namespace sendgate::core {
 namespace {
 
@@ -61,6 +63,17 @@ void Append(const CheckPlan& plan, std::vector<SendRecord>& list, const SendReco
   DropOldest(list, /*counted=*/false, kMaxDeniedRecords, kDeniedFloor);
 }
 
+// Whether the plan was made with another profile than the contact's stored one (a request
+// that gave its time zone and segments is not checked).
+bool ProfileChanged(const PreferenceCheck& check, const Preferences* stored) {
+  static const Preferences kNothing;
+  const Preferences& profile = stored != nullptr ? *stored : kNothing;
+  return (check.timezone_fingerprint.has_value() &&
+          *check.timezone_fingerprint != TimeZoneFingerprint(profile.timezone)) ||
+         (check.segments_fingerprint.has_value() &&
+          *check.segments_fingerprint != SegmentsFingerprint(profile.segments));
+}
+
 }  // namespace
 
 bool Counts(const CapCheck& cap, const SendRecord& record) {
@@ -93,7 +106,8 @@ absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight) {
   return absl::InfiniteFuture();  // unreachable: weight <= limit frees up once all are gone
 }
 
-CheckResult EvaluateCheck(const CheckPlan& plan, const History& history) {
+CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
+                          const Preferences* stored) {
   CheckResult result;
   if (const SendRecord* first = FindMessage(plan, history)) {
     result.outcome = first->counted() ? CheckOutcome::kReplayAllowed : CheckOutcome::kReplayDenied;
@@ -101,20 +115,50 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history) {
     result.replay_code = first->denied_code;
     return result;
   }
+  if (ProfileChanged(plan.preferences, stored)) {
+    result.outcome = CheckOutcome::kProfileChanged;
+    if (stored != nullptr) result.profile = {stored->timezone, stored->segments};
+    return result;
+  }
 
-  absl::Time room_at = absl::InfinitePast();  // when every cap has room
+  // The rules in order; each holds the message until an instant (InfiniteFuture: never).
+  CheckOptOut(plan.preferences, stored, result.verdicts);
+  CheckConsent(plan.preferences, stored, result.verdicts);
+  CheckPause(plan.preferences, stored, plan.send.at, result.verdicts);
+  if (std::optional<CapCheck> own = ContactFrequencyCap(plan, stored)) {
+    const absl::Time room = RoomAt(*own, history, plan.send.weight);
+    if (room != absl::InfinitePast()) {
+      result.verdicts.push_back({.code = ReasonCode::kContactFrequency,
+                                 .at = room,
+                                 .used = Used(*own, history),
+                                 .limit = own->limit});
+    }
+  }
   for (const CapCheck& cap : plan.caps) {
     CapResult& cap_result = result.caps.emplace_back();
     cap_result.used = Used(cap, history);
     cap_result.room_at = RoomAt(cap, history, plan.send.weight);
-    room_at = std::max(room_at, cap_result.room_at);
   }
-  if (room_at == absl::InfinitePast()) {
+
+  // The latest instant wins; the first rule (in order) that cannot be met in time names the
+  // denial.
+  absl::Time retry = absl::InfinitePast();
+  auto hold = [&](absl::Time at, ReasonCode code) {
+    retry = std::max(retry, at);
+    if (result.deny_code == 0 && (at == absl::InfiniteFuture() || at > plan.deny_after)) {
+      result.deny_code = static_cast<uint8_t>(code);
+    }
+  };
+  for (const RuleVerdict& verdict : result.verdicts) hold(verdict.at, verdict.code);
+  for (const CapResult& cap : result.caps) {
+    if (cap.full()) hold(cap.room_at, ReasonCode::kCapReached);
+  }
+  if (retry == absl::InfinitePast()) {
     result.outcome = CheckOutcome::kAllowed;
     return result;
   }
-  result.retry_at = room_at;
-  result.outcome = room_at <= plan.deny_after ? CheckOutcome::kDeferred : CheckOutcome::kDenied;
+  result.retry_at = retry;
+  result.outcome = result.deny_code == 0 ? CheckOutcome::kDeferred : CheckOutcome::kDenied;
   return result;
 }
 
@@ -124,7 +168,7 @@ History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const His
     Append(plan, plan.exempt ? after.exempt : after.main, plan.send);
   } else if (result.outcome == CheckOutcome::kDenied) {
     SendRecord denial = plan.send;
-    denial.denied_code = plan.deny_code;
+    denial.denied_code = result.deny_code;
     Append(plan, after.main, denial);
   }
   return after;

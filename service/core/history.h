@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "service/core/check_plan.h"
+#include "service/core/preferences.h"
 #include "service/core/send_record.h"
 
 namespace sendgate::core {
@@ -41,9 +42,14 @@ int64_t Used(const CapCheck& cap, const History& history);
 // When `cap` has room for `weight` more units (see CapResult::room_at).
 absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight);
 
-// The answer to `plan` for a contact whose history is `history`. A replay is looked up in
-// `main`, and for an exempt message in the last kExemptReplayDepth records of `exempt`.
-CheckResult EvaluateCheck(const CheckPlan& plan, const History& history);
+// The answer to `plan` for a contact whose history is `history` and whose stored preferences
+// are `stored` (its suppression entry when it was forgotten; nullptr when nothing is stored).
+// A replay is looked up in `main`, and for an exempt message in the last kExemptReplayDepth
+// records of `exempt`. Then the rules, in order: opt-outs, consent, pause, the contact's own
+// frequency, caps (preference_rules.h); the latest instant any of them holds the message to is
+// the retry, and the first that cannot be met by deny_after names the denial.
+CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
+                          const Preferences* stored = nullptr);
 
 // The history to store after `result`. Only a recorded outcome writes, and only to the list it
 // records in: an allowed send of an exempt category to `exempt`, any other allowed send and

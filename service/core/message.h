@@ -19,8 +19,13 @@ struct Message {
   FieldIds ids{};    // FieldId()s of channel, category, subscription, program, campaign
   int weight = 1;
   int priority = 0;
-  std::vector<std::string> segments;
+  std::vector<std::string> segments;  // sorted, unique
   absl::TimeZone timezone;
+  // Set when the request left the time zone (or the segments) out: the contact's stored
+  // profile as sendgate last saw it ("" / empty: none), which `timezone` (`segments`) then
+  // follows; the store answers CheckOutcome::kProfileChanged when the stored one differs.
+  std::optional<std::string> stored_timezone;
+  std::optional<std::vector<std::string>> stored_segments;
   absl::Time send_at;  // millisecond precision
   std::optional<absl::Time> expires_at;
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "service/core/names.h"
+#include "service/core/preferences.h"
 
 namespace sendgate::core {
 namespace {
@@ -30,6 +31,32 @@ std::vector<FieldMatch> MatchFor(const Cap& cap, const Message& message) {
   return match;
 }
 
+// The preference rules of `message`, sent at `at`.
+PreferenceCheck PreferencesFor(const Policy& policy, const Message& message, absl::Time at) {
+  PreferenceCheck check{.channel = message.id(Field::kChannel),
+                        .subscription = message.id(Field::kSubscription),
+                        .exempt = policy.categories[message.category].exempt};
+  if (const Subscription* subscription = policy.SubscriptionById(check.subscription)) {
+    check.opt_in = subscription->regime == Regime::kOptIn;
+  }
+  if (message.stored_timezone.has_value()) {
+    check.timezone_fingerprint = TimeZoneFingerprint(*message.stored_timezone);
+  }
+  if (message.stored_segments.has_value()) {
+    check.segments_fingerprint = SegmentsFingerprint(*message.stored_segments);
+  }
+  for (const Category& category : policy.categories) {
+    if (category.exempt.contact_frequency) continue;
+    check.frequency_categories.push_back(category.id);
+    check.frequency_counts_exempt = check.frequency_counts_exempt || category.exempt.caps;
+  }
+  check.day = BoundsAt(Window{.kind = WindowKind::kDay}, at, message.timezone, policy.week_starts);
+  check.week = BoundsAt(Window{.kind = WindowKind::kWeek}, at, message.timezone, policy.week_starts);
+  check.month =
+      BoundsAt(Window{.kind = WindowKind::kMonth}, at, message.timezone, policy.week_starts);
+  return check;
+}
+
 }  // namespace
 
 bool CapApplies(const Cap& cap, const Message& message) {
@@ -44,7 +71,7 @@ bool CapApplies(const Cap& cap, const Message& message) {
 
 bool CountsExempt(const Policy& policy, const Cap& cap) {
   for (const Category& category : policy.categories) {
-    if (category.exempt_from_caps &&
+    if (category.exempt.caps &&
         Contains(cap.only[static_cast<int>(Field::kCategory)], category.id)) {
       return true;
     }
@@ -91,8 +118,9 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
                                  .limit = EffectiveLimit(cap, message.segments),
                                  .match = MatchFor(cap, message)});
   }
+  plan.preferences = PreferencesFor(policy, message, at);
   plan.deny_after = DenyAfter(policy, message);
-  plan.exempt = policy.categories[message.category].exempt_from_caps;
+  plan.exempt = policy.categories[message.category].exempt.caps;
   plan.retention = policy.Retention();
   // Every record is at or after the decision that wrote it, so a record kept `retention`
   // after its own time stays replayable for the idempotency window from that decision on.

@@ -37,6 +37,24 @@ int Policy::FindSubscription(absl::string_view name) const {
   return FindByName(subscriptions, name);
 }
 
+bool Subscription::Covers(uint32_t channel) const {
+  return channels.empty() || std::find(channels.begin(), channels.end(), channel) != channels.end();
+}
+
+const Channel* Policy::ChannelById(uint32_t id) const {
+  for (const Channel& channel : channels) {
+    if (channel.id == id) return &channel;
+  }
+  return nullptr;
+}
+
+const Subscription* Policy::SubscriptionById(uint32_t id) const {
+  for (const Subscription& subscription : subscriptions) {
+    if (subscription.id == id) return &subscription;
+  }
+  return nullptr;
+}
+
 std::string Policy::NameOf(Field field, uint32_t id) const {
   if (id == 0) return "";
   const std::string* name = nullptr;

@@ -21,17 +21,39 @@ struct Channel {
   uint32_t id = 0;  // FieldId(Field::kChannel, name)
 };
 
+// Opt-in: no recorded choice means no. Opt-out: no recorded choice means yes.
+enum class Regime { kOptIn, kOptOut };
+
 struct Subscription {
   std::string name;
   uint32_t id = 0;
+  Regime regime = Regime::kOptOut;
+  std::vector<uint32_t> channels;  // the channel ids it covers; empty = every channel
+
+  bool Covers(uint32_t channel) const;
+};
+
+// What the messages of a category are exempt from (a policy's `exempt_from`). Transactional
+// messages are typically exempt from all of these; nothing is exempt from a channel blocked by
+// a hard bounce or a complaint.
+struct Exemptions {
+  // Caps that do not name the category neither limit its messages nor count its sends.
+  bool caps = false;
+  // A global opt-out, a channel the contact unsubscribed from or support blocked, and the
+  // suppression of a forgotten contact.
+  bool opt_out = false;
+  // Subscription consent (opt-in and opt-out regimes).
+  bool subscriptions = false;
+  // The contact's pause.
+  bool pause = false;
+  // The contact's own maximum per channel; its sends do not count against it either.
+  bool contact_frequency = false;
 };
 
 struct Category {
   std::string name;
   uint32_t id = 0;
-  // Exempt categories (transactional, service) are not limited by caps that do not name them,
-  // and their sends do not count against such caps.
-  bool exempt_from_caps = false;
+  Exemptions exempt;
   FailMode on_store_failure = FailMode::kDefer;
 };
 
@@ -79,6 +101,9 @@ struct Policy {
   int FindChannel(absl::string_view name) const;
   int FindCategory(absl::string_view name) const;
   int FindSubscription(absl::string_view name) const;
+  // The entry with this stored id, or nullptr.
+  const Channel* ChannelById(uint32_t id) const;
+  const Subscription* SubscriptionById(uint32_t id) const;
   // The name an id stands for in this policy, or "#<hex>" when it names nothing here.
   std::string NameOf(Field field, uint32_t id) const;
 };

@@ -32,6 +32,19 @@ const std::vector<absl::string_view> kTopKeys = {
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
     "channels",        "categories",       "subscriptions",    "caps"};
 const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure"};
+const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
+const std::vector<absl::string_view> kExemptions = {"caps", "opt_out", "subscriptions", "pause",
+                                                    "contact_frequency"};
+
+// The flag of `exemptions` an exempt_from value names, or nullptr.
+bool* ExemptionNamed(core::Exemptions& exemptions, absl::string_view name) {
+  if (name == "caps") return &exemptions.caps;
+  if (name == "opt_out") return &exemptions.opt_out;
+  if (name == "subscriptions") return &exemptions.subscriptions;
+  if (name == "pause") return &exemptions.pause;
+  if (name == "contact_frequency") return &exemptions.contact_frequency;
+  return nullptr;
+}
 const std::vector<absl::string_view> kCapKeys = {
     "id",       "description", "channels", "categories", "subscriptions", "programs",
     "campaigns", "per",        "window",   "limit",      "segments"};
@@ -230,16 +243,19 @@ std::vector<core::Category> ReadCategories(Reader& reader, const YAML::Node& nod
       reader.CheckKeys(body, kCategoryKeys, absl::StrCat("category '", *name, "'"));
       for (const YAML::Node& exempt : reader.List(body["exempt_from"], "exempt_from")) {
         std::optional<std::string> what = reader.Scalar(exempt, "exempt_from");
-        if (what && *what == "caps") {
-          category.exempt_from_caps = true;
-        } else if (what) {
-          reader.Error(exempt, absl::StrCat("exempt_from accepts: caps; not '", *what, "'"));
+        if (!what) continue;
+        bool* flag = ExemptionNamed(category.exempt, *what);
+        if (flag == nullptr) {
+          reader.Error(exempt, absl::StrCat("exempt_from accepts: ", absl::StrJoin(kExemptions, ", "),
+                                            "; not '", *what, "'"));
+        } else {
+          *flag = true;
         }
       }
     }
     // Fail-open for what is exempt (transactional), DEFER for what is capped (marketing).
     category.on_store_failure =
-        category.exempt_from_caps ? core::FailMode::kAllow : core::FailMode::kDefer;
+        category.exempt.caps ? core::FailMode::kAllow : core::FailMode::kDefer;
     if (body.IsMap() && body["on_store_failure"]) {
       category.on_store_failure =
           ReadFailMode(reader, body["on_store_failure"]).value_or(category.on_store_failure);
@@ -301,6 +317,44 @@ void ReadFilter(Reader& reader, const YAML::Node& node, absl::string_view key, F
   }
 }
 
+// Subscriptions: a list of names (opt-out regime, every channel), or a mapping of names to
+// {regime: opt-in|opt-out, channels: [...]}.
+std::vector<core::Subscription> ReadSubscriptions(Reader& reader, const YAML::Node& node,
+                                                  const std::vector<core::Channel>& channels) {
+  if (!node.IsMap()) {
+    return ReadNames<core::Subscription>(reader, node, "subscription", Field::kSubscription);
+  }
+  std::vector<core::Subscription> subscriptions;
+  reader.CheckUnique(node, "subscriptions");
+  for (const auto& entry : node) {
+    std::optional<std::string> name = reader.Name(entry.first, "subscription");
+    if (!name) continue;
+    core::Subscription subscription{.name = *name,
+                                    .id = core::FieldId(Field::kSubscription, *name)};
+    if (!Declarable(reader, entry.first, "subscription", subscriptions, *name, subscription.id)) {
+      continue;
+    }
+    const YAML::Node& body = entry.second;
+    const std::string where = absl::StrCat("subscription '", *name, "'");
+    if (!body.IsNull() && reader.IsMap(body, where)) {
+      reader.CheckKeys(body, kSubscriptionKeys, where);
+      if (body["regime"]) {
+        std::optional<std::string> regime = reader.Scalar(body["regime"], "regime");
+        if (regime && *regime == "opt-in") {
+          subscription.regime = core::Regime::kOptIn;
+        } else if (regime && *regime != "opt-out") {
+          reader.Error(body["regime"],
+                       absl::StrCat("regime must be opt-in or opt-out, not '", *regime, "'"));
+        }
+      }
+      ReadFilter(reader, body["channels"], "channels", Field::kChannel, &channels,
+                 subscription.channels);
+    }
+    subscriptions.push_back(std::move(subscription));
+  }
+  return subscriptions;
+}
+
 std::string DescribeScope(const YAML::Node& node) {
   auto names = [&](absl::string_view key) {
     std::vector<std::string> out;
@@ -350,7 +404,7 @@ std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const D
                             cap.only[at(Field::kCampaign)]);
   if (cap.only[at(Field::kCategory)].empty()) {
     for (const core::Category& category : declared.categories) {
-      if (!category.exempt_from_caps) cap.only[at(Field::kCategory)].push_back(category.id);
+      if (!category.exempt.caps) cap.only[at(Field::kCategory)].push_back(category.id);
     }
   }
 
@@ -504,9 +558,7 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
   if (root["categories"]) policy->categories = ReadCategories(reader, root["categories"]);
   if (policy->categories.empty()) reader.Error(root, "the policy declares no categories");
   if (root["subscriptions"]) {
-    policy->subscriptions =
-        ReadNames<core::Subscription>(reader, root["subscriptions"], "subscription",
-                                      Field::kSubscription);
+    policy->subscriptions = ReadSubscriptions(reader, root["subscriptions"], policy->channels);
   }
   ReadDefaultCategory(reader, root, *policy);
   ReadCaps(reader, root["caps"],

@@ -15,12 +15,18 @@ struct redisReply;
 
 namespace sendgate::store {
 
-// The Redis keys of a contact's History::main and History::exempt. They share the contact's
-// hash tag, so that a decision touches one Redis Cluster slot.
+// The Redis keys of a contact: History::main and History::exempt, its stored preferences and
+// its consent trail. They share the contact's hash tag, so that a call touches one Redis
+// Cluster slot.
 std::string MainHistoryKey(absl::string_view contact_id);
 std::string ExemptHistoryKey(absl::string_view contact_id);
-// Both, in the order the scripts take them (contract::Key).
-std::vector<std::string> HistoryKeys(absl::string_view contact_id);
+std::string PreferencesKey(absl::string_view contact_id);
+std::string ConsentTrailKey(absl::string_view contact_id);
+// The suppression list for the contact's slot: a hash of keyed contact hashes to suppression
+// entries, named by a tag of that slot (slots.h) rather than by the contact id.
+std::string SuppressionKey(absl::string_view contact_id);
+// The keys decide.lua takes, in order (contract::Key).
+std::vector<std::string> ContactKeys(absl::string_view contact_id);
 
 // decide.lua's one argument for `plan`: the plan as a JSON array of numbers.
 std::string PlanArgument(const core::CheckPlan& plan);

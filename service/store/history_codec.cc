@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "service/store/packed.h"
 #include "service/store/script_contract.h"
 #include "service/store/store_error.h"
 
@@ -12,19 +13,13 @@ namespace {
 using contract::RecordField;
 
 uint64_t Get(absl::string_view record, RecordField field) {
-  const int offset = contract::Offset(field);
-  uint64_t value = 0;
-  for (int i = contract::kFieldBytes[static_cast<int>(field)] - 1; i >= 0; --i) {
-    value = (value << 8) | static_cast<unsigned char>(record[offset + i]);
-  }
-  return value;
+  return GetLittleEndian(record, contract::Offset(field),
+                         contract::kFieldBytes[static_cast<int>(field)]);
 }
 
 void Put(std::string& record, RecordField field, uint64_t value) {
-  const int offset = contract::Offset(field);
-  for (int i = 0; i < contract::kFieldBytes[static_cast<int>(field)]; ++i) {
-    record[offset + i] = static_cast<char>((value >> (8 * i)) & 0xff);
-  }
+  PutLittleEndian(record, contract::Offset(field), contract::kFieldBytes[static_cast<int>(field)],
+                  value);
 }
 
 // The record field of a message's `field` id.

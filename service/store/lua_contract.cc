@@ -56,6 +56,24 @@ void WriteRecord(std::ostream& out) {
   out << ")\nend\n";
 }
 
+// A layout as one struct format and its size, for a script that unpacks it whole.
+template <size_t N>
+void WriteFormat(std::ostream& out, const std::string& name, const Layout<N>& layout) {
+  std::string format = "<";
+  for (int bytes : layout.bytes) format += Format(bytes);
+  out << "local " << name << " = '" << format << "'\n"
+      << "local " << name << "_BYTES = " << layout.size() << "\n";
+}
+
+void WritePreferences(std::ostream& out) {
+  out << "-- Stored preferences: head, then subscription choices, blocks, frequencies, each\n"
+      << "-- unpacked whole in the order of script_contract.h; then the profile.\n";
+  WriteFormat(out, "PREF_HEAD", kPreferenceHead);
+  WriteFormat(out, "PREF_SUBSCRIPTION", kPreferenceSubscription);
+  WriteFormat(out, "PREF_BLOCK", kPreferenceBlock);
+  WriteFormat(out, "PREF_FREQUENCY", kPreferenceFrequency);
+}
+
 void WriteLayouts(std::ostream& out) {
   out << "-- decide.lua's plan: ARGV[1], a JSON array; these are 1-based positions in it.\n";
 #define SENDGATE_PLAN_LINE(name, lua) \
@@ -78,6 +96,15 @@ void WriteLayouts(std::ostream& out) {
   SENDGATE_REPLY_SLOTS(SENDGATE_REPLY_LINE)
 #undef SENDGATE_REPLY_LINE
   out << "local REPLY_HEAD = " << static_cast<int>(ReplySlot::kCount) << "\n";
+#define SENDGATE_VERDICT_LINE(name, lua) \
+  out << "local VERDICT_" #lua " = " << static_cast<int>(VerdictSlot::name) << "\n";
+  SENDGATE_VERDICT_SLOTS(SENDGATE_VERDICT_LINE)
+#undef SENDGATE_VERDICT_LINE
+  out << "local VERDICT_SIZE = " << static_cast<int>(VerdictSlot::kCount) << "\n";
+#define SENDGATE_ARG_LINE(name, lua) \
+  out << "local ARG_" #lua " = " << static_cast<int>(DecideArg::name) + 1 << "\n";
+  SENDGATE_DECIDE_ARGS(SENDGATE_ARG_LINE)
+#undef SENDGATE_ARG_LINE
 #define SENDGATE_KEY_LINE(name, lua) \
   out << "local KEY_" #lua " = " << static_cast<int>(Key::name) + 1 << "\n";
   SENDGATE_KEYS(SENDGATE_KEY_LINE)
@@ -108,6 +135,7 @@ int main(int argc, char** argv) {
          "Do not edit.\n";
   sendgate::store::contract::WriteRecord(out);
   sendgate::store::contract::WriteLayouts(out);
+  sendgate::store::contract::WritePreferences(out);
   sendgate::store::contract::WriteBounds(out);
   out.close();
   return out ? 0 : 1;

@@ -86,7 +86,7 @@ void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCa
 void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_id,
                         absl::Time deadline, CancelCallback done) {
   const uint64_t hash = core::MessageHash(message_id);
-  const std::vector<std::string> keys = HistoryKeys(contact_id);
+  const std::vector<std::string> keys = ContactKeys(contact_id);
   std::string args[static_cast<int>(contract::CancelArg::kCount)];
   args[static_cast<int>(contract::CancelArg::kHashLow)] = absl::StrCat(hash & 0xffffffff);
   args[static_cast<int>(contract::CancelArg::kHashHigh)] = absl::StrCat(hash >> 32);
@@ -109,7 +109,7 @@ void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_
 
 void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
                              HistoryCallback done) {
-  const std::vector<std::string> keys = HistoryKeys(contact_id);
+  const std::vector<std::string> keys = ContactKeys(contact_id);
   ConnectionFor(contact_id)
       .Send(FormatCommand({"MGET", keys[0], keys[1]}), deadline,
             [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {

@@ -7,7 +7,10 @@
 #include <array>
 #include <cstdint>
 
+#include "service/core/check_plan.h"
 #include "service/core/history.h"
+#include "service/core/preferences.h"
+#include "service/core/window.h"
 #include "service/core/send_record.h"
 
 namespace sendgate::store::contract {
@@ -29,29 +32,43 @@ namespace sendgate::store::contract {
   X(kDenied, DENIED, 1)
 
 // X(C++ name, Lua name): the head of decide.lua's plan (ARGV[1], a JSON array of numbers), in
-// order. Times are milliseconds since the epoch; ids are core::FieldId()s.
-#define SENDGATE_PLAN_SLOTS(X)    \
-  X(kSendAt, SEND_AT)             \
-  X(kHashLow, HASH_LOW)           \
-  X(kHashHigh, HASH_HIGH)         \
-  X(kChannel, CHANNEL)            \
-  X(kCategory, CATEGORY)          \
-  X(kSubscription, SUBSCRIPTION)  \
-  X(kProgram, PROGRAM)            \
-  X(kCampaign, CAMPAIGN)          \
-  X(kWeight, WEIGHT)              \
-  X(kPriority, PRIORITY)          \
-  X(kExempt, EXEMPT)              \
-  X(kDenyCode, DENY_CODE)         \
-  X(kDenyAfter, DENY_AFTER)       \
-  X(kKeepAfter, KEEP_AFTER)       \
-  X(kTrimBefore, TRIM_BEFORE)     \
-  X(kRetention, RETENTION)        \
-  X(kNow, NOW)                    \
+// order. Times are milliseconds since the epoch; ids are core::FieldId()s; flags are 0 or 1.
+#define SENDGATE_PLAN_SLOTS(X)                        \
+  X(kSendAt, SEND_AT)                                 \
+  X(kHashLow, HASH_LOW)                               \
+  X(kHashHigh, HASH_HIGH)                             \
+  X(kChannel, CHANNEL)                                \
+  X(kCategory, CATEGORY)                              \
+  X(kSubscription, SUBSCRIPTION)                      \
+  X(kProgram, PROGRAM)                                \
+  X(kCampaign, CAMPAIGN)                              \
+  X(kWeight, WEIGHT)                                  \
+  X(kPriority, PRIORITY)                              \
+  X(kExempt, EXEMPT)                                  \
+  X(kDenyAfter, DENY_AFTER)                           \
+  X(kKeepAfter, KEEP_AFTER)                           \
+  X(kTrimBefore, TRIM_BEFORE)                         \
+  X(kRetention, RETENTION)                            \
+  X(kNow, NOW)                                        \
+  X(kOptIn, OPT_IN)                                   \
+  X(kExemptOptOut, EXEMPT_OPT_OUT)                    \
+  X(kExemptSubscriptions, EXEMPT_SUBSCRIPTIONS)       \
+  X(kExemptPause, EXEMPT_PAUSE)                       \
+  X(kExemptFrequency, EXEMPT_FREQUENCY)               \
+  X(kTimezoneFingerprint, TZ_FP)                      \
+  X(kSegmentsFingerprint, SEGMENTS_FP)                \
+  X(kDayStart, DAY_START)                             \
+  X(kDayEnd, DAY_END)                                 \
+  X(kWeekStart, WEEK_START)                           \
+  X(kWeekEnd, WEEK_END)                               \
+  X(kMonthStart, MONTH_START)                         \
+  X(kMonthEnd, MONTH_END)                             \
+  X(kFrequencyCountsExempt, FREQUENCY_COUNTS_EXEMPT)  \
   X(kCapCount, CAP_COUNT)
 
 // X(C++ name, Lua name): each cap of the plan, after the head, in order; then its matches,
-// each as: field (core::Field + 1), number of ids, the ids.
+// each as: field (core::Field + 1), number of ids, the ids. After the caps: the number of
+// categories a contact's own frequency counts, then their ids.
 #define SENDGATE_CAP_SLOTS(X)         \
   X(kStart, START)                    \
   X(kEnd, END)                        \
@@ -66,19 +83,66 @@ namespace sendgate::store::contract {
   X(kDeferred, DEFERRED, 2)                  \
   X(kDenied, DENIED, 3)                      \
   X(kReplayAllowed, REPLAY_ALLOWED, 4)       \
-  X(kReplayDenied, REPLAY_DENIED, 5)
+  X(kReplayDenied, REPLAY_DENIED, 5)        \
+  X(kProfileChanged, PROFILE_CHANGED, 6)
 
-// X(C++ name, Lua name): decide.lua's reply, an array of integers: this head, then for a
-// decided outcome (allowed, deferred, denied) each cap of the plan as (used, room).
+// X(C++ name, Lua name): decide.lua's reply, an array of integers: this head (AT: the retry, or
+// a replay's first time; CODE: the denial's reason code, or a replay's), then for a decided
+// outcome (allowed, deferred, denied) each cap of the plan as (used, room), then the number of
+// verdicts and each as SENDGATE_VERDICT_SLOTS. PROFILE_CHANGED: the head, then the stored
+// profile (a string, see SENDGATE_PREFERENCE_HEAD).
 #define SENDGATE_REPLY_SLOTS(X) \
   X(kOutcome, OUTCOME)          \
   X(kAt, AT)                    \
   X(kCode, CODE)
 
+// X(C++ name, Lua name): a preference rule's verdict in decide.lua's reply (RuleVerdict).
+#define SENDGATE_VERDICT_SLOTS(X) \
+  X(kCode, CODE)                  \
+  X(kAt, AT)                      \
+  X(kUsed, USED)                  \
+  X(kLimit, LIMIT)                \
+  X(kDetail, DETAIL)
+
+// X(C++ name, Lua name, width): a contact's stored preferences, sg:{<contact>}:p (and a
+// suppression entry, in the same form): this head, then its subscription choices, blocks and
+// frequencies, then the profile (time zone: length byte and name; segments: count byte, then
+// each as length byte and name), PROFILE_BYTES long.
+#define SENDGATE_PREFERENCE_HEAD(X)           \
+  X(kFormat, FORMAT, 1)                       \
+  X(kFlags, FLAGS, 1)                         \
+  X(kVersion, VERSION, 6)                     \
+  X(kPauseUntil, PAUSE_UNTIL, 6)              \
+  X(kTimezoneFingerprint, TZ_FP, 4)           \
+  X(kSegmentsFingerprint, SEGMENTS_FP, 4)     \
+  X(kSubscriptionCount, SUBSCRIPTION_COUNT, 1) \
+  X(kBlockCount, BLOCK_COUNT, 1)              \
+  X(kFrequencyCount, FREQUENCY_COUNT, 1)      \
+  X(kProfileBytes, PROFILE_BYTES, 2)
+#define SENDGATE_PREFERENCE_SUBSCRIPTION(X) \
+  X(kSubscription, SUBSCRIPTION, 2)         \
+  X(kChannel, CHANNEL, 2)                   \
+  X(kOptedIn, OPTED_IN, 1)
+#define SENDGATE_PREFERENCE_BLOCK(X) \
+  X(kChannel, CHANNEL, 2)            \
+  X(kReason, REASON, 1)
+#define SENDGATE_PREFERENCE_FREQUENCY(X) \
+  X(kChannel, CHANNEL, 2)                \
+  X(kLimit, LIMIT, 2)                    \
+  X(kWindowKind, WINDOW_KIND, 1)         \
+  X(kWindowLength, WINDOW_LENGTH, 6)
+
 // X(C++ name, Lua name): the KEYS of decide.lua and cancel.lua, in order.
-#define SENDGATE_KEYS(X) \
-  X(kMain, MAIN)         \
-  X(kExempt, EXEMPT)
+#define SENDGATE_KEYS(X)   \
+  X(kMain, MAIN)           \
+  X(kExempt, EXEMPT)       \
+  X(kPreferences, PREFERENCES) \
+  X(kSuppression, SUPPRESSION)
+
+// X(C++ name, Lua name): the ARGV of decide.lua, in order.
+#define SENDGATE_DECIDE_ARGS(X) \
+  X(kPlan, PLAN)                \
+  X(kSuppressionHash, SUPPRESSION_HASH)
 
 // X(C++ name, Lua name): the ARGV of cancel.lua, in order.
 #define SENDGATE_CANCEL_ARGS(X) \
@@ -91,24 +155,55 @@ enum class PlanSlot { SENDGATE_PLAN_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class CapSlot { SENDGATE_CAP_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class ReplySlot { SENDGATE_REPLY_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class Key { SENDGATE_KEYS(SENDGATE_ENUM_ENTRY) kCount };
+enum class DecideArg { SENDGATE_DECIDE_ARGS(SENDGATE_ENUM_ENTRY) kCount };
+enum class VerdictSlot { SENDGATE_VERDICT_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
+enum class PreferenceHead { SENDGATE_PREFERENCE_HEAD(SENDGATE_ENUM_ENTRY) kCount };
+enum class PreferenceSubscription { SENDGATE_PREFERENCE_SUBSCRIPTION(SENDGATE_ENUM_ENTRY) kCount };
+enum class PreferenceBlock { SENDGATE_PREFERENCE_BLOCK(SENDGATE_ENUM_ENTRY) kCount };
+enum class PreferenceFrequency { SENDGATE_PREFERENCE_FREQUENCY(SENDGATE_ENUM_ENTRY) kCount };
 enum class CancelArg { SENDGATE_CANCEL_ARGS(SENDGATE_ENUM_ENTRY) kCount };
 #undef SENDGATE_ENUM_ENTRY
 #define SENDGATE_OUTCOME_ENTRY(name, lua, value) name = value,
 enum class Outcome { SENDGATE_OUTCOMES(SENDGATE_OUTCOME_ENTRY) };
 #undef SENDGATE_OUTCOME_ENTRY
 
+// The widths of a layout's fields, in order, and where a field starts (from 0).
+template <size_t N>
+struct Layout {
+  std::array<int, N> bytes;
+  template <typename Field>
+  constexpr int Offset(Field field) const {
+    int offset = 0;
+    for (int i = 0; i < static_cast<int>(field); ++i) offset += bytes[i];
+    return offset;
+  }
+  constexpr int size() const {
+    int total = 0;
+    for (int width : bytes) total += width;
+    return total;
+  }
+};
 #define SENDGATE_WIDTH_ENTRY(name, lua, bytes) bytes,
-inline constexpr std::array<int, static_cast<int>(RecordField::kCount)> kFieldBytes = {
-    SENDGATE_RECORD_FIELDS(SENDGATE_WIDTH_ENTRY)};
+inline constexpr Layout<static_cast<int>(RecordField::kCount)> kRecord{
+    {SENDGATE_RECORD_FIELDS(SENDGATE_WIDTH_ENTRY)}};
+inline constexpr Layout<static_cast<int>(PreferenceHead::kCount)> kPreferenceHead{
+    {SENDGATE_PREFERENCE_HEAD(SENDGATE_WIDTH_ENTRY)}};
+inline constexpr Layout<static_cast<int>(PreferenceSubscription::kCount)> kPreferenceSubscription{
+    {SENDGATE_PREFERENCE_SUBSCRIPTION(SENDGATE_WIDTH_ENTRY)}};
+inline constexpr Layout<static_cast<int>(PreferenceBlock::kCount)> kPreferenceBlock{
+    {SENDGATE_PREFERENCE_BLOCK(SENDGATE_WIDTH_ENTRY)}};
+inline constexpr Layout<static_cast<int>(PreferenceFrequency::kCount)> kPreferenceFrequency{
+    {SENDGATE_PREFERENCE_FREQUENCY(SENDGATE_WIDTH_ENTRY)}};
 #undef SENDGATE_WIDTH_ENTRY
+inline constexpr std::array<int, static_cast<int>(RecordField::kCount)> kFieldBytes = kRecord.bytes;
 
-// Where `field` starts in a record, from 0.
-constexpr int Offset(RecordField field) {
-  int offset = 0;
-  for (int i = 0; i < static_cast<int>(field); ++i) offset += kFieldBytes[i];
-  return offset;
-}
-inline constexpr int kRecordBytes = Offset(RecordField::kCount);
+constexpr int Offset(RecordField field) { return kRecord.Offset(field); }
+inline constexpr int kRecordBytes = kRecord.size();
+
+// The stored preferences' format (FORMAT) and flag bits (FLAGS).
+inline constexpr int kPreferenceFormat = 1;
+inline constexpr int kFlagOptOut = 1;
+inline constexpr int kFlagSuppressed = 2;
 
 // The five ids are stored in core::Field order, so a match's field number picks its id.
 static_assert(static_cast<int>(RecordField::kCampaign) - static_cast<int>(RecordField::kChannel) ==
@@ -127,8 +222,25 @@ inline constexpr int64_t kInfiniteMillis = int64_t{1} << 53;
 // one is appended to (docs/redis.md, "The life of a list").
 inline constexpr int kSetUpTo = 64;
 
-// X(Lua name, value): every bound a script needs.
+// X(Lua name, value): every bound, sentinel and code a script needs.
 #define SENDGATE_BOUNDS(X)                                 \
+  X(PREFERENCE_FORMAT, kPreferenceFormat)                  \
+  X(FLAG_OPT_OUT, kFlagOptOut)                             \
+  X(FLAG_SUPPRESSED, kFlagSuppressed)                      \
+  X(REASON_CAP_REACHED, static_cast<int>(core::ReasonCode::kCapReached)) \
+  X(REASON_UNSUBSCRIBED, static_cast<int>(core::ReasonCode::kUnsubscribed)) \
+  X(REASON_NOT_OPTED_IN, static_cast<int>(core::ReasonCode::kNotOptedIn)) \
+  X(REASON_OPTED_OUT, static_cast<int>(core::ReasonCode::kOptedOut))    \
+  X(REASON_CHANNEL_BLOCKED, static_cast<int>(core::ReasonCode::kChannelBlocked)) \
+  X(REASON_SUPPRESSED, static_cast<int>(core::ReasonCode::kSuppressed)) \
+  X(REASON_PAUSED, static_cast<int>(core::ReasonCode::kPaused))         \
+  X(REASON_CONTACT_FREQUENCY, static_cast<int>(core::ReasonCode::kContactFrequency)) \
+  X(BLOCK_HARD_BOUNCE, static_cast<int>(core::BlockReason::kHardBounce)) \
+  X(BLOCK_COMPLAINT, static_cast<int>(core::BlockReason::kComplaint))   \
+  X(WINDOW_ROLLING, static_cast<int>(core::WindowKind::kRolling))       \
+  X(WINDOW_DAY, static_cast<int>(core::WindowKind::kDay))               \
+  X(WINDOW_WEEK, static_cast<int>(core::WindowKind::kWeek))             \
+  X(WINDOW_MONTH, static_cast<int>(core::WindowKind::kMonth))           \
   X(MAX_COUNTED, core::kMaxCountedRecords)                 \
   X(COUNTED_FLOOR, core::kCountedFloor)                    \
   X(MAX_DENIED, core::kMaxDeniedRecords)                   \

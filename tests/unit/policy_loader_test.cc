@@ -35,7 +35,7 @@ TEST(PolicyLoaderTest, TheExamplePolicyLoads) {
   EXPECT_EQ(p.caps[0].limit, 3);
   EXPECT_EQ(p.caps[0].segment_limits[0].segment, "inactive");
   EXPECT_EQ(p.caps[3].per, std::vector<core::Field>{core::Field::kCampaign});
-  EXPECT_TRUE(p.categories[p.FindCategory("transactional")].exempt_from_caps);
+  EXPECT_TRUE(p.categories[p.FindCategory("transactional")].exempt.caps);
   EXPECT_EQ(p.categories[p.FindCategory("transactional")].on_store_failure, core::FailMode::kAllow);
   EXPECT_EQ(p.categories[p.default_category].name, "marketing");
 }

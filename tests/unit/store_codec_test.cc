@@ -8,6 +8,8 @@
 #include "service/core/names.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
+#include "service/store/preferences_codec.h"
+#include "service/store/slots.h"
 #include "service/store/script.h"
 #include "service/store/script_contract.h"
 #include "service/store/store_error.h"
@@ -101,22 +103,33 @@ class Reply {
 };
 
 TEST(DecideReplyTest, ReadsEachOutcome) {
-  Reply allowed = Reply::Integers({1, 0, 0, 2, 0});
+  Reply allowed = Reply::Integers({1, 0, 0, 2, 0, 0});
   absl::StatusOr<core::CheckResult> result = ParseDecideReply(allowed.get(), 1);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->outcome, core::CheckOutcome::kAllowed);
   EXPECT_EQ(result->caps[0].used, 2);
 
-  Reply deferred = Reply::Integers({2, 1795000000000, 0, 3, 1795000000000});
+  Reply deferred = Reply::Integers({2, 1795000000000, 0, 3, 1795000000000, 0});
   result = ParseDecideReply(deferred.get(), 1);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->retry_at, absl::FromUnixMillis(1795000000000));
 
-  Reply never = Reply::Integers({3, -1, 0, 3, -1});
+  Reply never = Reply::Integers({3, -1, 1, 3, -1, 0});
   result = ParseDecideReply(never.get(), 1);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->outcome, core::CheckOutcome::kDenied);
+  EXPECT_EQ(result->deny_code, 1);
   EXPECT_EQ(result->caps[0].room_at, absl::InfiniteFuture());
+
+  // Opted out (7, never) and paused (10) until an instant: denied for the opt-out.
+  Reply held = Reply::Integers({3, -1, 7, 2, 7, -1, 0, 0, 0, 10, 1795000000000, 0, 0, 0});
+  result = ParseDecideReply(held.get(), 0);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->verdicts.size(), 2u);
+  EXPECT_EQ(result->verdicts[0],
+            (core::RuleVerdict{.code = core::ReasonCode::kOptedOut, .at = absl::InfiniteFuture()}));
+  EXPECT_EQ(result->verdicts[1].at, absl::FromUnixMillis(1795000000000));
+  EXPECT_EQ(result->deny_code, 7);
 
   Reply replay = Reply::Integers({5, 1795000000000, 1});
   result = ParseDecideReply(replay.get(), 4);
@@ -134,12 +147,17 @@ TEST(DecideReplyTest, AMalformedReplyIsAnErrorNeverAnAllow) {
   };
   const std::vector<Case> cases = {
       {"empty", {}, 0},
-      {"a missing cap", {1, 0, 0}, 1},
-      {"a cap too many", {1, 0, 0, 1, 0, 1, 0}, 1},
+      {"a missing cap", {1, 0, 0, 0}, 1},
+      {"no verdict count", {1, 0, 0, 1, 0}, 1},
+      {"a cap too many", {1, 0, 0, 1, 0, 1, 0, 0}, 1},
       {"an unknown outcome", {9, 0, 0}, 0},
-      {"allowed with a full cap", {1, 0, 0, 3, 1795000000000}, 1},
-      {"a negative room", {2, 5, 0, 3, -7}, 1},
-      {"a deferral without a time", {2, 0, 0, 3, 1795000000000}, 1},
+      {"allowed with a full cap", {1, 0, 0, 3, 1795000000000, 0}, 1},
+      {"allowed with a verdict", {1, 0, 0, 1, 7, -1, 0, 0, 0}, 0},
+      {"a verdict without a code", {3, -1, 7, 1, 0, -1, 0, 0, 0}, 0},
+      {"a negative room", {2, 5, 0, 3, -7, 0}, 1},
+      {"a deferral without a time", {2, 0, 0, 3, 1795000000000, 0}, 1},
+      {"a denial without a code", {3, -1, 0, 3, -1, 0}, 1},
+      {"held back by no rule", {2, 1795000000000, 0, 0}, 0},
       {"a replay without a time", {4, 0, 0}, 0},
   };
   for (const Case& each : cases) {
@@ -148,9 +166,32 @@ TEST(DecideReplyTest, AMalformedReplyIsAnErrorNeverAnAllow) {
     ASSERT_FALSE(result.ok()) << each.what;
     EXPECT_EQ(KindOf(result.status()), StoreErrorKind::kMalformedReply) << each.what;
   }
-  Reply text = Reply::Integers({1, 0, 0, 2, 0});
+  Reply text = Reply::Integers({1, 0, 0, 2, 0, 0});
   text.MakeString(3);
   EXPECT_EQ(KindOf(ParseDecideReply(text.get(), 1).status()), StoreErrorKind::kMalformedReply);
+}
+
+TEST(PreferencesCodecTest, RoundTripsEveryField) {
+  core::Preferences preferences{
+      .version = 42,
+      .global_opt_out = true,
+      .suppressed = true,
+      .pause_until = absl::FromUnixMillis(1795000000123),
+      .subscriptions = {{.subscription = 7, .channel = 3, .opted_in = true},
+                        {.subscription = 9, .channel = 3, .opted_in = false}},
+      .blocks = {{.channel = 4, .reason = core::BlockReason::kComplaint}},
+      .frequency = {{.channel = 3, .limit = 2,
+                     .window = {.kind = core::WindowKind::kRolling, .length = absl::Hours(48)}},
+                    {.channel = 4, .limit = 1, .window = {.kind = core::WindowKind::kWeek}}},
+      .timezone = "Europe/Paris",
+      .segments = {"engaged", "vip"}};
+  const std::string blob = EncodePreferences(preferences);
+  absl::StatusOr<core::Preferences> decoded = DecodePreferences(blob);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, preferences);
+  EXPECT_EQ(KindOf(DecodePreferences(blob.substr(0, blob.size() - 1)).status()),
+            StoreErrorKind::kCorruptHistory);
+  EXPECT_TRUE(DecodePreferences(EncodePreferences({})).ok());
 }
 
 TEST(DecideReplyTest, RedisErrorsAreClassifiedByKind) {
@@ -173,6 +214,17 @@ TEST(DecideReplyTest, RedisErrorsAreClassifiedByKind) {
             absl::StatusCode::kResourceExhausted);
   EXPECT_FALSE(Retryable(StoreErrorKind::kRedisError));
   EXPECT_TRUE(Retryable(StoreErrorKind::kTimeout));
+}
+
+// Redis Cluster's key hashing, with the specification's own example.
+TEST(SlotsTest, KeysHashAsRedisClusterDoes) {
+  EXPECT_EQ(SlotOf("123456789"), 0x31C3 % kSlots);
+  EXPECT_EQ(SlotOf("sg:{c-42}:h"), SlotOf("c-42"));
+  EXPECT_EQ(SlotOf("sg:{c-42}:p"), SlotOf("sg:{c-42}:e"));
+  EXPECT_EQ(SlotOf("foo{}{bar}"), SlotOf("foo{}{bar}"));  // empty tag: the whole key
+  for (int slot : {0, 1, 5798, 16383}) EXPECT_EQ(SlotOf(TagOfSlot(slot)), slot);
+  EXPECT_EQ(SlotOf(SuppressionKey("c-42")), SlotOf(MainHistoryKey("c-42")));
+  EXPECT_EQ(SlotOf(SuppressionKey("a}b")), SlotOf(MainHistoryKey("a}b")));
 }
 
 }  // namespace

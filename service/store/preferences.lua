@@ -1,0 +1,38 @@
+-- preferences.lua: reading a contact's stored preferences, or a suppression entry (same form),
+-- laid out as contract.lua's PREF_* say (service/store/script_contract.h); put after
+-- contract.lua and before the scripts that read them.
+
+-- Whether flag bit `flag` (a power of two) is set in `flags`.
+local function has_flag(flags, flag)
+  return math.floor(flags / flag) % 2 == 1
+end
+
+-- The preferences in `blob` as a table: opt_out, suppressed, pause_until (ms, 0 = none),
+-- tz_fp, seg_fp, subscriptions[subscription * 65536 + channel] = opted in, blocks[channel] =
+-- reason, frequency[channel] = {limit, kind, length}, profile (the trailing bytes).
+local function read_preferences(blob)
+  local format, flags, version, pause_until, tz_fp, seg_fp, subscriptions, blocks, frequencies,
+        profile_bytes = struct.unpack(PREF_HEAD, blob)
+  if format ~= PREFERENCE_FORMAT then error('sendgate: stored preferences of an unknown format') end
+  local p = {opt_out = has_flag(flags, FLAG_OPT_OUT), suppressed = has_flag(flags, FLAG_SUPPRESSED),
+             version = version, pause_until = pause_until, tz_fp = tz_fp, seg_fp = seg_fp,
+             subscriptions = {}, blocks = {}, frequency = {}}
+  local pos = PREF_HEAD_BYTES + 1
+  for _ = 1, subscriptions do
+    local subscription, channel, opted_in = struct.unpack(PREF_SUBSCRIPTION, blob, pos)
+    p.subscriptions[subscription * 65536 + channel] = opted_in == 1
+    pos = pos + PREF_SUBSCRIPTION_BYTES
+  end
+  for _ = 1, blocks do
+    local channel, reason = struct.unpack(PREF_BLOCK, blob, pos)
+    p.blocks[channel] = reason
+    pos = pos + PREF_BLOCK_BYTES
+  end
+  for _ = 1, frequencies do
+    local channel, limit, kind, length = struct.unpack(PREF_FREQUENCY, blob, pos)
+    p.frequency[channel] = {limit = limit, kind = kind, length = length}
+    pos = pos + PREF_FREQUENCY_BYTES
+  end
+  p.profile = string.sub(blob, pos, pos + profile_bytes - 1)
+  return p
+end
