@@ -48,6 +48,9 @@ ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(250),
           "Longest wait for Redis before the policy's fail mode decides");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGTERM, how long calls in progress may take to finish");
+ABSL_FLAG(std::string, suppression_key_file, "",
+          "Secret key (32 to 64 bytes) of the keyed hash that keeps forgotten contacts "
+          "suppressed; without it Forget is refused. Never change it once contacts are forgotten");
 ABSL_FLAG(bool, check_policy, false, "Validate the policy file, print the result and exit");
 
 namespace sendgate {
@@ -64,6 +67,7 @@ struct Config {
   int redis_connections = 2;
   absl::Duration redis_timeout;
   absl::Duration shutdown_grace;
+  std::string suppression_key_file;
 };
 
 // The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
@@ -96,7 +100,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
   Config config{absl::GetFlag(FLAGS_policy),         absl::GetFlag(FLAGS_redis),
                 absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
                 absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
-                absl::GetFlag(FLAGS_shutdown_grace)};
+                absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file)};
   const std::string path = absl::GetFlag(FLAGS_config);
   if (!path.empty()) {
     try {
@@ -111,6 +115,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
         else if (key == "redis_connections" && absl::SimpleAtoi(value, &config.redis_connections)) {}
         else if (key == "redis_timeout" && absl::ParseDuration(value, &config.redis_timeout)) {}
         else if (key == "shutdown_grace" && absl::ParseDuration(value, &config.shutdown_grace)) {}
+        else if (key == "suppression_key_file") config.suppression_key_file = value;
         else {
           return absl::InvalidArgumentError(absl::StrCat(path, ":", entry.first.Mark().line + 1,
                                                          ": unknown key or bad value '", key, "'"));
@@ -127,6 +132,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
   Override(given, FLAGS_redis_connections, config.redis_connections);
   Override(given, FLAGS_redis_timeout, config.redis_timeout);
   Override(given, FLAGS_shutdown_grace, config.shutdown_grace);
+  Override(given, FLAGS_suppression_key_file, config.suppression_key_file);
   if (config.redis_connections < 1 || config.redis_connections > 64) {
     return absl::InvalidArgumentError("redis_connections must be from 1 to 64");
   }
@@ -247,7 +253,22 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
   catalog.calls_in_progress.ReadFrom(
       [&admission] { return static_cast<double>(admission.in_flight()); });
   api::DecisionMetrics decision_metrics(catalog);
-  api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout});
+  api::ContactHasher hasher;
+  if (!config.suppression_key_file.empty()) {
+    absl::StatusOr<api::ContactHasher> keyed =
+        api::ContactHasher::FromKeyFile(config.suppression_key_file);
+    if (!keyed.ok()) {
+      std::cerr << keyed.status().message() << "\n";
+      return 2;
+    }
+    hasher = std::move(*keyed);
+  } else {
+    Log(Severity::kWarning, "main",
+        "no --suppression_key_file: Forget is refused (no suppression list for erased contacts)");
+  }
+  api::ProfileCache profiles;
+  api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout},
+                       hasher, profiles);
   api::ArbiterService arbiter(
       api::ArbiterParts{decider, store, policies, clock, decision_metrics, admission});
 

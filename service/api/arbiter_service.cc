@@ -280,7 +280,7 @@ grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContex
   std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
   const absl::Time now = parts_.clock.Now();
   absl::Status status = CheckId("contact_id", request.contact_id());
-  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request.segments());
+  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request.segments(), *policy);
   absl::StatusOr<absl::TimeZone> zone = ZoneFromRequest("timezone", request.timezone(), *policy);
   absl::StatusOr<absl::Time> at = TimeFromRequest("at", request.has_at(), request.at(), now, now);
   for (const absl::Status& each : {segments.status(), zone.status(), at.status()}) {

@@ -2,9 +2,29 @@
 
 #include <variant>
 
+#include "service/policy/time_zones.h"
 #include "service/store/store_error.h"
 
 namespace sendgate::api {
+namespace {
+
+// Plans made with a profile that then changed: a third attempt would only be needed if the
+// contact's profile changed twice during one decision.
+constexpr int kAttempts = 3;
+
+}  // namespace
+
+void FollowProfile(const core::Policy& policy, const core::StoredProfile& profile,
+                   core::Message& message) {
+  if (message.stored_timezone.has_value()) {
+    message.stored_timezone = profile.timezone;
+    message.timezone = policy::FindTimeZone(profile.timezone).value_or(policy.default_timezone);
+  }
+  if (message.stored_segments.has_value()) {
+    message.stored_segments = profile.segments;
+    message.segments = profile.segments;
+  }
+}
 
 absl::Time Decider::StoreDeadline(absl::Time caller_deadline) const {
   const absl::Time now = clock_.Now();
@@ -15,6 +35,17 @@ absl::Time Decider::StoreDeadline(absl::Time caller_deadline) const {
 
 void Decider::Decide(std::shared_ptr<const core::Policy> policy, core::Message message,
                      absl::Time caller_deadline, DecisionCallback done) {
+  if (message.stored_timezone.has_value() || message.stored_segments.has_value()) {
+    if (std::optional<core::StoredProfile> known = profiles_.Find(message.contact_id)) {
+      FollowProfile(*policy, *known, message);
+    }
+  }
+  Attempt(std::move(policy), std::move(message), StoreDeadline(caller_deadline), 1,
+          std::move(done));
+}
+
+void Decider::Attempt(std::shared_ptr<const core::Policy> policy, core::Message message,
+                      absl::Time store_deadline, int attempt, DecisionCallback done) {
   std::variant<core::Decision, core::CheckPlan> start =
       core::StartDecision(*policy, message, clock_.Now());
   if (auto* decision = std::get_if<core::Decision>(&start)) {
@@ -22,20 +53,27 @@ void Decider::Decide(std::shared_ptr<const core::Policy> policy, core::Message m
     return;
   }
   auto plan = std::make_unique<core::CheckPlan>(std::get<core::CheckPlan>(std::move(start)));
+  plan->preferences.suppression_hash = hasher_.Hash(message.contact_id);
   const core::CheckPlan& plan_ref = *plan;
-  store_.Check(plan_ref, StoreDeadline(caller_deadline),
-               [this, policy = std::move(policy), message = std::move(message),
-                plan = std::move(plan), done = std::move(done)](
-                   absl::StatusOr<core::CheckResult> result) mutable {
-                 if (!result.ok()) {
-                   const absl::string_view cause = store::KindCause(store::KindOf(result.status()));
-                   done(core::FailModeDecision(*policy, message, clock_.Now(), cause),
-                        result.status());
-                   return;
-                 }
-                 done(core::DecisionFromCheck(*policy, message, *plan, *result),
-                      absl::OkStatus());
-               });
+  store_.Check(
+      plan_ref, store_deadline,
+      [this, policy = std::move(policy), message = std::move(message), plan = std::move(plan),
+       store_deadline, attempt,
+       done = std::move(done)](absl::StatusOr<core::CheckResult> result) mutable {
+        if (!result.ok()) {
+          const absl::string_view cause = store::KindCause(store::KindOf(result.status()));
+          done(core::FailModeDecision(*policy, message, clock_.Now(), cause), result.status());
+          return;
+        }
+        if (result->outcome == core::CheckOutcome::kProfileChanged && attempt < kAttempts) {
+          profiles_.Remember(message.contact_id, result->profile);
+          FollowProfile(*policy, result->profile, message);
+          Attempt(std::move(policy), std::move(message), store_deadline, attempt + 1,
+                  std::move(done));
+          return;
+        }
+        done(core::DecisionFromCheck(*policy, message, *plan, *result), absl::OkStatus());
+      });
 }
 
 }  // namespace sendgate::api

@@ -1,6 +1,9 @@
 // The hot path without gRPC: a validated message goes through the rules that need no store,
 // then (unless one of them refused or delayed it) one store call, and becomes a decision; when
 // the store cannot answer, the policy's fail mode decides instead.
+// A request that leaves out the contact's time zone or segments is planned with the stored
+// profile this replica last learned (ProfileCache); when the store says the profile is another,
+// it is planned again with that one: a second round trip, once per contact and replica.
 // Plain C++ so that it is tested directly (tests/unit/decider_test.cc, with a fake store).
 #pragma once
 
@@ -9,6 +12,8 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "service/api/clock.h"
+#include "service/api/contact_hash.h"
+#include "service/api/profile_cache.h"
 #include "service/core/decision.h"
 #include "service/core/message.h"
 #include "service/core/policy.h"
@@ -29,8 +34,11 @@ using DecisionCallback = absl::AnyInvocable<void(core::Decision, absl::Status st
 
 class Decider {
  public:
-  Decider(store::Store& store, const Clock& clock, DeciderOptions options)
-      : store_(store), clock_(clock), options_(options) {}
+  // `hasher` names the contact in the suppression list; `profiles` is this replica's hint of
+  // stored profiles. Both outlive the Decider.
+  Decider(store::Store& store, const Clock& clock, DeciderOptions options,
+          const ContactHasher& hasher, ProfileCache& profiles)
+      : store_(store), clock_(clock), options_(options), hasher_(hasher), profiles_(profiles) {}
 
   // Calls `done` exactly once, on a store thread or this one. `caller_deadline` is the gRPC
   // deadline (InfiniteFuture when none).
@@ -41,9 +49,19 @@ class Decider {
   absl::Time StoreDeadline(absl::Time caller_deadline) const;
 
  private:
+  // Plans, with the profile as known, and asks the store; again when it has changed.
+  void Attempt(std::shared_ptr<const core::Policy> policy, core::Message message,
+               absl::Time store_deadline, int attempt, DecisionCallback done);
+
   store::Store& store_;
   const Clock& clock_;
   const DeciderOptions options_;
+  const ContactHasher& hasher_;
+  ProfileCache& profiles_;
 };
+
+// Makes `message` follow `profile` for what its request left out (time zone, segments).
+void FollowProfile(const core::Policy& policy, const core::StoredProfile& profile,
+                   core::Message& message);
 
 }  // namespace sendgate::api

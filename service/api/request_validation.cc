@@ -1,5 +1,7 @@
 #include "service/api/request_validation.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -104,7 +106,7 @@ absl::StatusOr<absl::TimeZone> ZoneFromRequest(absl::string_view field, absl::st
 }
 
 absl::StatusOr<std::vector<std::string>> SegmentsFromRequest(
-    const google::protobuf::RepeatedPtrField<std::string>& segments) {
+    const google::protobuf::RepeatedPtrField<std::string>& segments, const core::Policy& policy) {
   if (segments.size() > kMaxSegments) {
     return Invalid("segments", absl::StrCat("has ", segments.size(), " entries; the limit is ",
                                             kMaxSegments));
@@ -114,8 +116,29 @@ absl::StatusOr<std::vector<std::string>> SegmentsFromRequest(
     if (absl::Status status = CheckText("segments", segment, kMaxSegmentBytes); !status.ok()) {
       return status;
     }
+    if (!policy.KnowsSegment(segment)) {
+      return Invalid("segments",
+                     absl::StrCat("unknown segment '", absl::CHexEscape(segment.substr(0, 64)),
+                                  "' (the policy declares: ", absl::StrJoin(policy.segments, ", "),
+                                  ")"));
+    }
   }
-  return std::vector<std::string>(segments.begin(), segments.end());
+  std::vector<std::string> sorted(segments.begin(), segments.end());
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted;
+}
+
+absl::Status CheckCovers(const core::Policy& policy, const core::Subscription& subscription,
+                         const core::Channel& channel) {
+  if (subscription.Covers(channel.id)) return absl::OkStatus();
+  std::vector<std::string> covered;
+  for (uint32_t id : subscription.channels) {
+    covered.push_back(policy.NameOf(core::Field::kChannel, id));
+  }
+  return Invalid("subscription",
+                 absl::StrCat(subscription.name, " does not cover channel ", channel.name,
+                              " (it covers: ", absl::StrJoin(covered, ", "), ")"));
 }
 
 absl::StatusOr<absl::Time> TimeFromRequest(absl::string_view field, bool present,
@@ -162,6 +185,11 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
     absl::StatusOr<int> subscription =
         Resolve("subscription", request.subscription(), policy.subscriptions);
     if (!subscription.ok()) return subscription.status();
+    if (absl::Status covered = CheckCovers(policy, policy.subscriptions[*subscription],
+                                           policy.channels[message.channel]);
+        !covered.ok()) {
+      return covered;
+    }
   }
   for (auto [field, value] : {std::pair<absl::string_view, const std::string*>{"program", &request.program()},
                               {"campaign_id", &request.campaign_id()}}) {
@@ -182,12 +210,16 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
   if (!priority.ok()) return priority.status();
   message.priority = *priority;
 
-  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request.segments());
+  absl::StatusOr<std::vector<std::string>> segments =
+      SegmentsFromRequest(request.segments(), policy);
   if (!segments.ok()) return segments.status();
   message.segments = std::move(*segments);
+  // Left out: the contact's stored profile fills them in (the Decider; none known yet here).
+  if (message.segments.empty()) message.stored_segments.emplace();
   absl::StatusOr<absl::TimeZone> zone = ZoneFromRequest("timezone", request.timezone(), policy);
   if (!zone.ok()) return zone.status();
   message.timezone = *zone;
+  if (request.timezone().empty()) message.stored_timezone.emplace();
 
   absl::StatusOr<absl::Time> send_at = TimeFromRequest(
       "send_at", request.has_send_at(), request.send_at(), now, absl::FromUnixMillis(absl::ToUnixMillis(now)));

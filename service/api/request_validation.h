@@ -34,8 +34,13 @@ absl::Status CheckId(absl::string_view field, absl::string_view value);
 absl::StatusOr<absl::TimeZone> ZoneFromRequest(absl::string_view field, absl::string_view name,
                                                const core::Policy& policy);
 
+// The segments, sorted and without duplicates.
 absl::StatusOr<std::vector<std::string>> SegmentsFromRequest(
-    const google::protobuf::RepeatedPtrField<std::string>& segments);
+    const google::protobuf::RepeatedPtrField<std::string>& segments, const core::Policy& policy);
+
+// INVALID_ARGUMENT on "subscription" when `subscription` does not cover `channel`.
+absl::Status CheckCovers(const core::Policy& policy, const core::Subscription& subscription,
+                         const core::Channel& channel);
 
 // An optional timestamp within kMaxTimeOffset of now; `fallback` when unset.
 absl::StatusOr<absl::Time> TimeFromRequest(absl::string_view field, bool present,

@@ -41,6 +41,10 @@ bool Subscription::Covers(uint32_t channel) const {
   return channels.empty() || std::find(channels.begin(), channels.end(), channel) != channels.end();
 }
 
+bool Policy::KnowsSegment(absl::string_view segment) const {
+  return segments.empty() || std::find(segments.begin(), segments.end(), segment) != segments.end();
+}
+
 const Channel* Policy::ChannelById(uint32_t id) const {
   for (const Channel& channel : channels) {
     if (channel.id == id) return &channel;

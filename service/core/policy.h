@@ -92,6 +92,8 @@ struct Policy {
   std::vector<Channel> channels;
   std::vector<Category> categories;
   std::vector<Subscription> subscriptions;
+  // The segments a request or a contact's profile may name; empty: any.
+  std::vector<std::string> segments;
   std::vector<Cap> caps;
 
   // How long history is kept: the longest cap reach and the idempotency window.
@@ -104,6 +106,8 @@ struct Policy {
   // The entry with this stored id, or nullptr.
   const Channel* ChannelById(uint32_t id) const;
   const Subscription* SubscriptionById(uint32_t id) const;
+  // Whether a request or a profile may name this segment.
+  bool KnowsSegment(absl::string_view segment) const;
   // The name an id stands for in this policy, or "#<hex>" when it names nothing here.
   std::string NameOf(Field field, uint32_t id) const;
 };

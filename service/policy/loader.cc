@@ -30,7 +30,8 @@ const absl::Duration kMaxWindow = absl::Hours(24 * 400);
 const std::vector<absl::string_view> kTopKeys = {
     "version",         "timezone",         "week_starts",      "max_delay",
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
-    "channels",        "categories",       "subscriptions",    "caps"};
+    "channels",        "categories",       "subscriptions",    "segments",
+    "caps"};
 const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure"};
 const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
 const std::vector<absl::string_view> kExemptions = {"caps", "opt_out", "subscriptions", "pause",
@@ -218,6 +219,24 @@ std::vector<T> ReadNames(Reader& reader, const YAML::Node& node, absl::string_vi
   return items;
 }
 
+// The segments requests and preferences may name (reactive, engaged ...), each once.
+std::vector<std::string> ReadSegments(Reader& reader, const YAML::Node& node) {
+  std::vector<std::string> segments;
+  for (const YAML::Node& item : reader.List(node, "segments")) {
+    std::optional<std::string> segment = reader.Value(item, "segment");
+    if (!segment) continue;
+    if (std::find(segments.begin(), segments.end(), *segment) != segments.end()) {
+      reader.Error(item, absl::StrCat("segment '", *segment, "' is declared twice"));
+      continue;
+    }
+    segments.push_back(*segment);
+  }
+  if (node.IsDefined() && segments.empty()) {
+    reader.Error(node, "segments must list at least one segment (or be left out)");
+  }
+  return segments;
+}
+
 std::optional<core::FailMode> ReadFailMode(Reader& reader, const YAML::Node& node) {
   std::optional<std::string> text = reader.Scalar(node, "on_store_failure");
   if (!text) return std::nullopt;
@@ -294,6 +313,7 @@ struct Declared {
   const std::vector<core::Channel>& channels;
   const std::vector<core::Category>& categories;
   const std::vector<core::Subscription>& subscriptions;
+  const std::vector<std::string>& segments;  // empty: any segment
 };
 
 // Fills cap.only[field] from a list of declared names (or free-form values).
@@ -436,6 +456,14 @@ std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const D
     reader.CheckUnique(segments, "segments");
     for (const auto& entry : segments) {
       std::optional<std::string> segment = reader.Value(entry.first, "segment");
+      if (segment && !declared.segments.empty() &&
+          std::find(declared.segments.begin(), declared.segments.end(), *segment) ==
+              declared.segments.end()) {
+        reader.Error(entry.first, absl::StrCat("segment '", *segment,
+                                               "' is not declared (declared: ",
+                                               absl::StrJoin(declared.segments, ", "), ")"));
+        segment.reset();
+      }
       std::optional<int64_t> limit =
           reader.Integer(entry.second, absl::StrCat("limit of segment '", segment.value_or("?"), "'"),
                          0, kMaxLimit);
@@ -561,8 +589,11 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
     policy->subscriptions = ReadSubscriptions(reader, root["subscriptions"], policy->channels);
   }
   ReadDefaultCategory(reader, root, *policy);
+  if (root["segments"]) policy->segments = ReadSegments(reader, root["segments"]);
   ReadCaps(reader, root["caps"],
-           Declared{policy->channels, policy->categories, policy->subscriptions}, policy->caps);
+           Declared{policy->channels, policy->categories, policy->subscriptions,
+                    policy->segments},
+           policy->caps);
   if (!reader.ok()) return reader.Status();
   if (policy->version.empty()) policy->version = ContentVersion(yaml);
   return std::shared_ptr<const core::Policy>(std::move(policy));

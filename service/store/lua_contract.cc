@@ -69,6 +69,9 @@ void WritePreferences(std::ostream& out) {
   out << "-- Stored preferences: head, then subscription choices, blocks, frequencies, each\n"
       << "-- unpacked whole in the order of script_contract.h; then the profile.\n";
   WriteFormat(out, "PREF_HEAD", kPreferenceHead);
+  out << "local PREF_VERSION_OFFSET = " << kPreferenceHead.Offset(PreferenceHead::kVersion) << "\n"
+      << "local PREF_VERSION_FORMAT = '<"
+      << Format(kPreferenceHead.bytes[static_cast<int>(PreferenceHead::kVersion)]) << "'\n";
   WriteFormat(out, "PREF_SUBSCRIPTION", kPreferenceSubscription);
   WriteFormat(out, "PREF_BLOCK", kPreferenceBlock);
   WriteFormat(out, "PREF_FREQUENCY", kPreferenceFrequency);

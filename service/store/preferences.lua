@@ -7,6 +7,11 @@ local function has_flag(flags, flag)
   return math.floor(flags / flag) % 2 == 1
 end
 
+-- The version of the preferences in `blob` (read without the rest).
+local function preferences_version(blob)
+  return (struct.unpack(PREF_VERSION_FORMAT, blob, PREF_VERSION_OFFSET + 1))
+end
+
 -- The preferences in `blob` as a table: opt_out, suppressed, pause_until (ms, 0 = none),
 -- tz_fp, seg_fp, subscriptions[subscription * 65536 + channel] = opted in, blocks[channel] =
 -- reason, frequency[channel] = {limit, kind, length}, profile (the trailing bytes).

@@ -203,7 +203,8 @@ void RedisConnection::ConnectTo(const std::string& address) {
   redisLibeventAttach(context_, base_);
   redisAsyncSetConnectCallback(context_, &OnConnect);
   redisAsyncSetDisconnectCallback(context_, &OnDisconnect);
-  for (const Script* script : {&DecideScript(), &CancelScript()}) {
+  for (const Script* script : {&DecideScript(), &CancelScript(), &ReadPreferencesScript(),
+                               &WritePreferencesScript(), &ForgetScript()}) {
     Dispatch(new Pending{.wire = FormatCommand({"SCRIPT", "LOAD", script->source}),
                          .deadline = absl::InfiniteFuture(),
                          .done = [](absl::StatusOr<const redisReply*>) {}});

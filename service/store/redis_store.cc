@@ -8,6 +8,7 @@
 #include "service/metrics/log.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
+#include "service/store/preferences_codec.h"
 #include "service/store/script_contract.h"
 #include "service/store/store_error.h"
 
@@ -61,9 +62,10 @@ absl::Status CheckNotCluster(const ConnectionOptions& options) {
   return status;
 }
 
-RedisStore::RedisStore(RedisStoreOptions options) {
-  for (int i = 0; i < std::max(1, options.connections); ++i) {
-    connections_.push_back(std::make_unique<RedisConnection>(options.connection, options.events));
+RedisStore::RedisStore(RedisStoreOptions options) : options_(std::move(options)) {
+  for (int i = 0; i < std::max(1, options_.connections); ++i) {
+    connections_.push_back(
+        std::make_unique<RedisConnection>(options_.connection, options_.events));
   }
 }
 
@@ -135,6 +137,136 @@ void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
               }
               done(std::move(history));
             });
+}
+
+namespace {
+
+// The reply as a string, or a store error saying what it is instead.
+absl::StatusOr<absl::string_view> StringReply(const redisReply* reply, absl::string_view what) {
+  if (reply->type == REDIS_REPLY_ERROR) return Logged(ReplyError(reply));
+  if (reply->type != REDIS_REPLY_STRING) {
+    return Logged(StoreError(StoreErrorKind::kMalformedReply,
+                             absl::StrCat(what, " answered something other than a string")));
+  }
+  return absl::string_view(reply->str, reply->len);
+}
+
+absl::Status ScriptError(const redisReply* reply, absl::string_view script) {
+  if (reply->type == REDIS_REPLY_ERROR) return Logged(ReplyError(reply));
+  return Logged(StoreError(StoreErrorKind::kMalformedReply,
+                           absl::StrCat(script, " answered something unexpected")));
+}
+
+void AppendFeed(std::vector<std::string>& args,
+                const std::vector<std::pair<std::string, std::string>>& entry) {
+  for (const auto& [field, value] : entry) {
+    args.push_back(field);
+    args.push_back(value);
+  }
+}
+
+std::vector<absl::string_view> Views(const std::vector<std::string>& strings) {
+  return std::vector<absl::string_view>(strings.begin(), strings.end());
+}
+
+}  // namespace
+
+void RedisStore::ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
+                                 absl::Time deadline, PreferencesCallback done) {
+  const std::string keys[] = {PreferencesKey(contact_id), SuppressionKey(contact_id)};
+  ConnectionFor(contact_id)
+      .SendScript(
+          ReadPreferencesScript(),
+          FormatEvalsha(ReadPreferencesScript(), {keys[0], keys[1]}, {suppression_hash}),
+          deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+            if (!reply.ok()) return done(reply.status());
+            const redisReply* answer = *reply;
+            if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
+                answer->element[0]->type != REDIS_REPLY_INTEGER) {
+              return done(ScriptError(answer, "read_preferences.lua"));
+            }
+            const int64_t found = answer->element[0]->integer;
+            if (found == 0) return done(StoredPreferences{});
+            if (answer->elements != 2) return done(ScriptError(answer, "read_preferences.lua"));
+            absl::StatusOr<absl::string_view> blob =
+                StringReply(answer->element[1], "read_preferences.lua");
+            if (!blob.ok()) return done(blob.status());
+            absl::StatusOr<core::Preferences> preferences = DecodePreferences(*blob);
+            if (!preferences.ok()) return done(Logged(preferences.status()));
+            done(StoredPreferences{.preferences = std::move(*preferences),
+                                   .from_suppression = found == 2});
+          });
+}
+
+void RedisStore::WritePreferences(const PreferencesWrite& write, absl::Time deadline,
+                                  WriteCallback done) {
+  const std::string keys[] = {PreferencesKey(write.contact_id),
+                              ConsentTrailKey(write.contact_id), options_.feed_key};
+  std::vector<std::string> args = {absl::StrCat(write.read_version),
+                                   EncodePreferences(write.preferences), write.consent_event,
+                                   absl::StrCat(options_.trail_length),
+                                   absl::StrCat(options_.feed_length)};
+  AppendFeed(args, write.feed_entry);
+  ConnectionFor(write.contact_id)
+      .SendScript(WritePreferencesScript(),
+                  FormatEvalsha(WritePreferencesScript(), {keys[0], keys[1], keys[2]}, Views(args)),
+                  deadline,
+                  [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+                    if (!reply.ok()) return done(reply.status());
+                    const redisReply* answer = *reply;
+                    if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 ||
+                        answer->integer > 1) {
+                      return done(ScriptError(answer, "write_preferences.lua"));
+                    }
+                    done(answer->integer == 1);
+                  });
+}
+
+void RedisStore::ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
+                                  TrailCallback done) {
+  const std::string key = ConsentTrailKey(contact_id);
+  ConnectionFor(contact_id)
+      .Send(FormatCommand({"LRANGE", key, "0", "-1"}), deadline,
+            [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+              if (!reply.ok()) return done(reply.status());
+              const redisReply* answer = *reply;
+              if (answer->type != REDIS_REPLY_ARRAY) return done(ScriptError(answer, "LRANGE"));
+              std::vector<std::string> events;
+              for (size_t i = 0; i < answer->elements; ++i) {
+                absl::StatusOr<absl::string_view> event = StringReply(answer->element[i], "LRANGE");
+                if (!event.ok()) return done(event.status());
+                events.emplace_back(*event);
+              }
+              done(std::move(events));
+            });
+}
+
+void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) {
+  const absl::string_view contact = erasure.contact_id;
+  const std::string keys[] = {MainHistoryKey(contact), ExemptHistoryKey(contact),
+                              PreferencesKey(contact), ConsentTrailKey(contact),
+                              SuppressionKey(contact), options_.feed_key};
+  std::vector<std::string> args = {absl::StrCat(erasure.read_version), erasure.suppression_hash,
+                                   EncodePreferences(erasure.suppression),
+                                   absl::StrCat(options_.feed_length)};
+  AppendFeed(args, erasure.feed_entry);
+  ConnectionFor(contact).SendScript(
+      ForgetScript(),
+      FormatEvalsha(ForgetScript(), {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]},
+                    Views(args)),
+      deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        const redisReply* answer = *reply;
+        if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
+            answer->element[0]->type != REDIS_REPLY_INTEGER) {
+          return done(ScriptError(answer, "forget.lua"));
+        }
+        if (answer->element[0]->integer == 0) return done(std::optional<bool>());
+        if (answer->elements != 2 || answer->element[1]->type != REDIS_REPLY_INTEGER) {
+          return done(ScriptError(answer, "forget.lua"));
+        }
+        done(std::optional<bool>(answer->element[1]->integer == 1));
+      });
 }
 
 bool RedisStore::healthy() const {

@@ -17,6 +17,11 @@ struct RedisStoreOptions {
   ConnectionOptions connection;
   int connections = 2;
   ConnectionEvents events;  // shared by all connections; called on their loop threads
+  // The change feed (a stream a CRM consumes) and its approximate length bound, and how many
+  // consent events a contact's trail keeps.
+  std::string feed_key = "sg:changes";
+  int64_t feed_length = 1000000;
+  int64_t trail_length = 500;
 };
 
 // Asks the Redis at `options` (blocking, at start-up) whether it runs in cluster mode, which
@@ -33,11 +38,19 @@ class RedisStore final : public Store {
               CancelCallback done) override;
   void ReadHistory(absl::string_view contact_id, absl::Time deadline,
                    HistoryCallback done) override;
+  void ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
+                       absl::Time deadline, PreferencesCallback done) override;
+  void WritePreferences(const PreferencesWrite& write, absl::Time deadline,
+                        WriteCallback done) override;
+  void ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
+                        TrailCallback done) override;
+  void Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) override;
   bool healthy() const override;
 
  private:
   RedisConnection& ConnectionFor(absl::string_view contact_id);
 
+  const RedisStoreOptions options_;
   std::vector<std::unique_ptr<RedisConnection>> connections_;
 };
 

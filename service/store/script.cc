@@ -18,6 +18,21 @@ const Script& CancelScript() {
   return script;
 }
 
+const Script& ReadPreferencesScript() {
+  static const Script script{.source = kReadPreferencesLua, .sha1 = kReadPreferencesLuaSha1};
+  return script;
+}
+
+const Script& WritePreferencesScript() {
+  static const Script script{.source = kWritePreferencesLua, .sha1 = kWritePreferencesLuaSha1};
+  return script;
+}
+
+const Script& ForgetScript() {
+  static const Script script{.source = kForgetLua, .sha1 = kForgetLuaSha1};
+  return script;
+}
+
 std::string FormatCommand(absl::Span<const absl::string_view> argv) {
   absl::InlinedVector<const char*, 8> pointers;
   absl::InlinedVector<size_t, 8> lengths;

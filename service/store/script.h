@@ -19,6 +19,9 @@ struct Script {
 
 const Script& DecideScript();
 const Script& CancelScript();
+const Script& ReadPreferencesScript();
+const Script& WritePreferencesScript();
+const Script& ForgetScript();
 
 // Any command in RESP form, formatted by hiredis (redisFormatSdsCommandArgv).
 std::string FormatCommand(absl::Span<const absl::string_view> argv);

@@ -1,15 +1,20 @@
-// The store: where contacts' send histories live. One interface, one real implementation
+// The store: where contacts' send histories and preferences live. One interface, one real implementation
 // (RedisStore); the layers above are tested with a fake (tests/unit/fake_store.h).
 #pragma once
 
-#include "absl/strings/string_view.h"
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "service/core/check_plan.h"
 #include "service/core/history.h"
+#include "service/core/preferences.h"
 #include "service/store/store_error.h"
 
 namespace sendgate::store {
@@ -34,6 +39,49 @@ class Store {
   // The contact's history as stored.
   virtual void ReadHistory(absl::string_view contact_id, absl::Time deadline,
                            HistoryCallback done) = 0;
+
+  // --- Preferences (preference centre): not on the decision path; each call is one or two
+  // round trips. `suppression_hash` is the contact id's keyed hash, "" when no suppression
+  // list is configured.
+
+  struct StoredPreferences {
+    core::Preferences preferences;  // version 0 when nothing is stored
+    bool from_suppression = false;  // the contact was forgotten: its suppression entry
+  };
+  using PreferencesCallback = absl::AnyInvocable<void(absl::StatusOr<StoredPreferences>)>;
+  virtual void ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
+                               absl::Time deadline, PreferencesCallback done) = 0;
+
+  // New preferences, written only if the stored ones are still at `read_version`.
+  struct PreferencesWrite {
+    std::string contact_id;
+    int64_t read_version = 0;
+    core::Preferences preferences;  // with its new version
+    std::string consent_event;      // opaque: pushed on the contact's consent trail
+    std::vector<std::pair<std::string, std::string>> feed_entry;  // the change feed's fields
+  };
+  // True when written, false when the version has moved (read again, apply again).
+  using WriteCallback = absl::AnyInvocable<void(absl::StatusOr<bool>)>;
+  virtual void WritePreferences(const PreferencesWrite& write, absl::Time deadline,
+                                WriteCallback done) = 0;
+
+  // The contact's consent trail, newest first, as the opaque events written.
+  using TrailCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<std::string>>)>;
+  virtual void ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
+                                TrailCallback done) = 0;
+
+  // Erases the contact if its preferences are still at `read_version`, leaving `suppression`
+  // under its keyed hash in the suppression list.
+  struct Erasure {
+    std::string contact_id;
+    int64_t read_version = 0;
+    std::string suppression_hash;
+    core::Preferences suppression;
+    std::vector<std::pair<std::string, std::string>> feed_entry;
+  };
+  // Empty when the version has moved (read again); else whether anything was stored.
+  using ForgetCallback = absl::AnyInvocable<void(absl::StatusOr<std::optional<bool>>)>;
+  virtual void Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) = 0;
 
   // True when the store can currently be reached (for readiness and metrics).
   virtual bool healthy() const = 0;

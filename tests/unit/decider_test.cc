@@ -45,7 +45,10 @@ caps:
 )yaml");
   testing::FakeStore store_;
   FixedClock clock_;
-  Decider decider_{store_, clock_, DeciderOptions{.store_timeout = absl::Milliseconds(100)}};
+  ContactHasher hasher_;
+  ProfileCache profiles_;
+  Decider decider_{store_, clock_, DeciderOptions{.store_timeout = absl::Milliseconds(100)},
+                   hasher_, profiles_};
 };
 
 TEST_F(DeciderTest, DecidesThroughTheStore) {

@@ -24,7 +24,14 @@ class FakeStore final : public store::Store {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       core::History& history = histories_[plan.contact_id];
-      result = core::EvaluateCheck(plan, history);
+      const core::Preferences* stored = nullptr;
+      if (auto it = preferences_.find(plan.contact_id); it != preferences_.end()) {
+        stored = &it->second;
+      } else if (auto entry = suppression_.find(plan.preferences.suppression_hash);
+                 !plan.preferences.suppression_hash.empty() && entry != suppression_.end()) {
+        stored = &entry->second;
+      }
+      result = core::EvaluateCheck(plan, history, stored);
       history = core::HistoryAfter(plan, result, history);
     }
     done(result);
@@ -54,7 +61,60 @@ class FakeStore final : public store::Store {
     done(histories_[std::string(contact_id)]);
   }
 
+  void ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
+                       absl::Time deadline, PreferencesCallback done) override {
+    if (!failure.ok()) return done(failure);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = preferences_.find(std::string(contact_id)); it != preferences_.end()) {
+      return done(StoredPreferences{.preferences = it->second});
+    }
+    if (auto it = suppression_.find(std::string(suppression_hash));
+        !suppression_hash.empty() && it != suppression_.end()) {
+      return done(StoredPreferences{.preferences = it->second, .from_suppression = true});
+    }
+    done(StoredPreferences{});
+  }
+
+  void WritePreferences(const PreferencesWrite& write, absl::Time deadline,
+                        WriteCallback done) override {
+    if (!failure.ok()) return done(failure);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = preferences_.find(write.contact_id);
+    if ((it == preferences_.end() ? 0 : it->second.version) != write.read_version) {
+      return done(false);
+    }
+    preferences_[write.contact_id] = write.preferences;
+    trails_[write.contact_id].insert(trails_[write.contact_id].begin(), write.consent_event);
+    feed.push_back(write.feed_entry);
+    done(true);
+  }
+
+  void ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
+                        TrailCallback done) override {
+    if (!failure.ok()) return done(failure);
+    std::lock_guard<std::mutex> lock(mutex_);
+    done(trails_[std::string(contact_id)]);
+  }
+
+  void Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) override {
+    if (!failure.ok()) return done(failure);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = preferences_.find(erasure.contact_id);
+    if ((it == preferences_.end() ? 0 : it->second.version) != erasure.read_version) {
+      return done(std::optional<bool>());
+    }
+    const bool erased = preferences_.erase(erasure.contact_id) > 0 |
+                        histories_.erase(erasure.contact_id) > 0 |
+                        trails_.erase(erasure.contact_id) > 0;
+    suppression_[erasure.suppression_hash] = erasure.suppression;
+    feed.push_back(erasure.feed_entry);
+    done(std::optional<bool>(erased));
+  }
+
   bool healthy() const override { return failure.ok(); }
+
+  // The change feed's entries, in order.
+  std::vector<std::vector<std::pair<std::string, std::string>>> feed;
 
   absl::Status failure;  // when not OK, every call fails with it
   absl::Time last_deadline;
@@ -63,6 +123,9 @@ class FakeStore final : public store::Store {
  private:
   std::mutex mutex_;
   std::map<std::string, core::History> histories_;
+  std::map<std::string, core::Preferences> preferences_;
+  std::map<std::string, std::vector<std::string>> trails_;
+  std::map<std::string, core::Preferences> suppression_;
 };
 
 }  // namespace sendgate::testing
