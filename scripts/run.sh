@@ -19,5 +19,11 @@ for _ in $(seq 100); do
 done
 echo "== Redis on 127.0.0.1:$REDIS_PORT, data in var/redis/"
 
+# The secret of the keyed hash that keeps erased contacts suppressed: made once, then kept.
+if [ ! -s var/suppression.key ]; then
+  (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > var/suppression.key)
+fi
+
 build/sendgate --policy=policies/default.yaml --redis="127.0.0.1:$REDIS_PORT" \
+  --suppression_key_file=var/suppression.key \
   --listen="${LISTEN:-0.0.0.0:50051}" --metrics-listen="${METRICS_LISTEN:-0.0.0.0:9464}" "$@"

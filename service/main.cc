@@ -28,6 +28,8 @@
 #include "service/api/decision_metrics.h"
 #include "service/api/diagnostics_service.h"
 #include "service/api/policy_holder.h"
+#include "service/api/preference_updater.h"
+#include "service/api/preferences_service.h"
 #include "service/api/server.h"
 #include "service/metrics/catalog.h"
 #include "service/metrics/http_server.h"
@@ -272,9 +274,13 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
   api::ArbiterService arbiter(
       api::ArbiterParts{decider, store, policies, clock, decision_metrics, admission});
 
+  api::PreferenceUpdater updater(store, hasher, profiles, clock);
+  api::PreferencesService preferences(api::PreferencesParts{
+      updater, store, hasher, decider, policies, clock, decision_metrics, admission});
+
   api::DiagnosticsService diagnostics(admission);
   absl::StatusOr<std::unique_ptr<api::GrpcServer>> grpc =
-      api::GrpcServer::Start(config.listen, {&arbiter, &diagnostics});
+      api::GrpcServer::Start(config.listen, {&arbiter, &preferences, &diagnostics});
   if (!grpc.ok()) {
     std::cerr << grpc.status().message() << "\n";
     return 1;

@@ -11,31 +11,6 @@
 #include "service/store/store_error.h"
 
 namespace sendgate::api {
-namespace {
-
-absl::Time CallerDeadline(const grpc::CallbackServerContext* context) {
-  const auto deadline = context->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
-  return absl::FromChrono(deadline);
-}
-
-// A store failure outside a decision (Cancel, GetPressure), mapped by its kind: UNAVAILABLE
-// when a retry may work, RESOURCE_EXHAUSTED when Redis is full, INTERNAL or DATA_LOSS when
-// something is wrong that a retry cannot fix.
-grpc::Status StoreFailure(const absl::Status& status) {
-  const store::StoreErrorKind kind = store::KindOf(status);
-  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-  if (store::Retryable(kind)) {
-    code = grpc::StatusCode::UNAVAILABLE;
-  } else if (status.code() == absl::StatusCode::kResourceExhausted) {
-    code = grpc::StatusCode::RESOURCE_EXHAUSTED;
-  } else if (status.code() == absl::StatusCode::kDataLoss) {
-    code = grpc::StatusCode::DATA_LOSS;
-  }
-  return grpc::Status(code, absl::StrCat(store::KindCause(kind), ": ", status.message()));
-}
-
-}  // namespace
 
 void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time caller_deadline,
                                 Method method, v1::DecideResponse* response, Answered done) {
@@ -258,7 +233,7 @@ grpc::ServerUnaryReactor* ArbiterService::Cancel(grpc::CallbackServerContext* co
                       [this, call](absl::StatusOr<bool> cancelled) {
                         if (!cancelled.ok()) {
                           parts_.metrics.RecordStoreError(cancelled.status());
-                          call->Finish(StoreFailure(cancelled.status()));
+                          call->Finish(CallFailure(cancelled.status()));
                           return;
                         }
                         parts_.metrics.RecordCancel(*cancelled);
@@ -297,7 +272,7 @@ grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContex
        at = *at](absl::StatusOr<core::History> history) {
         if (!history.ok()) {
           parts_.metrics.RecordStoreError(history.status());
-          call->Finish(StoreFailure(history.status()));
+          call->Finish(CallFailure(history.status()));
           return;
         }
         const core::Pressure pressure = core::PressureAt(*policy, *history, segments, zone, at);

@@ -47,6 +47,11 @@ absl::string_view MethodName(Method method) {
     case Method::kDecideStream: return "DecideStream";
     case Method::kCancel: return "Cancel";
     case Method::kGetPressure: return "GetPressure";
+    case Method::kGet: return "Get";
+    case Method::kUpdate: return "Update";
+    case Method::kImport: return "Import";
+    case Method::kHistory: return "History";
+    case Method::kForget: return "Forget";
   }
   return "?";
 }
@@ -139,6 +144,15 @@ void DecisionMetrics::RecordInvalid(Method method, const absl::Status& status) {
 
 void DecisionMetrics::RecordStoreError(const absl::Status& status) {
   store_errors_[static_cast<int>(store::KindOf(status))]->Increment();
+}
+
+void DecisionMetrics::RecordPreferenceUpdate(Method method, absl::string_view result) {
+  catalog_.preference_updates.With({std::string(MethodName(method)), std::string(result)})
+      .Increment();
+}
+
+void DecisionMetrics::RecordForget(absl::string_view result) {
+  catalog_.forgets.With({std::string(result)}).Increment();
 }
 
 void DecisionMetrics::RecordCancel(bool cancelled) {

@@ -18,8 +18,11 @@
 
 namespace sendgate::api {
 
-enum class Method { kDecide, kDecideStream, kCancel, kGetPressure };
-inline constexpr int kMethodCount = 4;
+enum class Method {
+  kDecide, kDecideStream, kCancel, kGetPressure,              // sendgate.v1.Arbiter
+  kGet, kUpdate, kImport, kHistory, kForget,                  // sendgate.v1.Preferences
+};
+inline constexpr int kMethodCount = 9;
 absl::string_view MethodName(Method method);
 
 class DecisionMetrics {
@@ -36,6 +39,10 @@ class DecisionMetrics {
   // A store failure, counted by its kind (store_error.h).
   void RecordStoreError(const absl::Status& status);
   void RecordCancel(bool cancelled);
+  // A preference update (Update or an Import row): `result` is changed, unchanged, invalid or
+  // failed.
+  void RecordPreferenceUpdate(Method method, absl::string_view result);
+  void RecordForget(absl::string_view result);
 
  private:
   // Children for one policy snapshot.

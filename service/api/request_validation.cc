@@ -12,10 +12,6 @@
 namespace sendgate::api {
 namespace {
 
-absl::Status Invalid(absl::string_view field, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
-}
-
 // Valid UTF-8 without C0/C1 control characters or DEL.
 bool IsCleanUtf8(absl::string_view text) {
   size_t i = 0;
@@ -53,6 +49,12 @@ bool IsCleanUtf8(absl::string_view text) {
   return true;
 }
 
+}  // namespace
+
+absl::Status Invalid(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
 absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_bytes) {
   if (value.size() > max_bytes) {
     return Invalid(field, absl::StrCat("is ", value.size(), " bytes long; the limit is ",
@@ -64,6 +66,8 @@ absl::Status CheckText(absl::string_view field, absl::string_view value, size_t 
   return absl::OkStatus();
 }
 
+namespace {
+
 template <typename T>
 std::string Declared(const std::vector<T>& items) {
   return absl::StrJoin(items, ", ", [](std::string* out, const T& item) { out->append(item.name); });
@@ -71,12 +75,12 @@ std::string Declared(const std::vector<T>& items) {
 
 // Index of the declared name, or an error listing what the policy declares.
 template <typename T>
-absl::StatusOr<int> Resolve(absl::string_view field, absl::string_view name,
-                            const std::vector<T>& declared) {
+absl::StatusOr<int> Resolve(absl::string_view field, absl::string_view what,
+                            absl::string_view name, const std::vector<T>& declared) {
   for (size_t i = 0; i < declared.size(); ++i) {
     if (declared[i].name == name) return static_cast<int>(i);
   }
-  return Invalid(field, absl::StrCat("unknown ", field, " '", absl::CHexEscape(name.substr(0, 64)),
+  return Invalid(field, absl::StrCat("unknown ", what, " '", absl::CHexEscape(name.substr(0, 64)),
                                      "' (the policy declares: ", Declared(declared), ")"));
 }
 
@@ -90,6 +94,18 @@ absl::StatusOr<int> IntInRange(absl::string_view field, bool present, int value,
 }
 
 }  // namespace
+
+absl::StatusOr<int> ChannelFromRequest(absl::string_view field, absl::string_view name,
+                                       const core::Policy& policy) {
+  if (name.empty()) return Invalid(field, "is required");
+  return Resolve(field, "channel", name, policy.channels);
+}
+
+absl::StatusOr<int> SubscriptionFromRequest(absl::string_view field, absl::string_view name,
+                                            const core::Policy& policy) {
+  if (name.empty()) return Invalid(field, "is required");
+  return Resolve(field, "subscription", name, policy.subscriptions);
+}
 
 absl::Status CheckId(absl::string_view field, absl::string_view value) {
   if (value.empty()) return Invalid(field, "is required");
@@ -171,19 +187,19 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
   message.contact_id = request.contact_id();
 
   if (request.channel().empty()) return Invalid("channel", "is required");
-  absl::StatusOr<int> channel = Resolve("channel", request.channel(), policy.channels);
+  absl::StatusOr<int> channel = Resolve("channel", "channel", request.channel(), policy.channels);
   if (!channel.ok()) return channel.status();
   message.channel = *channel;
 
   message.category = policy.default_category;
   if (!request.category().empty()) {
-    absl::StatusOr<int> category = Resolve("category", request.category(), policy.categories);
+    absl::StatusOr<int> category = Resolve("category", "category", request.category(), policy.categories);
     if (!category.ok()) return category.status();
     message.category = *category;
   }
   if (!request.subscription().empty()) {
     absl::StatusOr<int> subscription =
-        Resolve("subscription", request.subscription(), policy.subscriptions);
+        Resolve("subscription", "subscription", request.subscription(), policy.subscriptions);
     if (!subscription.ok()) return subscription.status();
     if (absl::Status covered = CheckCovers(policy, policy.subscriptions[*subscription],
                                            policy.channels[message.channel]);

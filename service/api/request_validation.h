@@ -27,6 +27,19 @@ const absl::Duration kMaxTimeOffset = absl::Hours(24 * 366);
 absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& request,
                                                  const core::Policy& policy, absl::Time now);
 
+// INVALID_ARGUMENT "<field>: <problem>".
+absl::Status Invalid(absl::string_view field, absl::string_view problem);
+
+// At most `max_bytes` of UTF-8 without control characters.
+absl::Status CheckText(absl::string_view field, absl::string_view value, size_t max_bytes);
+
+// The index of a declared channel (subscription), or INVALID_ARGUMENT naming `field` and
+// listing what the policy declares.
+absl::StatusOr<int> ChannelFromRequest(absl::string_view field, absl::string_view name,
+                                       const core::Policy& policy);
+absl::StatusOr<int> SubscriptionFromRequest(absl::string_view field, absl::string_view name,
+                                            const core::Policy& policy);
+
 // A contact_id or message_id: 1 to 256 bytes of UTF-8 without control characters.
 absl::Status CheckId(absl::string_view field, absl::string_view value);
 

@@ -3,15 +3,45 @@
 // from any thread; the call deletes itself then.
 #pragma once
 
+#include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "service/api/admission.h"
 #include "service/api/decision_metrics.h"
 #include "service/api/wire.h"
+#include "service/store/store_error.h"
 
 namespace sendgate::api {
 
 inline grpc::Status InvalidArgument(const absl::Status& status) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(status.message()));
+}
+
+// The caller's gRPC deadline (InfiniteFuture when it set none).
+inline absl::Time CallerDeadline(const grpc::CallbackServerContext* context) {
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+// A failure outside a decision, mapped on purpose. A store error by its kind: UNAVAILABLE when
+// a retry may work, RESOURCE_EXHAUSTED when Redis is full, INTERNAL or DATA_LOSS when
+// something is wrong that a retry cannot fix. Any other status keeps its code (absl's codes
+// are gRPC's): FAILED_PRECONDITION for a stale version, ABORTED for a contention retry ...
+inline grpc::Status CallFailure(const absl::Status& status) {
+  if (!store::IsStoreError(status)) {
+    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                        std::string(status.message()));
+  }
+  const store::StoreErrorKind kind = store::KindOf(status);
+  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
+  if (store::Retryable(kind)) {
+    code = grpc::StatusCode::UNAVAILABLE;
+  } else if (status.code() == absl::StatusCode::kResourceExhausted) {
+    code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+  } else if (status.code() == absl::StatusCode::kDataLoss) {
+    code = grpc::StatusCode::DATA_LOSS;
+  }
+  return grpc::Status(code, absl::StrCat(store::KindCause(kind), ": ", status.message()));
 }
 
 // The answer to a call that arrives while sendgate drains: clients retry UNAVAILABLE.

@@ -135,3 +135,4 @@ grpc::Status SerializeResponse(const Message& response, grpc::ByteBuffer* buffer
 }
 
 }  // namespace sendgate::api
+

@@ -67,6 +67,13 @@ Catalog::Catalog()
       calls_in_progress(*calls_in_progress_),
       cancels(Counter(*registry_, "sendgate_cancels_total",
                       "Cancel calls, by result (cancelled, not_found).", {"result"})),
+      preference_updates(Counter(*registry_, "sendgate_preference_updates_total",
+                                 "Preference updates by method (Update, Import) and result "
+                                 "(changed, unchanged, invalid, failed).",
+                                 {"method", "result"})),
+      forgets(Counter(*registry_, "sendgate_forgets_total",
+                      "Erasures (Forget) by result (erased, nothing_stored, failed).",
+                      {"result"})),
       policy_info(Gauge(*registry_, "sendgate_policy_info",
                         "1 for the policy version in force, 0 for earlier ones.", {"version"})),
       policy_reloads(Counter(*registry_, "sendgate_policy_reloads_total",

@@ -64,6 +64,8 @@ class Catalog {
   ScrapeGauge& store_up;                           // read from the store
   ScrapeGauge& calls_in_progress;                  // read from the admission gate
   Labelled<prometheus::Counter> cancels;           // {result}
+  Labelled<prometheus::Counter> preference_updates;  // {method, result}
+  Labelled<prometheus::Counter> forgets;           // {result}
   Labelled<prometheus::Gauge> policy_info;         // {version}
   Labelled<prometheus::Counter> policy_reloads;    // {result}
 };

@@ -287,18 +287,11 @@ std::vector<core::Category> ReadCategories(Reader& reader, const YAML::Node& nod
 std::optional<core::Window> ReadWindow(Reader& reader, const YAML::Node& node) {
   std::optional<std::string> text = reader.Scalar(node, "window");
   if (!text) return std::nullopt;
-  if (*text == "calendar day") return core::Window{.kind = core::WindowKind::kDay};
-  if (*text == "calendar week") return core::Window{.kind = core::WindowKind::kWeek};
-  if (*text == "calendar month") return core::Window{.kind = core::WindowKind::kMonth};
-  std::optional<absl::Duration> length = ParseDuration(*text);
-  if (!length || *length < absl::Minutes(1) || *length > kMaxWindow) {
-    reader.Error(node, absl::StrCat("window must be a rolling duration from 1m to 400d (such as "
-                                    "24h or 7d) or 'calendar day', 'calendar week' or 'calendar "
-                                    "month', not '",
-                                    *text, "'"));
-    return std::nullopt;
+  std::optional<core::Window> window = ParseWindow(*text);
+  if (!window) {
+    reader.Error(node, absl::StrCat("window must be ", kWindowSyntax, ", not '", *text, "'"));
   }
-  return core::Window{.kind = core::WindowKind::kRolling, .length = *length};
+  return window;
 }
 
 std::optional<Field> FieldNamed(absl::string_view name) {

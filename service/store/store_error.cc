@@ -42,6 +42,10 @@ absl::Status StoreError(StoreErrorKind kind, absl::string_view detail) {
   return status;
 }
 
+bool IsStoreError(const absl::Status& status) {
+  return status.GetPayload(kPayloadUrl).has_value();
+}
+
 StoreErrorKind KindOf(const absl::Status& status) {
   const auto payload = status.GetPayload(kPayloadUrl);
   int kind = 0;

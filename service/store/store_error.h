@@ -24,6 +24,9 @@ inline constexpr int kStoreErrorKinds = 8;
 // RESOURCE_EXHAUSTED, INTERNAL or DATA_LOSS) and its message `detail`.
 absl::Status StoreError(StoreErrorKind kind, absl::string_view detail);
 
+// Whether the store made `status` (it then has a kind).
+bool IsStoreError(const absl::Status& status);
+
 // The kind of a status the store returned (kUnavailable for a status it did not make).
 StoreErrorKind KindOf(const absl::Status& status);
 

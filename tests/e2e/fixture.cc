@@ -103,12 +103,15 @@ void SendgateTest::StartSendgate(std::vector<std::string> launcher,
                                  std::vector<std::string> extra) {
   grpc_port_ = FreePort();
   metrics_port_ = FreePort();
+  const std::string key = dir_.path() + "/suppression.key";
+  std::ofstream(key) << "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
   std::vector<std::string> argv = std::move(launcher);
   for (std::string flag : {std::string(SENDGATE_BINARY), "--policy=" + policy_path_,
                            "--redis=" + redis_.address(),
                            "--listen=127.0.0.1:" + std::to_string(grpc_port_),
                            "--metrics-listen=127.0.0.1:" + std::to_string(metrics_port_),
-                           std::string("--shutdown_grace=1s")}) {
+                           std::string("--shutdown_grace=1s"),
+                           "--suppression_key_file=" + key}) {
     argv.push_back(flag);
   }
   argv.insert(argv.end(), extra.begin(), extra.end());
