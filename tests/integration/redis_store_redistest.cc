@@ -11,10 +11,12 @@
 
 #include "absl/strings/numbers.h"
 #include "service/core/history.h"
+#include "service/core/names.h"
 #include "service/core/plan.h"
 #include "service/core/decision.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
+#include "service/store/preferences_codec.h"
 #include "service/store/redis_store.h"
 #include "service/store/script.h"
 #include "service/store/store_error.h"
@@ -130,7 +132,14 @@ void ExpectSameResult(const core::CheckResult& actual, const core::CheckResult& 
     EXPECT_EQ(actual.replay_code, expected.replay_code) << "step " << step;
     return;
   }
+  if (actual.outcome == core::CheckOutcome::kProfileChanged) {
+    EXPECT_EQ(actual.profile.timezone, expected.profile.timezone) << "step " << step;
+    EXPECT_EQ(actual.profile.segments, expected.profile.segments) << "step " << step;
+    return;
+  }
   EXPECT_EQ(actual.retry_at, expected.retry_at) << "step " << step;
+  EXPECT_EQ(actual.deny_code, expected.deny_code) << "step " << step;
+  EXPECT_EQ(actual.verdicts, expected.verdicts) << "step " << step;
   ASSERT_EQ(actual.caps.size(), expected.caps.size()) << "step " << step;
   for (size_t i = 0; i < actual.caps.size(); ++i) {
     EXPECT_EQ(actual.caps[i].used, expected.caps[i].used) << "step " << step << " cap " << i;
@@ -188,6 +197,137 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
   // The traffic reached every kind of answer.
   EXPECT_EQ(seen.size(), 5u);
   EXPECT_GT(expired, 0);
+}
+
+const char* const kPreferencePolicy = R"yaml(
+timezone: Europe/Paris
+max_delay: 3d
+idempotency_window: 2d
+channels: [email, sms, push]
+categories:
+  marketing: {}
+  transactional: {exempt_from: [caps, subscriptions, pause]}
+  service: {exempt_from: [caps, opt_out, subscriptions, pause, contact_frequency]}
+subscriptions:
+  newsletter: {regime: opt-in}
+  offers: {regime: opt-out}
+caps:
+  - {id: email-7d, channels: [email], categories: [marketing], window: 7d, limit: 3}
+  - {id: all-week, window: calendar week, limit: 4}
+)yaml";
+
+// Random stored preferences for a contact: every field, with values in the small ranges the
+// random traffic uses, so that each rule fires often.
+core::Preferences RandomPreferences(std::mt19937& random, absl::Time now, int64_t version) {
+  auto chance = [&](double p) { return std::bernoulli_distribution(p)(random); };
+  auto among = [&](std::vector<std::string> options) {
+    return options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(random)];
+  };
+  core::Preferences p{.version = version, .global_opt_out = chance(0.15), .suppressed = chance(0.1)};
+  if (chance(0.3)) p.pause_until = now + absl::Hours(std::uniform_int_distribution<int>(-24, 120)(random));
+  for (const char* subscription : {"newsletter", "offers"}) {
+    for (const char* channel : {"email", "sms", "push"}) {
+      if (chance(0.3)) {
+        p.subscriptions.push_back({core::FieldId(core::Field::kSubscription, subscription),
+                                   core::FieldId(core::Field::kChannel, channel), chance(0.5)});
+      }
+    }
+  }
+  for (const char* channel : {"email", "sms", "push"}) {
+    const uint32_t id = core::FieldId(core::Field::kChannel, channel);
+    if (chance(0.15)) {
+      p.blocks.push_back({id, static_cast<core::BlockReason>(std::uniform_int_distribution<int>(1, 4)(random))});
+    }
+    if (chance(0.35)) {
+      core::Window window;
+      switch (std::uniform_int_distribution<int>(0, 3)(random)) {
+        case 0: window = {.kind = core::WindowKind::kRolling, .length = absl::Hours(36)}; break;
+        case 1: window = {.kind = core::WindowKind::kDay}; break;
+        case 2: window = {.kind = core::WindowKind::kWeek}; break;
+        default: window = {.kind = core::WindowKind::kMonth}; break;
+      }
+      p.frequency.push_back({id, std::uniform_int_distribution<int>(1, 3)(random), window});
+    }
+  }
+  p.timezone = among({"", "Europe/Paris", "Asia/Tokyo"});
+  if (chance(0.5)) p.segments = {among({"inactive", "reactive"})};
+  return p;
+}
+
+// decide.lua's preference rules and core/preference_rules.cc state the same rules: on random
+// traffic against random stored preferences and suppression entries, every answer (verdicts,
+// retry, denial code, profile changes) and every stored history must be identical.
+TEST_F(RedisStoreTest, ThePreferenceRulesAgreeWithTheReferenceOnRandomTraffic) {
+  auto policy = PolicyFromYaml(kPreferencePolicy);
+  std::mt19937 random(7);
+  auto pick = [&](std::vector<std::string> options) {
+    return options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(random)];
+  };
+  struct Contact {
+    core::History history;
+    std::optional<core::Preferences> preferences;
+    std::optional<core::Preferences> suppression;
+  };
+  std::map<std::string, Contact> reference;
+  absl::Time now = t0_;
+  std::map<core::ReasonCode, int> codes;
+  std::map<core::CheckOutcome, int> seen;
+  for (int step = 0; step < 2000; ++step) {
+    now += absl::Minutes(std::uniform_int_distribution<int>(1, 300)(random));
+    const std::string name = pick({"ana", "ben", "cy", "dee"});
+    Contact& contact = reference[name];
+    if (step % 9 == 0) {  // the preference centre changes something
+      const bool forgotten = std::bernoulli_distribution(0.2)(random);
+      core::Preferences stored = RandomPreferences(random, now, step + 1);
+      if (forgotten) {
+        contact.preferences.reset();
+        contact.suppression = core::SuppressionOf(stored).value_or(core::Preferences{});
+        redis_.Cli({"DEL", store::PreferencesKey(name)});
+        redis_.CliWithLast({"HSET", store::SuppressionKey(name), "hash-" + name},
+                           store::EncodePreferences(*contact.suppression));
+      } else {
+        contact.preferences = stored;
+        redis_.CliWithLast({"SET", store::PreferencesKey(name)}, store::EncodePreferences(stored));
+      }
+    }
+    TestMessage message{
+        .id = "m" + std::to_string(std::uniform_int_distribution<int>(0, 1500)(random)),
+        .contact = name,
+        .channel = pick({"email", "email", "sms", "push"}),
+        .category = pick({"marketing", "marketing", "marketing", "transactional", "service"}),
+        .subscription = pick({"", "newsletter", "offers"}),
+        .weight = std::uniform_int_distribution<int>(1, 2)(random),
+        .segments = {pick({"reactive", "inactive"})},
+        .zone = pick({"Europe/Paris", "America/New_York", "Asia/Tokyo"}),
+        .send_at = now + absl::Minutes(std::uniform_int_distribution<int>(-30, 600)(random))};
+    core::Message built = BuildMessage(*policy, message);
+    // Sometimes the request left its profile out, planned with a profile that may be stale.
+    if (std::bernoulli_distribution(0.3)(random)) built.stored_timezone = pick({"", "Asia/Tokyo"});
+    if (std::bernoulli_distribution(0.3)(random)) {
+      built.stored_segments = std::vector<std::string>{pick({"inactive", "reactive"})};
+    }
+    core::CheckPlan plan = core::PlanCheck(*policy, built, now);
+    plan.preferences.suppression_hash = "hash-" + name;
+    const core::Preferences* stored = contact.preferences   ? &*contact.preferences
+                                      : contact.suppression ? &*contact.suppression
+                                                            : nullptr;
+    const core::CheckResult expected = core::EvaluateCheck(plan, contact.history, stored);
+    contact.history = core::HistoryAfter(plan, expected, contact.history);
+    absl::StatusOr<core::CheckResult> actual = Check(plan);
+    ASSERT_TRUE(actual.ok()) << actual.status();
+    ExpectSameResult(*actual, expected, step);
+    ASSERT_EQ(StoredHistory(name), contact.history) << "step " << step;
+    ++seen[expected.outcome];
+    for (const core::RuleVerdict& verdict : expected.verdicts) ++codes[verdict.code];
+  }
+  // Every rule fired, every kind of answer came.
+  for (core::ReasonCode code : {core::ReasonCode::kOptedOut, core::ReasonCode::kSuppressed,
+                                core::ReasonCode::kChannelBlocked, core::ReasonCode::kUnsubscribed,
+                                core::ReasonCode::kNotOptedIn, core::ReasonCode::kPaused,
+                                core::ReasonCode::kContactFrequency}) {
+    EXPECT_GT(codes[code], 0) << static_cast<int>(code);
+  }
+  EXPECT_EQ(seen.size(), 6u);
 }
 
 // A busy contact: more transactional sends than the bound, with marketing ones in between.

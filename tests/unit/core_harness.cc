@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "service/core/history.h"
 #include "service/core/names.h"
 #include "service/core/plan.h"
@@ -43,6 +45,7 @@ core::Message BuildMessage(const core::Policy& policy, const TestMessage& m) {
   message.weight = m.weight;
   message.priority = m.priority;
   message.segments = m.segments;
+  std::sort(message.segments.begin(), message.segments.end());
   std::optional<absl::TimeZone> zone = policy::FindTimeZone(m.zone);
   EXPECT_TRUE(zone.has_value()) << m.zone;
   message.timezone = zone.value_or(absl::UTCTimeZone());
@@ -63,7 +66,8 @@ core::Decision ContactHistory::Decide(const core::Policy& policy, const TestMess
       core::StartDecision(policy, message, now.value_or(message.send_at));
   if (auto* decision = std::get_if<core::Decision>(&start)) return *decision;
   last_plan = std::get<core::CheckPlan>(std::move(start));
-  const core::CheckResult result = core::EvaluateCheck(last_plan, history_);
+  const core::CheckResult result =
+      core::EvaluateCheck(last_plan, history_, preferences ? &*preferences : nullptr);
   history_ = core::HistoryAfter(last_plan, result, history_);
   return core::DecisionFromCheck(policy, message, last_plan, result);
 }

@@ -15,6 +15,7 @@
 #include "service/core/history.h"
 #include "service/core/message.h"
 #include "service/core/policy.h"
+#include "service/core/preferences.h"
 
 namespace sendgate::core {
 // Readable test failures.
@@ -58,6 +59,8 @@ class ContactHistory {
 
   const core::History& history() const { return history_; }
   core::CheckPlan last_plan;
+  // The contact's stored preferences (or suppression entry), as the store would read them.
+  std::optional<core::Preferences> preferences;
 
  private:
   core::History history_;
