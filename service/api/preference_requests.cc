@@ -133,8 +133,7 @@ absl::Status ReadPause(const Request& request, absl::Time now, core::PreferenceC
   }
   changes.clear_pause = request.clear_pause();
   if (!request.has_pause_until()) return absl::OkStatus();
-  absl::StatusOr<absl::Time> until =
-      TimeFromRequest("pause_until", true, request.pause_until(), now, now);
+  absl::StatusOr<absl::Time> until = InstantFromRequest("pause_until", request.pause_until());
   if (!until.ok()) return until.status();
   if (*until <= now) return Invalid("pause_until", "must be in the future (use clear_pause to lift a pause)");
   if (*until > now + kMaxPause) return Invalid("pause_until", "must be at most 2 years ahead");

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "sendgate/v1/preferences.pb.h"
 #include "service/core/names.h"
+#include "service/core/preferences.h"
 
 namespace sendgate::api {
 namespace {
@@ -14,6 +16,22 @@ SENDGATE_SAME_NUMBER(core::ReasonCode::kCapReached, v1::Reason::CAP_REACHED);
 SENDGATE_SAME_NUMBER(core::ReasonCode::kExpired, v1::Reason::EXPIRED);
 SENDGATE_SAME_NUMBER(core::ReasonCode::kStoreUnavailable, v1::Reason::STORE_UNAVAILABLE);
 SENDGATE_SAME_NUMBER(core::ReasonCode::kInvalidRequest, v1::Reason::INVALID_REQUEST);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kUnsubscribed, v1::Reason::UNSUBSCRIBED);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kNotOptedIn, v1::Reason::NOT_OPTED_IN);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kOptedOut, v1::Reason::OPTED_OUT);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kChannelBlocked, v1::Reason::CHANNEL_BLOCKED);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kSuppressed, v1::Reason::SUPPRESSED);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kPaused, v1::Reason::PAUSED);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kContactFrequency, v1::Reason::CONTACT_FREQUENCY);
+SENDGATE_SAME_NUMBER(core::BlockReason::kUnsubscribed, v1::BlockedChannel::UNSUBSCRIBED);
+SENDGATE_SAME_NUMBER(core::BlockReason::kHardBounce, v1::BlockedChannel::HARD_BOUNCE);
+SENDGATE_SAME_NUMBER(core::BlockReason::kComplaint, v1::BlockedChannel::COMPLAINT);
+SENDGATE_SAME_NUMBER(core::BlockReason::kManual, v1::BlockedChannel::MANUAL);
+SENDGATE_SAME_NUMBER(core::ConsentSource::kPreferenceCentre, v1::Evidence::PREFERENCE_CENTRE);
+SENDGATE_SAME_NUMBER(core::ConsentSource::kUnsubscribeLink, v1::Evidence::UNSUBSCRIBE_LINK);
+SENDGATE_SAME_NUMBER(core::ConsentSource::kImport, v1::Evidence::IMPORT);
+SENDGATE_SAME_NUMBER(core::ConsentSource::kSupport, v1::Evidence::SUPPORT);
+SENDGATE_SAME_NUMBER(core::ConsentSource::kApi, v1::Evidence::API);
 #undef SENDGATE_SAME_NUMBER
 
 using core::Field;

@@ -157,21 +157,27 @@ absl::Status CheckCovers(const core::Policy& policy, const core::Subscription& s
                               " (it covers: ", absl::StrJoin(covered, ", "), ")"));
 }
 
+absl::StatusOr<absl::Time> InstantFromRequest(absl::string_view field,
+                                              const google::protobuf::Timestamp& timestamp) {
+  if (timestamp.nanos() < 0 || timestamp.nanos() > 999999999) {
+    return Invalid(field, "has nanos outside 0 to 999999999");
+  }
+  // Millisecond precision, as history stores it.
+  return absl::FromUnixMillis(absl::ToUnixMillis(absl::FromUnixSeconds(timestamp.seconds()) +
+                                                 absl::Nanoseconds(timestamp.nanos())));
+}
+
 absl::StatusOr<absl::Time> TimeFromRequest(absl::string_view field, bool present,
                                            const google::protobuf::Timestamp& timestamp,
                                            absl::Time now, absl::Time fallback) {
   if (!present) return fallback;
-  if (timestamp.nanos() < 0 || timestamp.nanos() > 999999999) {
-    return Invalid(field, "has nanos outside 0 to 999999999");
-  }
-  const absl::Time time = absl::FromUnixSeconds(timestamp.seconds()) +
-                          absl::Nanoseconds(timestamp.nanos());
-  if (time < now - kMaxTimeOffset || time > now + kMaxTimeOffset) {
-    return Invalid(field, absl::StrCat("is ", absl::FormatTime(time, absl::UTCTimeZone()),
+  absl::StatusOr<absl::Time> time = InstantFromRequest(field, timestamp);
+  if (!time.ok()) return time;
+  if (*time < now - kMaxTimeOffset || *time > now + kMaxTimeOffset) {
+    return Invalid(field, absl::StrCat("is ", absl::FormatTime(*time, absl::UTCTimeZone()),
                                        ", more than 366 days from now"));
   }
-  // Millisecond precision, as history stores it.
-  return absl::FromUnixMillis(absl::ToUnixMillis(time));
+  return time;
 }
 
 absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& request,

@@ -55,6 +55,10 @@ absl::StatusOr<std::vector<std::string>> SegmentsFromRequest(
 absl::Status CheckCovers(const core::Policy& policy, const core::Subscription& subscription,
                          const core::Channel& channel);
 
+// A timestamp as an instant to the millisecond (any instant absl represents).
+absl::StatusOr<absl::Time> InstantFromRequest(absl::string_view field,
+                                              const google::protobuf::Timestamp& timestamp);
+
 // An optional timestamp within kMaxTimeOffset of now; `fallback` when unset.
 absl::StatusOr<absl::Time> TimeFromRequest(absl::string_view field, bool present,
                                            const google::protobuf::Timestamp& timestamp,

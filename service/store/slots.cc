@@ -17,12 +17,14 @@ std::vector<std::string> BuildTags() {
   std::vector<std::string> tags(kSlots);
   int missing = kSlots;
   static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  // A prefix, so that no tag reads like a contact id.
+  static constexpr char kTagPrefix[] = "slot-";
   // Every string of the alphabet in order of length, then of value: 1 to 4 characters cover
   // all slots many times over.
   for (int length = 1; missing > 0 && length <= 4; ++length) {
     std::vector<int> digits(length, 0);
     for (;;) {
-      std::string tag;
+      std::string tag(kTagPrefix);
       for (int digit : digits) tag.push_back(kAlphabet[digit]);
       std::string& slot_tag = tags[Crc16(tag) % kSlots];
       if (slot_tag.empty()) {

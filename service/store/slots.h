@@ -15,7 +15,7 @@ inline constexpr int kSlots = 16384;
 // when not empty) or of the whole key.
 int SlotOf(absl::string_view key);
 
-// The shortest tag (digits and lower-case letters) whose slot is `slot`.
+// The shortest tag "slot-" + digits and lower-case letters whose slot is `slot`.
 const std::string& TagOfSlot(int slot);
 
 }  // namespace sendgate::store
