@@ -268,6 +268,13 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
     Log(Severity::kWarning, "main",
         "no --suppression_key_file: Forget is refused (no suppression list for erased contacts)");
   }
+  if (absl::Status same = store::CheckSuppressionKey(*redis, hasher.KeyFingerprint());
+      absl::IsFailedPrecondition(same)) {
+    std::cerr << same.message() << "\n";
+    return 1;
+  } else if (!same.ok()) {
+    Log(Severity::kWarning, "main", absl::StrCat(same.message(), " (checked again at next start)"));
+  }
   api::ProfileCache profiles;
   api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout},
                        hasher, profiles);

@@ -45,7 +45,7 @@ std::string ContactHasher::Hash(absl::string_view contact_id) const {
 }
 
 std::string ContactHasher::KeyFingerprint() const {
-  return Hash("sendgate suppression key fingerprint");
+  return key_.empty() ? "" : Hash("sendgate suppression key fingerprint");
 }
 
 }  // namespace sendgate::api

@@ -34,7 +34,10 @@ absl::Status Logged(absl::Status status) {
 
 }  // namespace
 
-absl::Status CheckNotCluster(const ConnectionOptions& options) {
+namespace {
+
+// A blocking connection for the start-up checks, or why there is none.
+absl::StatusOr<redisContext*> ConnectNow(const ConnectionOptions& options) {
   const timeval timeout = absl::ToTimeval(options.connect_timeout);
   redisContext* context = redisConnectWithTimeout(options.host.c_str(), options.port, timeout);
   if (context == nullptr || context->err != 0) {
@@ -44,6 +47,43 @@ absl::Status CheckNotCluster(const ConnectionOptions& options) {
                                                options.port, ": ", error));
   }
   redisSetTimeout(context, timeout);
+  return context;
+}
+
+constexpr char kSuppressionKeyId[] = "sg:suppression-key-id";
+
+}  // namespace
+
+absl::Status CheckSuppressionKey(const ConnectionOptions& options, absl::string_view fingerprint) {
+  absl::StatusOr<redisContext*> connected = ConnectNow(options);
+  if (!connected.ok()) return connected.status();
+  redisContext* context = *connected;
+  const std::string id(fingerprint);
+  auto* reply = static_cast<redisReply*>(
+      id.empty() ? redisCommand(context, "GET %s", kSuppressionKeyId)
+                 : redisCommand(context, "SET %s %b NX GET", kSuppressionKeyId, id.data(),
+                                id.size()));
+  absl::Status status = absl::UnavailableError("Redis did not answer the suppression key check");
+  if (reply != nullptr && reply->type == REDIS_REPLY_NIL) status = absl::OkStatus();
+  if (reply != nullptr && reply->type == REDIS_REPLY_STRING) {
+    const absl::string_view stored(reply->str, reply->len);
+    status = stored == id ? absl::OkStatus()
+                          : absl::FailedPreconditionError(absl::StrCat(
+                                "the suppression list in Redis was written with ",
+                                id.empty() ? "a key, and no --suppression_key_file is given"
+                                           : "another key than --suppression_key_file",
+                                ": contacts erased after opting out would be messaged again. "
+                                "Start with the key it was written with"));
+  }
+  if (reply != nullptr) freeReplyObject(reply);
+  redisFree(context);
+  return status;
+}
+
+absl::Status CheckNotCluster(const ConnectionOptions& options) {
+  absl::StatusOr<redisContext*> connected = ConnectNow(options);
+  if (!connected.ok()) return connected.status();
+  redisContext* context = *connected;
   auto* reply = static_cast<redisReply*>(redisCommand(context, "INFO cluster"));
   absl::Status status = absl::UnavailableError(
       absl::StrCat("Redis at ", options.host, ":", options.port, " did not answer INFO"));

@@ -29,6 +29,13 @@ struct RedisStoreOptions {
 // cannot be asked (sendgate then starts anyway, and the fail modes answer until it can).
 absl::Status CheckNotCluster(const ConnectionOptions& options);
 
+// Asks the Redis at `options` (blocking, at start-up) whether its suppression list was written
+// with the key of `fingerprint` ("" when no key is configured): FAILED_PRECONDITION when it was
+// written with another key, or with one while none is configured now (the forgotten contacts
+// who opted out would become reachable again). Records the fingerprint on first use.
+// UNAVAILABLE when it cannot be asked.
+absl::Status CheckSuppressionKey(const ConnectionOptions& options, absl::string_view fingerprint);
+
 class RedisStore final : public Store {
  public:
   explicit RedisStore(RedisStoreOptions options);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -170,7 +171,7 @@ TEST_F(PreferencesE2eTest, EveryBadUpdateIsRefusedNamingTheFieldAndStoresNothing
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << each.error;
     EXPECT_THAT(status.error_message(), StartsWith(each.error));
   }
-  EXPECT_EQ(redis_.Cli({"DBSIZE"}), "0");
+  EXPECT_EQ(redis_.Cli({"KEYS", "sg:{*"}), "");  // no contact key
   // A stale version.
   v1::ContactPreferences stored;
   ASSERT_TRUE(Update(OptIn("carla", "newsletter", "email"), &stored).ok());
@@ -281,6 +282,7 @@ TEST_F(PreferencesE2eTest, AnImportCountsEveryRowAndReportsTheBadOnes) {
 
 TEST_F(PreferencesE2eTest, ForgetWithoutAKeyIsRefused) {
   sendgate_->Kill();
+  redis_.Cli({"FLUSHALL"});  // a Redis whose suppression list no key ever wrote
   // No --suppression_key_file: the fixture's key given as an empty path.
   StartSendgate({}, {"--suppression_key_file="});
   preferences_ = v1::Preferences::NewStub(channel_);
@@ -291,6 +293,22 @@ TEST_F(PreferencesE2eTest, ForgetWithoutAKeyIsRefused) {
   const grpc::Status status = preferences_->Forget(&context, forget, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("suppression key"));
+}
+
+// Another key would let every erased contact who had opted out be messaged again.
+TEST_F(PreferencesE2eTest, AnotherSuppressionKeyStopsTheStart) {
+  sendgate_->Kill();
+  const std::string other = dir_.path() + "/other.key";
+  std::ofstream(other) << std::string(64, 'z');
+  Process restart({SENDGATE_BINARY, "--policy=" + policy_path_, "--redis=" + redis_.address(),
+                   "--listen=127.0.0.1:" + std::to_string(FreePort()),
+                   "--metrics-listen=127.0.0.1:" + std::to_string(FreePort()),
+                   "--suppression_key_file=" + other},
+                  dir_.path() + "/restart.log");
+  EXPECT_EQ(restart.Wait(20), 1);
+  std::ifstream log(dir_.path() + "/restart.log");
+  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(log), {}),
+              HasSubstr("written with another key"));
 }
 
 }  // namespace
