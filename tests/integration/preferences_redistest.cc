@@ -258,5 +258,33 @@ TEST_F(PreferencesTest, AnAcknowledgedUpdateSurvivesARedisCrash) {
   EXPECT_EQ(Decide({.id = "1", .contact = "d"}).reasons.front().code, ReasonCode::kOptedOut);
 }
 
+// What preferences add to a contact's memory in Redis (docs/redis.md): a typical preference
+// centre profile stored in three updates, with its consent trail.
+TEST_F(PreferencesTest, MemoryOfAContactsPreferences) {
+  const std::string contact = "contact-0001234567";
+  ASSERT_TRUE(Update(contact, {.subscriptions = {Choice("newsletter", "email", true),
+                                                 Choice("offers", "email", true),
+                                                 Choice("offers", "sms", false)}})
+                  .ok());
+  ASSERT_TRUE(Update(contact, {.frequency = {{.channel = core::FieldId(core::Field::kChannel, "email"),
+                                              .limit = 2,
+                                              .window = {.kind = core::WindowKind::kWeek}}},
+                               .timezone = "Europe/Paris",
+                               .segments = std::vector<std::string>{"reactive"}})
+                  .ok());
+  ASSERT_TRUE(Update(contact, {.pause_until = absl::Now() + absl::Hours(24 * 10)}).ok());
+  auto usage = [&](const std::string& key) {
+    int64_t bytes = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(redis_.Cli({"MEMORY", "USAGE", key}), &bytes)) << key;
+    return bytes;
+  };
+  const int64_t preferences = usage(store::PreferencesKey(contact));
+  const int64_t trail = usage(store::ConsentTrailKey(contact));
+  std::printf("MEMORY USAGE of a contact's preferences: %lld bytes; of its consent trail "
+              "(3 events): %lld bytes\n",
+              static_cast<long long>(preferences), static_cast<long long>(trail));
+  EXPECT_LE(preferences, 256);
+}
+
 }  // namespace
 }  // namespace sendgate::testing
