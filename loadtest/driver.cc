@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "sendgate/v1/arbiter.grpc.pb.h"
 #include "sendgate/v1/diagnostics.grpc.pb.h"
+#include "sendgate/v1/preferences.grpc.pb.h"
 
 namespace sendgate::loadtest {
 namespace {
@@ -113,6 +114,9 @@ struct UnaryCall {
   v1::PingRequest ping_request;
   v1::PingResponse ping_response;
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::PingResponse>> ping;
+  v1::UpdatePreferencesRequest update_request;
+  v1::ContactPreferences update_response;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::ContactPreferences>> update;
 };
 
 // Unary calls: completions are taken by a thread of their own, blocked on the queue; requests
@@ -123,9 +127,11 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
   std::vector<std::shared_ptr<grpc::Channel>> channels = Connect(options, thread);
   std::vector<std::unique_ptr<v1::Arbiter::Stub>> arbiters;
   std::vector<std::unique_ptr<v1::Diagnostics::Stub>> diagnostics;
+  std::vector<std::unique_ptr<v1::Preferences::Stub>> preferences;
   for (auto& channel : channels) {
     arbiters.push_back(v1::Arbiter::NewStub(channel));
     diagnostics.push_back(v1::Diagnostics::NewStub(channel));
+    preferences.push_back(v1::Preferences::NewStub(channel));
   }
   Traffic traffic(options.scenario, options.run, options.contacts, 1000 + thread);
   Schedule schedule(options, start);
@@ -143,6 +149,12 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
     if (options.mode == Mode::kPing) {
       call->ping = diagnostics[connection]->AsyncPing(&call->context, call->ping_request, &queue);
       call->ping->Finish(&call->ping_response, &call->status, call);
+    } else if (options.update_percent > 0 &&
+               static_cast<int>(sequence % 100) < options.update_percent) {
+      traffic.FillUpdate(call->update_request);
+      call->update =
+          preferences[connection]->AsyncUpdate(&call->context, call->update_request, &queue);
+      call->update->Finish(&call->update_response, &call->status, call);
     } else {
       traffic.Fill(thread, sequence, call->request);
       call->decide = arbiters[connection]->AsyncDecide(&call->context, call->request, &queue);
@@ -171,6 +183,8 @@ void RunUnary(const RunOptions& options, int thread, int64_t start, Results& res
       ++results.answered;
       if (!call->status.ok()) {
         ++results.errors;
+      } else if (call->update != nullptr) {
+        ++results.updates;
       } else if (options.mode != Mode::kPing) {
         Count(call->response, results);
       }

@@ -31,6 +31,7 @@ struct RunOptions {
   absl::Duration duration = absl::Seconds(10);
   absl::Duration warmup = absl::Seconds(2);  // not measured
   uint64_t requests = 0;        // when set: send exactly this many (no warmup) and stop
+  int update_percent = 0;       // unary mode: this share of calls are Preferences.Update
 };
 
 struct Results {
@@ -44,6 +45,7 @@ struct Results {
   std::atomic<uint64_t> defer{0};
   std::atomic<uint64_t> degraded{0};
   std::atomic<uint64_t> invalid{0};
+  std::atomic<uint64_t> updates{0};  // Preferences.Update calls answered OK
   absl::Duration measured_time;  // the window the measured requests were due in
 };
 

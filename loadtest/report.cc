@@ -63,13 +63,13 @@ std::string ToFields(const std::string& label, const Results& results) {
   const LatencyHistogram& latency = results.latency;
   return absl::StrFormat(
       "RESULT label=%s throughput=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f "
-      "max_us=%.0f errors=%d allow=%d deny=%d defer=%d degraded=%d invalid=%d measured=%d "
-      "seconds=%.2f\n",
+      "max_us=%.0f errors=%d allow=%d deny=%d defer=%d degraded=%d invalid=%d updates=%d "
+      "measured=%d seconds=%.2f\n",
       label, Throughput(results), Micros(latency.Quantile(0.5)), Micros(latency.Quantile(0.9)),
       Micros(latency.Quantile(0.99)), Micros(latency.Quantile(0.999)), Micros(latency.Max()),
       results.errors.load(), results.allow.load(), results.deny.load(), results.defer.load(),
-      results.degraded.load(), results.invalid.load(), results.measured.load(),
-      absl::ToDoubleSeconds(results.measured_time));
+      results.degraded.load(), results.invalid.load(), results.updates.load(),
+      results.measured.load(), absl::ToDoubleSeconds(results.measured_time));
 }
 
 }  // namespace sendgate::loadtest

@@ -30,6 +30,8 @@ ABSL_FLAG(int, streams, 2, "stream mode: DecideStreams per thread");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "measured time");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "time before measuring");
 ABSL_FLAG(uint64_t, requests, 0, "send exactly this many requests (no warmup), then stop");
+ABSL_FLAG(int, update_percent, 0,
+          "unary mode: this percentage of the calls are Preferences.Update of the same contacts");
 ABSL_FLAG(int, contacts, 1000000, "contact id space");
 ABSL_FLAG(std::string, run, "", "prefix of contact and message ids (default: the time)");
 ABSL_FLAG(std::string, label, "run", "name of this run in the report");
@@ -94,6 +96,7 @@ int Main() {
   options.duration = absl::GetFlag(FLAGS_duration);
   options.warmup = absl::GetFlag(FLAGS_warmup);
   options.requests = absl::GetFlag(FLAGS_requests);
+  options.update_percent = absl::GetFlag(FLAGS_update_percent);
 
   Results results;
   if (!RunLoad(options, results)) return 1;

@@ -22,8 +22,11 @@ const char* Pick(std::mt19937_64& random, const std::pair<const char*, int> (&op
 constexpr std::pair<const char*, int> kChannels[] = {{"email", 60}, {"sms", 25}, {"push", 15}};
 constexpr std::pair<const char*, int> kSegments[] = {
     {"reactive", 30}, {"engaged", 40}, {"inactive", 30}};
-constexpr std::pair<const char*, int> kSubscriptions[] = {
+// The default policy's subscriptions, on the channels they cover.
+constexpr std::pair<const char*, int> kEmailSubscriptions[] = {
     {"newsletter", 30}, {"offers", 30}, {"", 40}};
+constexpr std::pair<const char*, int> kSmsSubscriptions[] = {{"offers", 50}, {"", 50}};
+constexpr std::pair<const char*, int> kPushSubscriptions[] = {{"notifications", 60}, {"", 40}};
 constexpr std::pair<const char*, int> kZones[] = {
     {"Europe/Paris", 80}, {"America/New_York", 10}, {"Asia/Tokyo", 10}};
 
@@ -63,18 +66,48 @@ void Traffic::Fill(int thread, uint64_t sequence, v1::DecideRequest& request) {
     return;
   }
   request.set_contact_id(absl::StrCat(run_, "-c", zipf_.Sample(random_)));
-  request.set_channel(Pick(random_, kChannels));
+  const std::string channel = Pick(random_, kChannels);
+  request.set_channel(channel);
   if (random_() % 100 < 15) {
     request.set_category("transactional");
-    request.set_subscription("notifications");
   } else {
     request.set_category("marketing");
-    request.set_subscription(Pick(random_, kSubscriptions));
+    request.set_subscription(channel == "email" ? Pick(random_, kEmailSubscriptions)
+                             : channel == "sms" ? Pick(random_, kSmsSubscriptions)
+                                                : Pick(random_, kPushSubscriptions));
     request.set_campaign_id(absl::StrCat("campaign-", random_() % 50));
     request.set_program(random_() % 2 == 0 ? "loyalty" : "activation");
   }
   request.add_segments(Pick(random_, kSegments));
   request.set_timezone(Pick(random_, kZones));
+}
+
+void Traffic::FillUpdate(v1::UpdatePreferencesRequest& request) {
+  request.Clear();
+  request.set_contact_id(absl::StrCat(run_, "-c", zipf_.Sample(random_)));
+  request.mutable_evidence()->set_source(v1::Evidence::PREFERENCE_CENTRE);
+  request.mutable_evidence()->set_text_version("benchmark-form-1");
+  const uint64_t roll = random_() % 100;
+  auto choose = [&](const char* subscription, const char* channel, bool opted_in) {
+    v1::SubscriptionChoice* choice = request.add_subscriptions();
+    choice->set_subscription(subscription);
+    choice->set_channel(channel);
+    choice->set_opted_in(opted_in);
+  };
+  if (roll < 60) {
+    choose("newsletter", "email", true);
+    choose("offers", "email", true);
+    choose("offers", "sms", roll < 40);
+  } else if (roll < 75) {
+    choose("newsletter", "email", false);
+  } else if (roll < 90) {
+    v1::FrequencyLimit* limit = request.add_frequency();
+    limit->set_channel("email");
+    limit->set_limit(2);
+    limit->set_window("calendar week");
+  } else {
+    request.set_clear_pause(true);
+  }
 }
 
 }  // namespace sendgate::loadtest

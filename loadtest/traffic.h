@@ -1,4 +1,4 @@
-// What the load generator sends: realistic decision requests. Contacts follow a Zipf law over
+// What the load generator sends: realistic decision requests (and preference updates). Contacts follow a Zipf law over
 // 1M ids (a few contacts get much of the traffic, as in real CRMs); channels, categories,
 // subscriptions, campaigns and segments follow a fixed mix (docs/BENCHMARKS.md). A campaign blast
 // sends one campaign to every contact once.
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sendgate/v1/arbiter.pb.h"
+#include "sendgate/v1/preferences.pb.h"
 
 namespace sendgate::loadtest {
 
@@ -32,6 +33,9 @@ class Traffic {
 
   // The request for sequence number `sequence` of generator thread `thread`.
   void Fill(int thread, uint64_t sequence, v1::DecideRequest& request);
+  // A preference-centre update of a contact drawn like the decisions' contacts: opt-ins to
+  // the subscriptions, sometimes an unsubscribe, a weekly email maximum or a pause.
+  void FillUpdate(v1::UpdatePreferencesRequest& request);
 
  private:
   Scenario scenario_;

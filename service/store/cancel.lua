@@ -1,15 +1,15 @@
 -- cancel.lua: an allowed message was not sent after all; remove its record so that its room
 -- goes back to the contact's caps. Its message_id is forgotten: deciding it again counts anew.
--- KEYS[KEY_MAIN], KEYS[KEY_EXEMPT]  the contact's main and exempt histories
--- ARGV[CANCEL_HASH_LOW], ARGV[CANCEL_HASH_HIGH]  the message hash's two halves, in decimal
+-- KEYS[C.KEY_MAIN], KEYS[C.KEY_EXEMPT]  the contact's main and exempt histories
+-- ARGV[C.CANCEL_HASH_LOW], ARGV[C.CANCEL_HASH_HIGH]  the message hash's two halves, in decimal
 -- Returns 1 when a counted send was removed, 0 when there was none (unknown, denied, cancelled).
-local lo, hi = tonumber(ARGV[CANCEL_HASH_LOW]), tonumber(ARGV[CANCEL_HASH_HIGH])
-for _, key in ipairs({KEYS[KEY_MAIN], KEYS[KEY_EXEMPT]}) do
+local lo, hi = tonumber(ARGV[C.CANCEL_HASH_LOW]), tonumber(ARGV[C.CANCEL_HASH_HIGH])
+for _, key in ipairs({KEYS[C.KEY_MAIN], KEYS[C.KEY_EXEMPT]}) do
   local blob = redis.call('GET', key) or ''
   local pos = find_message(blob, lo, hi)
   if pos then
     if record_denied(blob, pos) ~= 0 then return 0 end
-    local rest = string.sub(blob, 1, pos - 1) .. string.sub(blob, pos + RECORD_BYTES)
+    local rest = string.sub(blob, 1, pos - 1) .. string.sub(blob, pos + C.RECORD_BYTES)
     if #rest == 0 then
       redis.call('DEL', key)
     else

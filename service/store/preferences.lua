@@ -9,7 +9,7 @@ end
 
 -- The version of the preferences in `blob` (read without the rest).
 local function preferences_version(blob)
-  return (struct.unpack(PREF_VERSION_FORMAT, blob, PREF_VERSION_OFFSET + 1))
+  return (struct.unpack(C.PREF_VERSION_FORMAT, blob, C.PREF_VERSION_OFFSET + 1))
 end
 
 -- The preferences in `blob` as a table: opt_out, suppressed, pause_until (ms, 0 = none),
@@ -17,26 +17,26 @@ end
 -- reason, frequency[channel] = {limit, kind, length}, profile (the trailing bytes).
 local function read_preferences(blob)
   local format, flags, version, pause_until, tz_fp, seg_fp, subscriptions, blocks, frequencies,
-        profile_bytes = struct.unpack(PREF_HEAD, blob)
-  if format ~= PREFERENCE_FORMAT then error('sendgate: stored preferences of an unknown format') end
-  local p = {opt_out = has_flag(flags, FLAG_OPT_OUT), suppressed = has_flag(flags, FLAG_SUPPRESSED),
+        profile_bytes = struct.unpack(C.PREF_HEAD, blob)
+  if format ~= C.PREFERENCE_FORMAT then error('sendgate: stored preferences of an unknown format') end
+  local p = {opt_out = has_flag(flags, C.FLAG_OPT_OUT), suppressed = has_flag(flags, C.FLAG_SUPPRESSED),
              version = version, pause_until = pause_until, tz_fp = tz_fp, seg_fp = seg_fp,
              subscriptions = {}, blocks = {}, frequency = {}}
-  local pos = PREF_HEAD_BYTES + 1
+  local pos = C.PREF_HEAD_BYTES + 1
   for _ = 1, subscriptions do
-    local subscription, channel, opted_in = struct.unpack(PREF_SUBSCRIPTION, blob, pos)
+    local subscription, channel, opted_in = struct.unpack(C.PREF_SUBSCRIPTION, blob, pos)
     p.subscriptions[subscription * 65536 + channel] = opted_in == 1
-    pos = pos + PREF_SUBSCRIPTION_BYTES
+    pos = pos + C.PREF_SUBSCRIPTION_BYTES
   end
   for _ = 1, blocks do
-    local channel, reason = struct.unpack(PREF_BLOCK, blob, pos)
+    local channel, reason = struct.unpack(C.PREF_BLOCK, blob, pos)
     p.blocks[channel] = reason
-    pos = pos + PREF_BLOCK_BYTES
+    pos = pos + C.PREF_BLOCK_BYTES
   end
   for _ = 1, frequencies do
-    local channel, limit, kind, length = struct.unpack(PREF_FREQUENCY, blob, pos)
+    local channel, limit, kind, length = struct.unpack(C.PREF_FREQUENCY, blob, pos)
     p.frequency[channel] = {limit = limit, kind = kind, length = length}
-    pos = pos + PREF_FREQUENCY_BYTES
+    pos = pos + C.PREF_FREQUENCY_BYTES
   end
   p.profile = string.sub(blob, pos, pos + profile_bytes - 1)
   return p
