@@ -56,7 +56,7 @@ TEST(ScriptTest, CommandsAreFormattedByHiredis) {
 TEST(ScriptTest, EveryScriptStartsWithTheGeneratedContract) {
   for (const Script* script : {&DecideScript(), &CancelScript()}) {
     EXPECT_TRUE(absl::StartsWith(script->source, "-- contract.lua: generated"));
-    EXPECT_THAT(std::string(script->source), ::testing::HasSubstr("local RECORD_BYTES = 32\n"));
+    EXPECT_THAT(std::string(script->source), ::testing::HasSubstr("  RECORD_BYTES = 32,\n"));
     EXPECT_EQ(script->sha1.size(), 40u);
   }
   EXPECT_NE(DecideScript().sha1, CancelScript().sha1);
