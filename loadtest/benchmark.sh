@@ -57,9 +57,9 @@ redis config resetstat > /dev/null
 load --mode=unary --concurrency=256 --duration="$run_seconds" --label=unary_max
 decisions=$(( $(field unary_max allow) + $(field unary_max deny) + $(field unary_max defer) ))
 unary_max=$(field unary_max throughput)
-scripts_per_decision=$(echo "scale=3; $(stat evalsha) / $decisions" | bc)
+scripts_per_decision=$(echo "scale=3; $(stat fcall) / $decisions" | bc)
 commands_per_decision=$(echo "scale=3; $(total_calls) / $decisions" | bc)
-usec_per_script=$(redis info commandstats | grep -o "cmdstat_evalsha:.*usec_per_call=[0-9.]*" | grep -o "usec_per_call=[0-9.]*" | cut -d= -f2)
+usec_per_script=$(redis info commandstats | grep -o "cmdstat_fcall:.*usec_per_call=[0-9.]*" | grep -o "usec_per_call=[0-9.]*" | cut -d= -f2)
 
 half=$(echo "$unary_max / 2" | bc)
 stage "4/7 unary Decide, open loop at half the maximum: $half/s"
@@ -142,7 +142,7 @@ their caps, so DEFER is common).
 | unary Decide >= 80% of the empty RPC | ${unary_max}/s = $(ratio "$unary_max" "$ping_max")% of ${ping_max}/s | $( [ "$(ratio "$unary_max" "$ping_max")" -ge 80 ] && echo met || echo missed) |
 | p99 < 2 ms at half the maximum | $(field unary_half p99_us) µs at ${half}/s | $( [ "$(field unary_half p99_us)" -lt 2000 ] && echo met || echo missed) |
 | DecideStream >= 100 000/s or >= 70% of the Redis ceiling | ${stream_max}/s = $(ratio "$stream_max" "$redis_max")% of ${redis_max}/s | $( [ "$(ratio "$stream_max" "$redis_max")" -ge 70 ] && echo met || echo missed) |
-| one script call, one round trip per decision | ${scripts_per_decision} EVALSHA and ${commands_per_decision} Redis commands per decision (INFO commandstats; commands run inside the script included) | |
+| one script call, one round trip per decision | ${scripts_per_decision} FCALL and ${commands_per_decision} Redis commands per decision (INFO commandstats; commands run inside the script included) | |
 | <= 1 KB per contact with 20 sends | ${twenty} bytes (MEMORY USAGE of both keys) | $( [ "${twenty:-9999}" -le 1024 ] && echo met || echo missed) |
 
 Redis work per decision: ${usec_per_script} µs of Redis CPU per decide.lua call on average in the

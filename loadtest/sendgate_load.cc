@@ -17,7 +17,7 @@
 #include "service/core/plan.h"
 #include "service/policy/loader.h"
 #include "service/store/decide_call.h"
-#include "service/store/script.h"
+#include "service/store/lua_library.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "sendgate gRPC address");
 ABSL_FLAG(std::string, mode, "unary", "ping (the empty RPC), unary (Decide) or stream (DecideStream)");
@@ -62,8 +62,8 @@ int PrintRedisBenchmarkCommand() {
   // A message hash whose low half stands out, so that redis-benchmark can make it random.
   constexpr uint64_t kMarkedHash = 3141592653u;
   plan.send.message_hash = kMarkedHash;
-  // EVALSHA sha 2 KEYS... PLAN: the keys name a random contact, the plan a random message.
-  std::vector<std::string> arguments = {"EVALSHA", std::string(store::DecideScript().sha1)};
+  // FCALL decide_<version> 4 KEYS... PLAN "": the keys name a random contact, the plan a random message.
+  std::vector<std::string> arguments = {"FCALL", store::kDecideFunction};
   const std::vector<std::string> keys = store::ContactKeys(plan.contact_id);
   arguments.push_back(absl::StrCat(keys.size()));
   arguments.insert(arguments.end(), keys.begin(), keys.end());

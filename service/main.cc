@@ -245,7 +245,7 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
                      [&catalog](bool up) {
                        catalog.store_connection_changes.With({up ? "up" : "down"}).Increment();
                      },
-                 .on_noscript = [&catalog] { catalog.store_noscript.With({}).Increment(); }}});
+                 .on_library_reload = [&catalog] { catalog.store_library_reloads.With({}).Increment(); }}});
   catalog.store_up.ReadFrom([&store] { return store.healthy() ? 1.0 : 0.0; });
 
   api::PolicyHolder policies(policy);

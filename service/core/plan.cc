@@ -31,8 +31,9 @@ std::vector<FieldMatch> MatchFor(const Cap& cap, const Message& message) {
   return match;
 }
 
-// The preference rules of `message`, sent at `at`.
-PreferenceCheck PreferencesFor(const Policy& policy, const Message& message, absl::Time at) {
+// The preference rules of `message`, its calendar windows' bounds from `calendar`.
+PreferenceCheck PreferencesFor(const Policy& policy, const Message& message,
+                               const Calendar& calendar) {
   PreferenceCheck check{.channel = message.id(Field::kChannel),
                         .subscription = message.id(Field::kSubscription),
                         .exempt = policy.categories[message.category].exempt};
@@ -50,10 +51,9 @@ PreferenceCheck PreferencesFor(const Policy& policy, const Message& message, abs
     check.frequency_categories.push_back(category.id);
     check.frequency_counts_exempt = check.frequency_counts_exempt || category.exempt.caps;
   }
-  check.day = BoundsAt(Window{.kind = WindowKind::kDay}, at, message.timezone, policy.week_starts);
-  check.week = BoundsAt(Window{.kind = WindowKind::kWeek}, at, message.timezone, policy.week_starts);
-  check.month =
-      BoundsAt(Window{.kind = WindowKind::kMonth}, at, message.timezone, policy.week_starts);
+  check.day = calendar.day;
+  check.week = calendar.week;
+  check.month = calendar.month;
   return check;
 }
 
@@ -106,10 +106,11 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
                          .ids = message.ids,
                          .weight = static_cast<uint16_t>(message.weight),
                          .priority = static_cast<uint8_t>(message.priority)};
+  const Calendar calendar = CalendarAt(at, message.timezone, policy.week_starts);
   for (size_t i = 0; i < policy.caps.size(); ++i) {
     const Cap& cap = policy.caps[i];
     if (!CapApplies(cap, message)) continue;
-    const WindowBounds bounds = BoundsAt(cap.window, at, message.timezone, policy.week_starts);
+    const WindowBounds bounds = BoundsIn(cap.window, at, calendar);
     plan.caps.push_back(CapCheck{.cap = static_cast<int>(i),
                                  .counts_exempt = CountsExempt(policy, cap),
                                  .start = bounds.start,
@@ -118,7 +119,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
                                  .limit = EffectiveLimit(cap, message.segments),
                                  .match = MatchFor(cap, message)});
   }
-  plan.preferences = PreferencesFor(policy, message, at);
+  plan.preferences = PreferencesFor(policy, message, calendar);
   plan.deny_after = DenyAfter(policy, message);
   plan.exempt = policy.categories[message.category].exempt.caps;
   plan.retention = policy.Retention();

@@ -50,12 +50,22 @@ absl::Duration Window::Reach() const {
   return length;
 }
 
+namespace {
+
+// Every window around `at` of `length`: sends from `at - length` (exclusive) are counted, and
+// room frees up `length` after each.
+WindowBounds RollingBounds(absl::Duration length, absl::Time at) {
+  return {at - length + absl::Milliseconds(1), at + length, length};
+}
+
+}  // namespace
+
 WindowBounds BoundsAt(const Window& window, absl::Time at, absl::TimeZone zone,
                       absl::Weekday week_starts) {
+  if (window.kind == WindowKind::kRolling) return RollingBounds(window.length, at);
   const absl::CivilDay day = absl::ToCivilDay(at, zone);
   switch (window.kind) {
-    case WindowKind::kRolling:
-      return {at - window.length + absl::Milliseconds(1), at + window.length, window.length};
+    case WindowKind::kRolling: break;
     case WindowKind::kDay:
       return {absl::FromCivil(day, zone), absl::FromCivil(day + 1, zone), absl::ZeroDuration()};
     case WindowKind::kWeek: {
@@ -68,6 +78,27 @@ WindowBounds BoundsAt(const Window& window, absl::Time at, absl::TimeZone zone,
       return {absl::FromCivil(month, zone), absl::FromCivil(month + 1, zone),
               absl::ZeroDuration()};
     }
+  }
+  return {at, at, absl::ZeroDuration()};
+}
+
+Calendar CalendarAt(absl::Time at, absl::TimeZone zone, absl::Weekday week_starts) {
+  const absl::CivilDay day = absl::ToCivilDay(at, zone);
+  const absl::CivilDay first = WeekStart(day, week_starts);
+  const absl::CivilMonth month(day);
+  return {.day = {absl::FromCivil(day, zone), absl::FromCivil(day + 1, zone), absl::ZeroDuration()},
+          .week = {absl::FromCivil(first, zone), absl::FromCivil(first + 7, zone),
+                   absl::ZeroDuration()},
+          .month = {absl::FromCivil(month, zone), absl::FromCivil(month + 1, zone),
+                    absl::ZeroDuration()}};
+}
+
+WindowBounds BoundsIn(const Window& window, absl::Time at, const Calendar& calendar) {
+  switch (window.kind) {
+    case WindowKind::kRolling: return RollingBounds(window.length, at);
+    case WindowKind::kDay: return calendar.day;
+    case WindowKind::kWeek: return calendar.week;
+    case WindowKind::kMonth: return calendar.month;
   }
   return {at, at, absl::ZeroDuration()};
 }

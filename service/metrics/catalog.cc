@@ -59,10 +59,11 @@ Catalog::Catalog()
       store_connection_changes(Counter(*registry_, "sendgate_store_connection_changes_total",
                                        "Redis connections established (up) and lost (down).",
                                        {"state"})),
-      store_noscript(Counter(*registry_, "sendgate_store_noscript_total",
-                             "Script calls Redis answered NOSCRIPT (script cache flushed): the "
-                             "script was loaded and the call sent again.",
-                             {})),
+      store_library_reloads(
+          Counter(*registry_, "sendgate_store_library_reloads_total",
+                  "Calls Redis answered 'Function not found' (a new or emptied Redis): the "
+                  "function library was loaded and the call sent again.",
+                  {})),
       store_up(*store_up_),
       calls_in_progress(*calls_in_progress_),
       cancels(Counter(*registry_, "sendgate_cancels_total",

@@ -60,7 +60,7 @@ class Catalog {
   Labelled<prometheus::Counter> invalid_requests;  // {method, field}
   Labelled<prometheus::Counter> store_errors;      // {kind}
   Labelled<prometheus::Counter> store_connection_changes;  // {state}
-  Labelled<prometheus::Counter> store_noscript;    // {}
+  Labelled<prometheus::Counter> store_library_reloads;  // {}
   ScrapeGauge& store_up;                           // read from the store
   ScrapeGauge& calls_in_progress;                  // read from the admission gate
   Labelled<prometheus::Counter> cancels;           // {result}

@@ -1,21 +1,25 @@
 -- cancel.lua: an allowed message was not sent after all; remove its record so that its room
 -- goes back to the contact's caps. Its message_id is forgotten: deciding it again counts anew.
--- KEYS[C.KEY_MAIN], KEYS[C.KEY_EXEMPT]  the contact's main and exempt histories
--- ARGV[C.CANCEL_HASH_LOW], ARGV[C.CANCEL_HASH_HIGH]  the message hash's two halves, in decimal
+-- keys[C.KEY_MAIN], keys[C.KEY_EXEMPT]  the contact's main and exempt histories
+-- args[C.CANCEL_HASH_LOW], args[C.CANCEL_HASH_HIGH]  the message hash's two halves, in decimal
 -- Returns 1 when a counted send was removed, 0 when there was none (unknown, denied, cancelled).
-local lo, hi = tonumber(ARGV[C.CANCEL_HASH_LOW]), tonumber(ARGV[C.CANCEL_HASH_HIGH])
-for _, key in ipairs({KEYS[C.KEY_MAIN], KEYS[C.KEY_EXEMPT]}) do
-  local blob = redis.call('GET', key) or ''
-  local pos = find_message(blob, lo, hi)
-  if pos then
-    if record_denied(blob, pos) ~= 0 then return 0 end
-    local rest = string.sub(blob, 1, pos - 1) .. string.sub(blob, pos + C.RECORD_BYTES)
-    if #rest == 0 then
-      redis.call('DEL', key)
-    else
-      redis.call('SET', key, rest, 'KEEPTTL')
+local function cancel(keys, args)
+  local lo, hi = tonumber(args[C.CANCEL_HASH_LOW]), tonumber(args[C.CANCEL_HASH_HIGH])
+  for _, key in ipairs({keys[C.KEY_MAIN], keys[C.KEY_EXEMPT]}) do
+    local blob = redis.call('GET', key) or ''
+    local pos = find_message(blob, lo, hi)
+    if pos then
+      if record_denied(blob, pos) ~= 0 then return 0 end
+      local rest = string.sub(blob, 1, pos - 1) .. string.sub(blob, pos + C.RECORD_BYTES)
+      if #rest == 0 then
+        redis.call('DEL', key)
+      else
+        redis.call('SET', key, rest, 'KEEPTTL')
+      end
+      return 1
     end
-    return 1
   end
+  return 0
 end
-return 0
+
+register_function('cancel', cancel)

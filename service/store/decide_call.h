@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "service/core/check_plan.h"
-#include "service/store/script.h"
+#include "service/store/lua_library.h"
 
 struct redisReply;
 
@@ -31,7 +31,7 @@ std::vector<std::string> ContactKeys(absl::string_view contact_id);
 // decide.lua's one argument for `plan`: the plan as a JSON array of numbers.
 std::string PlanArgument(const core::CheckPlan& plan);
 
-// EVALSHA of decide.lua for `plan`, in RESP form.
+// FCALL of decide.lua's function for `plan`, in RESP form.
 std::string DecideCommand(const core::CheckPlan& plan);
 
 // decide.lua's answer to a plan of `caps` caps. An error reply is a store error of its kind (ReplyError); a

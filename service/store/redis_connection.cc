@@ -27,9 +27,13 @@ using metrics::Severity;
 // How often waiting commands are checked against their deadlines.
 const timeval kTick = {0, 1000};
 
-bool IsNoScript(const redisReply* reply) {
+bool IsErrorStartingWith(const redisReply* reply, absl::string_view prefix) {
   return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
-         absl::StartsWith(absl::string_view(reply->str, reply->len), "NOSCRIPT");
+         absl::StartsWith(absl::string_view(reply->str, reply->len), prefix);
+}
+
+bool IsFunctionNotFound(const redisReply* reply) {
+  return IsErrorStartingWith(reply, "ERR Function not found");
 }
 
 bool IsNumericAddress(const std::string& host) {
@@ -107,14 +111,30 @@ void RedisConnection::Send(std::string wire, absl::Time deadline, Callback done)
   Submit(new Pending{.wire = std::move(wire), .deadline = deadline, .done = std::move(done)});
 }
 
-void RedisConnection::SendScript(const Script& script, std::string wire, absl::Time deadline,
-                                 Callback done) {
+void RedisConnection::SendFcall(std::string wire, absl::Time deadline, Callback done) {
   if (state_.load(std::memory_order_relaxed) == State::kDown) {
     done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
     return;
   }
-  Submit(new Pending{
-      .wire = std::move(wire), .script = &script, .deadline = deadline, .done = std::move(done)});
+  Submit(new Pending{.wire = std::move(wire),
+                     .function_call = true,
+                     .deadline = deadline,
+                     .done = std::move(done)});
+}
+
+void RedisConnection::LoadLibrary(absl::Time deadline) {
+  Dispatch(new Pending{
+      .wire = FormatLibraryLoad(),
+      .deadline = deadline,
+      .done = [host = options_.host, port = options_.port](absl::StatusOr<const redisReply*> reply) {
+        if (!reply.ok() || (*reply)->type != REDIS_REPLY_ERROR ||
+            IsErrorStartingWith(*reply, "ERR Library 'sendgate_")) {
+          return;  // loaded, already there, or the connection's own error
+        }
+        Log(Severity::kError, "store", absl::StrCat(
+            "Redis at ", host, ":", port, " refused sendgate's function library (Redis 7.0 or "
+            "later is needed): ", absl::string_view((*reply)->str, (*reply)->len)));
+      }});
 }
 
 void RedisConnection::Submit(Pending* pending) {
@@ -203,12 +223,7 @@ void RedisConnection::ConnectTo(const std::string& address) {
   redisLibeventAttach(context_, base_);
   redisAsyncSetConnectCallback(context_, &OnConnect);
   redisAsyncSetDisconnectCallback(context_, &OnDisconnect);
-  for (const Script* script : {&DecideScript(), &CancelScript(), &ReadPreferencesScript(),
-                               &WritePreferencesScript(), &ForgetScript()}) {
-    Dispatch(new Pending{.wire = FormatCommand({"SCRIPT", "LOAD", script->source}),
-                         .deadline = absl::InfiniteFuture(),
-                         .done = [](absl::StatusOr<const redisReply*>) {}});
-  }
+  LoadLibrary(absl::InfiniteFuture());
 }
 
 void RedisConnection::Drop(bool reconnect) {
@@ -262,7 +277,7 @@ void RedisConnection::Dispatch(Pending* pending) {
     return;
   }
   pending->sent_at = absl::Now();
-  if (pending->script == nullptr) std::string().swap(pending->wire);  // written
+  if (!pending->function_call) std::string().swap(pending->wire);  // written
   in_flight_.push_back(pending);
   StartTicking();
 }
@@ -364,14 +379,12 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), pending);
   if (it != self->in_flight_.end()) self->in_flight_.erase(it);
   const auto* redis_reply = static_cast<const redisReply*>(reply);
-  if (IsNoScript(redis_reply) && pending->script != nullptr && !pending->answered) {
-    // The script cache was flushed (restart, failover, SCRIPT FLUSH): load the script, then
-    // send the same command again; both go out in this order on this connection.
-    if (self->events_.on_noscript) self->events_.on_noscript();
-    self->Dispatch(new Pending{.wire = FormatCommand({"SCRIPT", "LOAD", pending->script->source}),
-                               .deadline = pending->deadline,
-                               .done = [](absl::StatusOr<const redisReply*>) {}});
-    pending->script = nullptr;
+  if (IsFunctionNotFound(redis_reply) && pending->function_call && !pending->answered) {
+    // Redis lost the library (a new or emptied Redis, FUNCTION FLUSH): load it, then send the
+    // same call again; both go out in this order on this connection.
+    if (self->events_.on_library_reload) self->events_.on_library_reload();
+    self->LoadLibrary(pending->deadline);
+    pending->function_call = false;
     self->Dispatch(pending);
     return;
   }

@@ -20,7 +20,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "service/store/script.h"
+#include "service/store/lua_library.h"
 
 struct event;
 struct event_base;
@@ -52,7 +52,7 @@ struct ConnectionOptions {
 // What connections report to whoever watches them (metrics); called on their loop threads.
 struct ConnectionEvents {
   std::function<void(bool connected)> on_state;
-  std::function<void()> on_noscript;
+  std::function<void()> on_library_reload;  // a function was not found: the library is loaded
 };
 
 class RedisConnection {
@@ -71,17 +71,18 @@ class RedisConnection {
 
   // `wire` is one command in RESP form (FormatCommand()).
   void Send(std::string wire, absl::Time deadline, Callback done);
-  // `wire` is an EVALSHA of `script` (FormatEvalsha()). On NOSCRIPT (the script cache was
-  // flushed) the script is loaded and the same command sent again, once.
-  void SendScript(const Script& script, std::string wire, absl::Time deadline, Callback done);
+  // `wire` is an FCALL of a function of the library (FormatFcall()). When Redis does not know
+  // the function (a new Redis, FUNCTION FLUSH), the library is loaded and the same call sent
+  // again, once.
+  void SendFcall(std::string wire, absl::Time deadline, Callback done);
 
   bool connected() const { return state_.load(std::memory_order_relaxed) == State::kConnected; }
 
  private:
   enum class State { kConnecting, kConnected, kDown };
   struct Pending {
-    std::string wire;              // a script call's is kept until answered, for a NOSCRIPT
-    const Script* script = nullptr;  // the script a NOSCRIPT would load
+    std::string wire;            // an FCALL's is kept until answered, to send it again
+    bool function_call = false;  // an FCALL, sent again once after the library is loaded
     absl::Time deadline;
     absl::Time sent_at;
     Callback done;
@@ -91,6 +92,7 @@ class RedisConnection {
   struct Resolution;
 
   void Submit(Pending* pending);
+  void LoadLibrary(absl::Time deadline);
   void Run();
   void Connect();
   void ConnectTo(const std::string& address);

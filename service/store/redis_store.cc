@@ -115,7 +115,7 @@ RedisConnection& RedisStore::ConnectionFor(absl::string_view contact_id) {
 
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
   ConnectionFor(plan.contact_id)
-      .SendScript(DecideScript(), DecideCommand(plan), deadline,
+      .SendFcall(DecideCommand(plan), deadline,
                   [caps = plan.caps.size(),
                    done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
                     if (!reply.ok()) return done(reply.status());
@@ -133,9 +133,8 @@ void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_
   args[static_cast<int>(contract::CancelArg::kHashLow)] = absl::StrCat(hash & 0xffffffff);
   args[static_cast<int>(contract::CancelArg::kHashHigh)] = absl::StrCat(hash >> 32);
   ConnectionFor(contact_id)
-      .SendScript(
-          CancelScript(),
-          FormatEvalsha(CancelScript(), {keys[0], keys[1]}, {args[0], args[1]}),
+      .SendFcall(
+          FormatFcall(kCancelFunction, {keys[0], keys[1]}, {args[0], args[1]}),
           deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
             if (!reply.ok()) return done(reply.status());
             const redisReply* answer = *reply;
@@ -191,10 +190,10 @@ absl::StatusOr<absl::string_view> StringReply(const redisReply* reply, absl::str
   return absl::string_view(reply->str, reply->len);
 }
 
-absl::Status ScriptError(const redisReply* reply, absl::string_view script) {
+absl::Status FunctionError(const redisReply* reply, absl::string_view function) {
   if (reply->type == REDIS_REPLY_ERROR) return Logged(ReplyError(reply));
   return Logged(StoreError(StoreErrorKind::kMalformedReply,
-                           absl::StrCat(script, " answered something unexpected")));
+                           absl::StrCat(function, " answered something unexpected")));
 }
 
 void AppendFeed(std::vector<std::string>& args,
@@ -215,19 +214,18 @@ void RedisStore::ReadPreferences(absl::string_view contact_id, absl::string_view
                                  absl::Time deadline, PreferencesCallback done) {
   const std::string keys[] = {PreferencesKey(contact_id), SuppressionKey(contact_id)};
   ConnectionFor(contact_id)
-      .SendScript(
-          ReadPreferencesScript(),
-          FormatEvalsha(ReadPreferencesScript(), {keys[0], keys[1]}, {suppression_hash}),
+      .SendFcall(
+          FormatFcall(kReadPreferencesFunction, {keys[0], keys[1]}, {suppression_hash}),
           deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
             if (!reply.ok()) return done(reply.status());
             const redisReply* answer = *reply;
             if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
                 answer->element[0]->type != REDIS_REPLY_INTEGER) {
-              return done(ScriptError(answer, "read_preferences.lua"));
+              return done(FunctionError(answer, "read_preferences.lua"));
             }
             const int64_t found = answer->element[0]->integer;
             if (found == 0) return done(StoredPreferences{});
-            if (answer->elements != 2) return done(ScriptError(answer, "read_preferences.lua"));
+            if (answer->elements != 2) return done(FunctionError(answer, "read_preferences.lua"));
             absl::StatusOr<absl::string_view> blob =
                 StringReply(answer->element[1], "read_preferences.lua");
             if (!blob.ok()) return done(blob.status());
@@ -248,15 +246,14 @@ void RedisStore::WritePreferences(const PreferencesWrite& write, absl::Time dead
                                    absl::StrCat(options_.feed_length)};
   AppendFeed(args, write.feed_entry);
   ConnectionFor(write.contact_id)
-      .SendScript(WritePreferencesScript(),
-                  FormatEvalsha(WritePreferencesScript(), {keys[0], keys[1], keys[2]}, Views(args)),
+      .SendFcall(FormatFcall(kWritePreferencesFunction, {keys[0], keys[1], keys[2]}, Views(args)),
                   deadline,
                   [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
                     if (!reply.ok()) return done(reply.status());
                     const redisReply* answer = *reply;
                     if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 ||
                         answer->integer > 1) {
-                      return done(ScriptError(answer, "write_preferences.lua"));
+                      return done(FunctionError(answer, "write_preferences.lua"));
                     }
                     done(answer->integer == 1);
                   });
@@ -270,7 +267,7 @@ void RedisStore::ReadConsentTrail(absl::string_view contact_id, absl::Time deadl
             [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
               if (!reply.ok()) return done(reply.status());
               const redisReply* answer = *reply;
-              if (answer->type != REDIS_REPLY_ARRAY) return done(ScriptError(answer, "LRANGE"));
+              if (answer->type != REDIS_REPLY_ARRAY) return done(FunctionError(answer, "LRANGE"));
               std::vector<std::string> events;
               for (size_t i = 0; i < answer->elements; ++i) {
                 absl::StatusOr<absl::string_view> event = StringReply(answer->element[i], "LRANGE");
@@ -290,20 +287,19 @@ void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallb
                                    EncodePreferences(erasure.suppression),
                                    absl::StrCat(options_.feed_length)};
   AppendFeed(args, erasure.feed_entry);
-  ConnectionFor(contact).SendScript(
-      ForgetScript(),
-      FormatEvalsha(ForgetScript(), {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]},
+  ConnectionFor(contact).SendFcall(
+      FormatFcall(kForgetFunction, {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]},
                     Views(args)),
       deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
         if (!reply.ok()) return done(reply.status());
         const redisReply* answer = *reply;
         if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
             answer->element[0]->type != REDIS_REPLY_INTEGER) {
-          return done(ScriptError(answer, "forget.lua"));
+          return done(FunctionError(answer, "forget.lua"));
         }
         if (answer->element[0]->integer == 0) return done(std::optional<bool>());
         if (answer->elements != 2 || answer->element[1]->type != REDIS_REPLY_INTEGER) {
-          return done(ScriptError(answer, "forget.lua"));
+          return done(FunctionError(answer, "forget.lua"));
         }
         done(std::optional<bool>(answer->element[1]->integer == 1));
       });

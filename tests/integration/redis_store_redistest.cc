@@ -1,6 +1,6 @@
 // The Redis store against a real redis-server on a free port: decide.lua agrees with the C++
 // statement of the rules (core/history.h) on random traffic, caps hold exactly under
-// concurrency, and the store survives NOSCRIPT, a killed Redis and a frozen one.
+// concurrency, and the store survives a lost function library, a killed Redis and a frozen one.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "service/core/history.h"
 #include "service/core/names.h"
 #include "service/core/plan.h"
@@ -18,7 +20,7 @@
 #include "service/store/history_codec.h"
 #include "service/store/preferences_codec.h"
 #include "service/store/redis_store.h"
-#include "service/store/script.h"
+#include "service/store/lua_library.h"
 #include "service/store/store_error.h"
 #include "tests/support/redis_server.h"
 #include "service/policy/time_zones.h"
@@ -100,12 +102,12 @@ class RedisStoreTest : public ::testing::Test {
   }
 
   RedisServer redis_;
-  std::atomic<int> noscript_{0};
+  std::atomic<int> library_reloads_{0};
   std::unique_ptr<store::RedisStore> store_ = std::make_unique<store::RedisStore>(
       store::RedisStoreOptions{
           .connection = {.host = "127.0.0.1", .port = redis_.port()},
           .connections = 2,
-          .events = {.on_noscript = [this] { ++noscript_; }}});
+          .events = {.on_library_reload = [this] { ++library_reloads_; }}});
   std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kPolicy);
   const absl::Time t0_ = Paris(2026, 11, 2, 10);
 };
@@ -404,12 +406,13 @@ TEST_F(RedisStoreTest, HistoryIsTrimmedAndIdleKeysExpire) {
   EXPECT_EQ(redis_.Cli({"EXISTS", key}), "0");
 }
 
-TEST_F(RedisStoreTest, NoscriptAfterScriptFlushIsHandled) {
+TEST_F(RedisStoreTest, ALibraryFlushedFromRedisIsLoadedAgain) {
   EXPECT_EQ(Outcome({.id = "a", .send_at = t0_}), core::CheckOutcome::kAllowed);
-  EXPECT_EQ(redis_.Cli({"SCRIPT", "FLUSH"}), "OK");
+  EXPECT_EQ(redis_.Cli({"FUNCTION", "FLUSH"}), "OK");
   EXPECT_EQ(Outcome({.id = "b", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  EXPECT_EQ(redis_.Cli({"FUNCTION", "FLUSH"}), "OK");
   EXPECT_EQ(Cancel("c1", "a").value_or(false), true);
-  EXPECT_GE(noscript_.load(), 1);
+  EXPECT_GE(library_reloads_.load(), 2);
   EXPECT_EQ(Outcome({.id = "c", .send_at = t0_}), core::CheckOutcome::kAllowed);
   EXPECT_EQ(StoredHistory("c1").main.size(), 2u);
 }
@@ -548,10 +551,24 @@ TEST_F(RedisStoreTest, RequestsStampedInThePastCannotRaiseTheSendsInAnyWindow) {
   for (const auto& [day, count] : sms_per_day) EXPECT_LE(count, 1) << day;  // sms-day
 }
 
-TEST_F(RedisStoreTest, TheScriptDigestIsTheOneRedisComputes) {
-  for (const store::Script* script : {&store::DecideScript(), &store::CancelScript()}) {
-    EXPECT_EQ(redis_.CliWithLast({"SCRIPT", "LOAD"}, std::string(script->source)), script->sha1);
+TEST_F(RedisStoreTest, TheLibraryRegistersEveryFunctionUnderItsVersion) {
+  EXPECT_EQ(Outcome({.id = "a", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  const std::string library = absl::StrCat("sendgate_", store::kLibraryVersion);
+  const std::string listed = redis_.Cli({"FUNCTION", "LIST", "LIBRARYNAME", library});
+  EXPECT_THAT(listed, ::testing::HasSubstr(library));
+  for (absl::string_view function :
+       {store::kDecideFunction, store::kCancelFunction, store::kReadPreferencesFunction,
+        store::kWritePreferencesFunction, store::kForgetFunction}) {
+    EXPECT_THAT(listed, ::testing::HasSubstr(std::string(function)));
   }
+  // Loading it again, as every new connection does, is answered "already exists".
+  EXPECT_THAT(redis_.CliWithLast({"FUNCTION", "LOAD"}, store::kLibrarySource),
+              ::testing::HasSubstr("already exists"));
+  // Another version's library, with the same function names under its own version, coexists.
+  std::string other(store::kLibrarySource);
+  absl::StrReplaceAll({{store::kLibraryVersion, "0000000000000000"}}, &other);
+  EXPECT_EQ(redis_.CliWithLast({"FUNCTION", "LOAD"}, other), "sendgate_0000000000000000");
+  EXPECT_EQ(Outcome({.id = "b", .send_at = t0_}), core::CheckOutcome::kAllowed);
 }
 
 TEST_F(RedisStoreTest, RedisErrorsAreReportedByKindAndChangeNothing) {

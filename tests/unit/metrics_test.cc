@@ -65,7 +65,7 @@ TEST(CatalogTest, PromtoolAcceptsTheExposition) {
   Catalog catalog;
   catalog.store_errors.With({"timeout"}).Increment();
   catalog.decision_seconds.With({"DecideStream"}).Observe(0.5);
-  catalog.store_noscript.With({}).Increment();
+  catalog.store_library_reloads.With({}).Increment();
   testing::TempDir dir;
   const std::string path = dir.path() + "/metrics.txt";
   std::ofstream(path) << catalog.Exposition();

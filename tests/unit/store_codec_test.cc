@@ -10,7 +10,7 @@
 #include "service/store/history_codec.h"
 #include "service/store/preferences_codec.h"
 #include "service/store/slots.h"
-#include "service/store/script.h"
+#include "service/store/lua_library.h"
 #include "service/store/script_contract.h"
 #include "service/store/store_error.h"
 
@@ -47,19 +47,47 @@ TEST(HistoryCodecTest, APartialRecordIsACorruptHistory) {
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
 }
 
-TEST(ScriptTest, CommandsAreFormattedByHiredis) {
-  EXPECT_EQ(FormatCommand({"SET", "k", "-42"}), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n");
-  EXPECT_EQ(FormatEvalsha(CancelScript(), {"a", "b"}, {"1", "2"}),
-            FormatCommand({"EVALSHA", CancelScript().sha1, "2", "a", "b", "1", "2"}));
+// hiredis's own formatter, the reference.
+std::string FormattedByHiredis(const std::vector<std::string>& argv) {
+  std::vector<const char*> pointers;
+  std::vector<size_t> lengths;
+  for (const std::string& argument : argv) {
+    pointers.push_back(argument.data());
+    lengths.push_back(argument.size());
+  }
+  sds formatted = nullptr;
+  const int length = redisFormatSdsCommandArgv(&formatted, static_cast<int>(argv.size()),
+                                               pointers.data(), lengths.data());
+  std::string wire(formatted, static_cast<size_t>(length));
+  redisFreeSdsCommand(formatted);
+  return wire;
 }
 
-TEST(ScriptTest, EveryScriptStartsWithTheGeneratedContract) {
-  for (const Script* script : {&DecideScript(), &CancelScript()}) {
-    EXPECT_TRUE(absl::StartsWith(script->source, "-- contract.lua: generated"));
-    EXPECT_THAT(std::string(script->source), ::testing::HasSubstr("  RECORD_BYTES = 32,\n"));
-    EXPECT_EQ(script->sha1.size(), 40u);
+TEST(LuaLibraryTest, CommandsAreFormattedAsHiredisFormatsThem) {
+  EXPECT_EQ(FormatCommand({"SET", "k", "-42"}), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n");
+  const std::vector<std::vector<std::string>> commands = {
+      {"PING"},
+      {"SET", "", std::string("a\0b\r\n", 5)},
+      {"FCALL", "decide_x", "4", std::string(100000, 'x'), "[1,2,3]", ""},
+  };
+  for (const std::vector<std::string>& argv : commands) {
+    const std::vector<absl::string_view> views(argv.begin(), argv.end());
+    EXPECT_EQ(FormatCommand(views), FormattedByHiredis(argv));
   }
-  EXPECT_NE(DecideScript().sha1, CancelScript().sha1);
+  EXPECT_EQ(FormatFcall(kCancelFunction, {"a", "b"}, {"1", "2"}),
+            FormatCommand({"FCALL", kCancelFunction, "2", "a", "b", "1", "2"}));
+}
+
+TEST(LuaLibraryTest, TheLibraryAndItsFunctionsAreNamedWithItsVersion) {
+  const absl::string_view source = kLibrarySource;
+  const std::string version = kLibraryVersion;
+  EXPECT_EQ(version.size(), 16u);
+  EXPECT_TRUE(absl::StartsWith(source, absl::StrCat("#!lua name=sendgate_", version, "\n")));
+  EXPECT_THAT(std::string(source), ::testing::HasSubstr("  RECORD_BYTES = 32,\n"));
+  for (absl::string_view function : {kDecideFunction, kCancelFunction, kReadPreferencesFunction,
+                                     kWritePreferencesFunction, kForgetFunction}) {
+    EXPECT_TRUE(absl::EndsWith(function, absl::StrCat("_", version))) << function;
+  }
 }
 
 // A hand-built hiredis reply, as a parser sees one.
