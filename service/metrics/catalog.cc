@@ -78,7 +78,9 @@ Catalog::Catalog()
       policy_info(Gauge(*registry_, "sendgate_policy_info",
                         "1 for the policy version in force, 0 for earlier ones.", {"version"})),
       policy_reloads(Counter(*registry_, "sendgate_policy_reloads_total",
-                             "Policy reloads, by result (ok, rejected).", {"result"})) {}
+                             "Policy reloads, by result (ok, rejected).", {"result"})) {
+  store_library_reloads.With({});  // no labels: shown at 0 from the start
+}
 
 std::string Catalog::Exposition() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();

@@ -61,6 +61,12 @@ TEST(CatalogTest, TheHistogramCountsEveryObservationFromManyThreads) {
   EXPECT_NEAR(read.sample_sum, 40.0, 1e-6);
 }
 
+TEST(CatalogTest, AnUnlabelledCounterIsShownAtZeroFromTheStart) {
+  Catalog catalog;
+  EXPECT_THAT(catalog.Exposition(),
+              ::testing::HasSubstr("\nsendgate_store_library_reloads_total 0\n"));
+}
+
 TEST(CatalogTest, PromtoolAcceptsTheExposition) {
   Catalog catalog;
   catalog.store_errors.With({"timeout"}).Increment();
