@@ -169,6 +169,7 @@ void ReloadPolicy(const Config& config, api::PolicyHolder& policies, metrics::Ca
       policy::LoadPolicyFile(config.policy);
   if (!policy.ok()) {
     catalog.policy_reloads.With({"rejected"}).Increment();
+    catalog.policy_last_reload_successful.With({}).Set(0);
     Log(Severity::kError, "policy",
         absl::StrCat("reload refused, keeping version ", policies.Current()->version, ":\n",
                      policy.status().message()));
@@ -178,6 +179,7 @@ void ReloadPolicy(const Config& config, api::PolicyHolder& policies, metrics::Ca
   policies.Replace(*policy);
   ShowPolicy(catalog, **policy, before);
   catalog.policy_reloads.With({"ok"}).Increment();
+  catalog.policy_last_reload_successful.With({}).Set(1);
   Log(Severity::kInfo, "policy", absl::StrCat("reloaded ", config.policy, ", version ",
                                               (*policy)->version));
 }

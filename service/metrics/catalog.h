@@ -43,31 +43,38 @@ class Catalog {
 
   // Every metric in the Prometheus text exposition format.
   std::string Exposition() const;
+  // The name of every family, those with no sample yet included (the exposition leaves them
+  // out): what dashboards and alerts may query.
+  std::vector<std::string> FamilyNames() const;
 
  private:
+  std::vector<prometheus::MetricFamily> Collect() const;
+
   std::shared_ptr<prometheus::Registry> registry_;
+  std::vector<std::string> registered_names_;
   std::shared_ptr<LatencyHistogram> decision_seconds_;
   std::shared_ptr<ScrapeGauge> store_up_;
   std::shared_ptr<ScrapeGauge> calls_in_progress_;
 
  public:
-  Labelled<prometheus::Counter> decisions;         // {outcome, channel, category}
-  Labelled<prometheus::Counter> reasons;           // {code, rule}
-  Labelled<prometheus::Counter> replays;           // {outcome}
-  Labelled<prometheus::Counter> degraded;          // {outcome, category}
-  LatencyHistogram& decision_seconds;              // {method}
-  Labelled<prometheus::Counter> rpcs;              // {method, code}
-  Labelled<prometheus::Counter> invalid_requests;  // {method, field}
-  Labelled<prometheus::Counter> store_errors;      // {kind}
+  Labelled<prometheus::Counter> decisions;                 // {outcome, channel, category}
+  Labelled<prometheus::Counter> reasons;                   // {code, rule}
+  Labelled<prometheus::Counter> replays;                   // {outcome}
+  Labelled<prometheus::Counter> degraded;                  // {outcome, category}
+  LatencyHistogram& decision_seconds;                      // {method}
+  Labelled<prometheus::Counter> rpcs;                      // {method, code}
+  Labelled<prometheus::Counter> invalid_requests;          // {method, field}
+  Labelled<prometheus::Counter> store_errors;              // {kind}
   Labelled<prometheus::Counter> store_connection_changes;  // {state}
-  Labelled<prometheus::Counter> store_library_reloads;  // {}
-  ScrapeGauge& store_up;                           // read from the store
-  ScrapeGauge& calls_in_progress;                  // read from the admission gate
-  Labelled<prometheus::Counter> cancels;           // {result}
-  Labelled<prometheus::Counter> preference_updates;  // {method, result}
-  Labelled<prometheus::Counter> forgets;           // {result}
-  Labelled<prometheus::Gauge> policy_info;         // {version}
-  Labelled<prometheus::Counter> policy_reloads;    // {result}
+  Labelled<prometheus::Counter> store_library_reloads;     // {}
+  ScrapeGauge& store_up;                                   // read from the store
+  ScrapeGauge& calls_in_progress;                          // read from the admission gate
+  Labelled<prometheus::Counter> cancels;                   // {result}
+  Labelled<prometheus::Counter> preference_updates;        // {method, result}
+  Labelled<prometheus::Counter> forgets;                   // {result}
+  Labelled<prometheus::Gauge> policy_info;                 // {version}
+  Labelled<prometheus::Counter> policy_reloads;            // {result}
+  Labelled<prometheus::Gauge> policy_last_reload_successful;  // {}
 };
 
 }  // namespace sendgate::metrics
