@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/stubs/logging.h"
+#include "service/api/admin_service.h"
 #include "service/api/admission.h"
 #include "service/api/arbiter_service.h"
 #include "service/api/clock.h"
@@ -28,6 +29,7 @@
 #include "service/api/decision_metrics.h"
 #include "service/api/diagnostics_service.h"
 #include "service/api/policy_holder.h"
+#include "service/api/policy_rollout.h"
 #include "service/api/preference_updater.h"
 #include "service/api/preferences_service.h"
 #include "service/api/server.h"
@@ -53,6 +55,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
 ABSL_FLAG(std::string, suppression_key_file, "",
           "Secret key (32 to 64 bytes) of the keyed hash that keeps forgotten contacts "
           "suppressed; without it Forget is refused. Never change it once contacts are forgotten");
+ABSL_FLAG(absl::Duration, policy_watch_interval, absl::Seconds(5),
+          "How often the policy file is looked at for a change (a ConfigMap update); 0 never");
 ABSL_FLAG(bool, check_policy, false, "Validate the policy file, print the result and exit");
 
 namespace sendgate {
@@ -70,6 +74,7 @@ struct Config {
   absl::Duration redis_timeout;
   absl::Duration shutdown_grace;
   std::string suppression_key_file;
+  absl::Duration policy_watch_interval;
 };
 
 // The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
@@ -102,7 +107,8 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
   Config config{absl::GetFlag(FLAGS_policy),         absl::GetFlag(FLAGS_redis),
                 absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
                 absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
-                absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file)};
+                absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file),
+                absl::GetFlag(FLAGS_policy_watch_interval)};
   const std::string path = absl::GetFlag(FLAGS_config);
   if (!path.empty()) {
     try {
@@ -118,6 +124,8 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
         else if (key == "redis_timeout" && absl::ParseDuration(value, &config.redis_timeout)) {}
         else if (key == "shutdown_grace" && absl::ParseDuration(value, &config.shutdown_grace)) {}
         else if (key == "suppression_key_file") config.suppression_key_file = value;
+        else if (key == "policy_watch_interval" &&
+                 absl::ParseDuration(value, &config.policy_watch_interval)) {}
         else {
           return absl::InvalidArgumentError(absl::StrCat(path, ":", entry.first.Mark().line + 1,
                                                          ": unknown key or bad value '", key, "'"));
@@ -135,6 +143,10 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
   Override(given, FLAGS_redis_timeout, config.redis_timeout);
   Override(given, FLAGS_shutdown_grace, config.shutdown_grace);
   Override(given, FLAGS_suppression_key_file, config.suppression_key_file);
+  Override(given, FLAGS_policy_watch_interval, config.policy_watch_interval);
+  if (config.policy_watch_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("policy_watch_interval must be 0 (never) or positive");
+  }
   if (config.redis_connections < 1 || config.redis_connections > 64) {
     return absl::InvalidArgumentError("redis_connections must be from 1 to 64");
   }
@@ -157,31 +169,6 @@ absl::StatusOr<store::ConnectionOptions> RedisAddress(const std::string& address
     options.host = options.host.substr(1, options.host.size() - 2);
   }
   return options;
-}
-
-void ShowPolicy(metrics::Catalog& catalog, const core::Policy& policy, const std::string& before) {
-  if (!before.empty()) catalog.policy_info.With({before}).Set(0);
-  catalog.policy_info.With({policy.version}).Set(1);
-}
-
-void ReloadPolicy(const Config& config, api::PolicyHolder& policies, metrics::Catalog& catalog) {
-  absl::StatusOr<std::shared_ptr<const core::Policy>> policy =
-      policy::LoadPolicyFile(config.policy);
-  if (!policy.ok()) {
-    catalog.policy_reloads.With({"rejected"}).Increment();
-    catalog.policy_last_reload_successful.With({}).Set(0);
-    Log(Severity::kError, "policy",
-        absl::StrCat("reload refused, keeping version ", policies.Current()->version, ":\n",
-                     policy.status().message()));
-    return;
-  }
-  const std::string before = policies.Current()->version;
-  policies.Replace(*policy);
-  ShowPolicy(catalog, **policy, before);
-  catalog.policy_reloads.With({"ok"}).Increment();
-  catalog.policy_last_reload_successful.With({}).Set(1);
-  Log(Severity::kInfo, "policy", absl::StrCat("reloaded ", config.policy, ", version ",
-                                              (*policy)->version));
 }
 
 // Raises the soft limit on open files to the hard one: each gRPC connection and each Redis
@@ -232,7 +219,21 @@ void Drain(api::GrpcServer& grpc, api::Admission& admission, absl::Duration grac
   grpc.Shutdown(std::max(until - absl::Now(), absl::Milliseconds(100)));
 }
 
-int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigset_t signals) {
+// The policy file's text and the policy it holds; the error is the one to print.
+struct LoadedPolicy {
+  std::string text;
+  std::shared_ptr<const core::Policy> policy;
+};
+absl::StatusOr<LoadedPolicy> LoadPolicy(const std::string& path) {
+  absl::StatusOr<std::string> text = api::ReadPolicyText(path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<std::shared_ptr<const core::Policy>> policy = policy::ParsePolicy(*text, path);
+  if (!policy.ok()) return policy.status();
+  return LoadedPolicy{std::move(*text), std::move(*policy)};
+}
+
+int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
+  const std::shared_ptr<const core::Policy> policy = loaded.policy;
   absl::StatusOr<store::ConnectionOptions> redis = RedisAddress(config.redis);
   if (!redis.ok()) {
     std::cerr << redis.status().message() << "\n";
@@ -251,7 +252,8 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
   catalog.store_up.ReadFrom([&store] { return store.healthy() ? 1.0 : 0.0; });
 
   api::PolicyHolder policies(policy);
-  ShowPolicy(catalog, *policy, "");
+  api::PolicyRollout rollout(config.policy, std::move(loaded.text), policies, catalog,
+                             config.policy_watch_interval);
   api::RealClock clock;
   api::Admission admission;
   catalog.calls_in_progress.ReadFrom(
@@ -287,9 +289,10 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
   api::PreferencesService preferences(api::PreferencesParts{
       updater, store, hasher, decider, policies, clock, decision_metrics, admission});
 
+  api::AdminService admin(api::AdminParts{policies, rollout, decision_metrics, admission});
   api::DiagnosticsService diagnostics(admission);
   absl::StatusOr<std::unique_ptr<api::GrpcServer>> grpc =
-      api::GrpcServer::Start(config.listen, {&arbiter, &preferences, &diagnostics});
+      api::GrpcServer::Start(config.listen, {&arbiter, &preferences, &admin, &diagnostics});
   if (!grpc.ok()) {
     std::cerr << grpc.status().message() << "\n";
     return 1;
@@ -334,7 +337,7 @@ int Serve(const Config& config, std::shared_ptr<const core::Policy> policy, sigs
       continue;
     }
     if (signal == SIGHUP) {
-      ReloadPolicy(config, policies, catalog);
+      rollout.Reload("SIGHUP", [](absl::StatusOr<api::ReloadResult>) {});  // it logs
       continue;
     }
     Log(Severity::kInfo, "main", absl::StrCat("signal ", signal, ": shutting down"));
@@ -371,15 +374,14 @@ int main(int argc, char** argv) {
     std::cerr << zones.status().message() << "\n";
     return 1;
   }
-  absl::StatusOr<std::shared_ptr<const sendgate::core::Policy>> policy =
-      sendgate::policy::LoadPolicyFile(config->policy);
-  if (!policy.ok()) {
-    std::cerr << policy.status().message() << "\n";
+  absl::StatusOr<sendgate::LoadedPolicy> loaded = sendgate::LoadPolicy(config->policy);
+  if (!loaded.ok()) {
+    std::cerr << loaded.status().message() << "\n";
     return 1;
   }
   if (absl::GetFlag(FLAGS_check_policy)) {
-    std::cout << config->policy << ": ok, version " << (*policy)->version << ", "
-              << (*policy)->caps.size() << " caps\n";
+    std::cout << config->policy << ": ok, version " << loaded->policy->version << ", "
+              << loaded->policy->caps.size() << " caps\n";
     return 0;
   }
   // Signals are taken by sigwait() in Serve(); block them before any thread starts.
@@ -389,5 +391,5 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   sendgate::RaiseOpenFileLimit();
-  return sendgate::Serve(*config, *policy, signals);
+  return sendgate::Serve(*config, std::move(*loaded), signals);
 }

@@ -26,11 +26,17 @@ void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time cal
   }
   const int channel = message->channel;
   const int category = message->category;
+  const bool dry_run = message->dry_run;
   parts_.decider.Decide(
       policy, std::move(*message), caller_deadline,
-      [this, policy, channel, category, method, started, response, done = std::move(done)](
+      [this, policy, channel, category, dry_run, method, started, response,
+       done = std::move(done)](
           core::Decision decision, absl::Status store_status) mutable {
         FillDecision(decision, *policy, response);
+        if (dry_run) {
+          done(grpc::Status::OK);
+          return;
+        }
         parts_.metrics.RecordDecision(policy, channel, category, decision, store_status, method,
                                       parts_.clock.Now() - started);
         done(grpc::Status::OK);

@@ -52,6 +52,9 @@ absl::string_view MethodName(Method method) {
     case Method::kImport: return "Import";
     case Method::kHistory: return "History";
     case Method::kForget: return "Forget";
+    case Method::kGetPolicy: return "GetPolicy";
+    case Method::kValidatePolicy: return "ValidatePolicy";
+    case Method::kReload: return "Reload";
   }
   return "?";
 }

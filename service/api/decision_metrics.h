@@ -21,8 +21,9 @@ namespace sendgate::api {
 enum class Method {
   kDecide, kDecideStream, kCancel, kGetPressure,              // sendgate.v1.Arbiter
   kGet, kUpdate, kImport, kHistory, kForget,                  // sendgate.v1.Preferences
+  kGetPolicy, kValidatePolicy, kReload,                       // sendgate.v1.Admin
 };
-inline constexpr int kMethodCount = 9;
+inline constexpr int kMethodCount = 12;
 absl::string_view MethodName(Method method);
 
 class DecisionMetrics {

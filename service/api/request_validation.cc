@@ -256,6 +256,7 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
     }
     message.expires_at = *expires_at;
   }
+  message.dry_run = request.dry_run();
   return message;
 }
 

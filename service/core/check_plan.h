@@ -95,6 +95,8 @@ struct CheckPlan {
   // The history keys expire `retention` after their latest record.
   absl::Duration retention;
   absl::Time now;
+  // Evaluate only: nothing is written (the store calls a read-only function).
+  bool dry_run = false;
 };
 
 enum class CheckOutcome {

@@ -28,6 +28,8 @@ struct Message {
   std::optional<std::vector<std::string>> stored_segments;
   absl::Time send_at;  // millisecond precision
   std::optional<absl::Time> expires_at;
+  // Evaluate without recording anything (DecideRequest.dry_run).
+  bool dry_run = false;
 
   uint32_t id(Field field) const { return ids[static_cast<int>(field)]; }
 };

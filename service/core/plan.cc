@@ -128,6 +128,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
   plan.keep_after = now - plan.retention;
   plan.trim_before = plan.keep_after - plan.retention / 8;
   plan.now = now;
+  plan.dry_run = message.dry_run;
   return plan;
 }
 

@@ -350,7 +350,8 @@ local function record_decision(d)
   end
 end
 
-local function decide(keys, args)
+-- The decision; recorded unless `dry_run`.
+local function decide(keys, args, dry_run)
   local P = cjson.decode(args[C.ARG_PLAN])
   local lo, hi = P[C.PLAN_HASH_LOW], P[C.PLAN_HASH_HIGH]
   local is_exempt = P[C.PLAN_EXEMPT] == 1
@@ -376,7 +377,7 @@ local function decide(keys, args)
              now = P[C.PLAN_NOW], verdicts = {}, caps = {}}
   for _, rule in ipairs(RULES) do rule(d) end
   local reply = verdict_reply(d)
-  if reply[C.REPLY_OUTCOME] ~= C.DEFERRED then record_decision(d) end
+  if reply[C.REPLY_OUTCOME] ~= C.DEFERRED and not dry_run then record_decision(d) end
   return reply
 end
 

@@ -174,7 +174,8 @@ std::string DecideCommand(const CheckPlan& plan) {
   args[static_cast<int>(contract::DecideArg::kPlan)] = plan_argument;
   args[static_cast<int>(contract::DecideArg::kSuppressionHash)] =
       plan.preferences.suppression_hash;
-  return FormatFcall(kDecideFunction, {keys[0], keys[1], keys[2], keys[3]}, args);
+  return FormatFcall(plan.dry_run ? kDecideDryRunFunction : kDecideFunction,
+                     {keys[0], keys[1], keys[2], keys[3]}, args);
 }
 
 absl::Status ReplyError(const redisReply* reply) {

@@ -332,7 +332,7 @@ TEST_F(SendgateTest, SighupReloadsThePolicyAndRefusesABadOne) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(Decide(Email("after-bad")).policy_version(), "v2");
   const std::string logged = Log();
-  EXPECT_THAT(logged, HasSubstr("reload refused, keeping version v2"));
+  EXPECT_THAT(logged, HasSubstr("reload refused (SIGHUP), keeping version v2"));
   EXPECT_THAT(logged, HasSubstr("policy.yaml:2:7: caps must be a list of caps"));
 }
 

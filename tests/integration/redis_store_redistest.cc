@@ -363,6 +363,37 @@ TEST_F(RedisStoreTest, ABusyContactStaysExactAndBounded) {
             absl::ToInt64Milliseconds(policy_->Retention()) - 60000);
 }
 
+TEST_F(RedisStoreTest, ADryRunAnswersLikeTheRealCallAndRecordsNothing) {
+  for (int i = 0; i < 3; ++i) {
+    core::CheckPlan plan = Plan({.id = "dry" + std::to_string(i), .send_at = t0_});
+    plan.dry_run = true;
+    absl::StatusOr<core::CheckResult> dry = Check(plan);
+    ASSERT_TRUE(dry.ok()) << dry.status();
+    EXPECT_EQ(dry->outcome, core::CheckOutcome::kAllowed);
+    EXPECT_EQ(dry->caps[0].used, i);  // what was really sent, not the dry runs
+    EXPECT_EQ(Outcome({.id = "e" + std::to_string(i), .send_at = t0_}),
+              core::CheckOutcome::kAllowed);
+  }
+  const std::string before = redis_.Cli({"GET", store::MainHistoryKey("c1")});
+  core::CheckPlan full = Plan({.id = "dry3", .send_at = t0_});
+  full.dry_run = true;
+  absl::StatusOr<core::CheckResult> deferred = Check(full);
+  ASSERT_TRUE(deferred.ok()) << deferred.status();
+  EXPECT_EQ(deferred->outcome, core::CheckOutcome::kDeferred);
+  // A dry run of a message already decided is answered from its decision.
+  core::CheckPlan again = Plan({.id = "e1", .send_at = t0_});
+  again.dry_run = true;
+  EXPECT_EQ(Check(again)->outcome, core::CheckOutcome::kReplayAllowed);
+  EXPECT_EQ(redis_.Cli({"GET", store::MainHistoryKey("c1")}), before);
+  EXPECT_EQ(StoredHistory("c1").main.size(), 3u);
+  // A denial is not kept either: a contact that never had a send has no key afterwards.
+  core::CheckPlan fresh = Plan({.id = "x", .contact = "never", .send_at = t0_});
+  fresh.dry_run = true;
+  EXPECT_EQ(Check(fresh)->outcome, core::CheckOutcome::kAllowed);
+  EXPECT_EQ(Integer({"EXISTS", store::MainHistoryKey("never"), store::ExemptHistoryKey("never")}),
+            0);
+}
+
 TEST_F(RedisStoreTest, AReplayIsAnsweredFromHistoryAndNotCountedAgain) {
   EXPECT_EQ(Outcome({.id = "same", .send_at = t0_}), core::CheckOutcome::kAllowed);
   absl::StatusOr<core::CheckResult> replay = Check(Plan({.id = "same", .send_at = t0_ + absl::Hours(2)}));
@@ -557,7 +588,8 @@ TEST_F(RedisStoreTest, TheLibraryRegistersEveryFunctionUnderItsVersion) {
   const std::string listed = redis_.Cli({"FUNCTION", "LIST", "LIBRARYNAME", library});
   EXPECT_THAT(listed, ::testing::HasSubstr(library));
   for (absl::string_view function :
-       {store::kDecideFunction, store::kCancelFunction, store::kReadPreferencesFunction,
+       {store::kDecideFunction, store::kDecideDryRunFunction, store::kCancelFunction,
+        store::kReadPreferencesFunction,
         store::kWritePreferencesFunction, store::kForgetFunction}) {
     EXPECT_THAT(listed, ::testing::HasSubstr(std::string(function)));
   }

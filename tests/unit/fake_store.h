@@ -32,7 +32,7 @@ class FakeStore final : public store::Store {
         stored = &entry->second;
       }
       result = core::EvaluateCheck(plan, history, stored);
-      history = core::HistoryAfter(plan, result, history);
+      if (!plan.dry_run) history = core::HistoryAfter(plan, result, history);
     }
     done(result);
   }
