@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/stubs/logging.h"
+#include "grpc/support/log.h"
 #include "service/api/admin_service.h"
 #include "service/api/admission.h"
 #include "service/api/arbiter_service.h"
@@ -57,6 +58,7 @@ ABSL_FLAG(std::string, suppression_key_file, "",
           "suppressed; without it Forget is refused. Never change it once contacts are forgotten");
 ABSL_FLAG(absl::Duration, policy_watch_interval, absl::Seconds(5),
           "How often the policy file is looked at for a change (a ConfigMap update); 0 never");
+ABSL_FLAG(std::string, log_level, "info", "Least severity logged: info, warning or error");
 ABSL_FLAG(bool, check_policy, false, "Validate the policy file, print the result and exit");
 
 namespace sendgate {
@@ -75,6 +77,7 @@ struct Config {
   absl::Duration shutdown_grace;
   std::string suppression_key_file;
   absl::Duration policy_watch_interval;
+  std::string log_level;
 };
 
 // The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
@@ -108,7 +111,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
                 absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
                 absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
                 absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file),
-                absl::GetFlag(FLAGS_policy_watch_interval)};
+                absl::GetFlag(FLAGS_policy_watch_interval), absl::GetFlag(FLAGS_log_level)};
   const std::string path = absl::GetFlag(FLAGS_config);
   if (!path.empty()) {
     try {
@@ -124,6 +127,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
         else if (key == "redis_timeout" && absl::ParseDuration(value, &config.redis_timeout)) {}
         else if (key == "shutdown_grace" && absl::ParseDuration(value, &config.shutdown_grace)) {}
         else if (key == "suppression_key_file") config.suppression_key_file = value;
+        else if (key == "log_level") config.log_level = value;
         else if (key == "policy_watch_interval" &&
                  absl::ParseDuration(value, &config.policy_watch_interval)) {}
         else {
@@ -144,6 +148,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
   Override(given, FLAGS_shutdown_grace, config.shutdown_grace);
   Override(given, FLAGS_suppression_key_file, config.suppression_key_file);
   Override(given, FLAGS_policy_watch_interval, config.policy_watch_interval);
+  Override(given, FLAGS_log_level, config.log_level);
   if (config.policy_watch_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("policy_watch_interval must be 0 (never) or positive");
   }
@@ -191,6 +196,26 @@ void LogProtobuf(google::protobuf::LogLevel level, const char*, int,
   if (!throttle.Due()) return;
   Log(level >= google::protobuf::LOGLEVEL_ERROR ? Severity::kError : Severity::kWarning,
       "protobuf", message);
+}
+
+// gRPC's own log lines (gpr_log), as ours.
+void LogGrpc(gpr_log_func_args* args) {
+  const Severity severity = args->severity == GPR_LOG_SEVERITY_ERROR ? Severity::kError
+                            : args->severity == GPR_LOG_SEVERITY_INFO ? Severity::kInfo
+                                                                       : Severity::kWarning;
+  Log(severity, "grpc", absl::StrCat(args->message, " (", args->file, ":", args->line, ")"));
+}
+
+// --log_level: true when it names a severity.
+bool ApplyLogLevel(const std::string& name) {
+  const std::pair<const char*, Severity> levels[] = {
+      {"info", Severity::kInfo}, {"warning", Severity::kWarning}, {"error", Severity::kError}};
+  for (const auto& [level_name, severity] : levels) {
+    if (name != level_name) continue;
+    metrics::SetLogLevel(severity);
+    return true;
+  }
+  return false;
 }
 
 // Whether the store's Redis can be used at all: cluster mode stops the process here.
@@ -268,6 +293,8 @@ int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
       return 2;
     }
     hasher = std::move(*keyed);
+    // One contact, one tag in every instance's log; not computable without the key.
+    metrics::SetLogContactKey(hasher.Hash("sendgate log contact tags"));
   } else {
     Log(Severity::kWarning, "main",
         "no --suppression_key_file: Forget is refused (no suppression list for erased contacts)");
@@ -363,9 +390,14 @@ int main(int argc, char** argv) {
   std::vector<char*> arguments = sendgate::NormalizeFlags(argc, argv, storage, given);
   absl::ParseCommandLine(static_cast<int>(arguments.size()), arguments.data());
 
+  gpr_set_log_function(&sendgate::LogGrpc);
   absl::StatusOr<sendgate::Config> config = sendgate::LoadConfig(given);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
+    return 2;
+  }
+  if (!sendgate::ApplyLogLevel(config->log_level)) {
+    std::cerr << "log_level must be info, warning or error, not '" << config->log_level << "'\n";
     return 2;
   }
   if (absl::StatusOr<const sendgate::policy::TimeZones*> zones =

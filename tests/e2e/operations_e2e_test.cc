@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "sendgate/v1/admin.grpc.pb.h"
 #include "sendgate/v1/preferences.grpc.pb.h"
 #include "tests/e2e/fixture.h"
@@ -175,6 +176,16 @@ TEST_F(OperationsTest, AChangedPolicyFileIsLoadedByItself) {
   // Refused once: the same bad text is not reported again at every look.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_THAT(MetricsText(), HasSubstr("sendgate_policy_reloads_total{result=\"rejected\"} 1\n"));
+  // Every log line is one JSON object with its time, level, component and message.
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(Log(), '\n', absl::SkipEmpty())) {
+    const google::protobuf::Struct parsed = ParseJson(std::string(line));
+    for (const char* field : {"time", "level", "component", "message"}) {
+      EXPECT_TRUE(parsed.fields().contains(field)) << line;
+    }
+    ++lines;
+  }
+  EXPECT_GE(lines, 4);
 }
 
 // Four callers decide as fast as they can while the policy is swapped forty times: every call
