@@ -58,6 +58,9 @@ ABSL_FLAG(std::string, suppression_key_file, "",
           "suppressed; without it Forget is refused. Never change it once contacts are forgotten");
 ABSL_FLAG(absl::Duration, policy_watch_interval, absl::Seconds(5),
           "How often the policy file is looked at for a change (a ConfigMap update); 0 never");
+ABSL_FLAG(std::string, shadow_policy, "",
+          "Shadow mode: a candidate policy file evaluated beside --policy on live traffic and "
+          "never enforced (missing or empty: none); read again with the policy");
 ABSL_FLAG(std::string, log_level, "info", "Least severity logged: info, warning or error");
 ABSL_FLAG(bool, check_policy, false, "Validate the policy file, print the result and exit");
 
@@ -78,6 +81,7 @@ struct Config {
   std::string suppression_key_file;
   absl::Duration policy_watch_interval;
   std::string log_level;
+  std::string shadow_policy;
 };
 
 // The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
@@ -111,7 +115,8 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
                 absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
                 absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
                 absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file),
-                absl::GetFlag(FLAGS_policy_watch_interval), absl::GetFlag(FLAGS_log_level)};
+                absl::GetFlag(FLAGS_policy_watch_interval), absl::GetFlag(FLAGS_log_level),
+                absl::GetFlag(FLAGS_shadow_policy)};
   const std::string path = absl::GetFlag(FLAGS_config);
   if (!path.empty()) {
     try {
@@ -128,6 +133,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
         else if (key == "shutdown_grace" && absl::ParseDuration(value, &config.shutdown_grace)) {}
         else if (key == "suppression_key_file") config.suppression_key_file = value;
         else if (key == "log_level") config.log_level = value;
+        else if (key == "shadow_policy") config.shadow_policy = value;
         else if (key == "policy_watch_interval" &&
                  absl::ParseDuration(value, &config.policy_watch_interval)) {}
         else {
@@ -149,6 +155,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
   Override(given, FLAGS_suppression_key_file, config.suppression_key_file);
   Override(given, FLAGS_policy_watch_interval, config.policy_watch_interval);
   Override(given, FLAGS_log_level, config.log_level);
+  Override(given, FLAGS_shadow_policy, config.shadow_policy);
   if (config.policy_watch_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("policy_watch_interval must be 0 (never) or positive");
   }
@@ -277,8 +284,10 @@ int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
   catalog.store_up.ReadFrom([&store] { return store.healthy() ? 1.0 : 0.0; });
 
   api::PolicyHolder policies(policy);
+  api::PolicyHolder shadow(nullptr);
   api::PolicyRollout rollout(config.policy, std::move(loaded.text), policies, catalog,
-                             config.policy_watch_interval);
+                             config.policy_watch_interval,
+                             api::ShadowSource{config.shadow_policy, &shadow});
   api::RealClock clock;
   api::Admission admission;
   catalog.calls_in_progress.ReadFrom(
@@ -310,13 +319,13 @@ int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
   api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout},
                        hasher, profiles);
   api::ArbiterService arbiter(
-      api::ArbiterParts{decider, store, policies, clock, decision_metrics, admission});
+      api::ArbiterParts{decider, store, policies, clock, decision_metrics, admission, shadow});
 
   api::PreferenceUpdater updater(store, hasher, profiles, clock);
   api::PreferencesService preferences(api::PreferencesParts{
       updater, store, hasher, decider, policies, clock, decision_metrics, admission});
 
-  api::AdminService admin(api::AdminParts{policies, rollout, decision_metrics, admission});
+  api::AdminService admin(api::AdminParts{policies, shadow, rollout, decision_metrics, admission});
   api::DiagnosticsService diagnostics(admission);
   absl::StatusOr<std::unique_ptr<api::GrpcServer>> grpc =
       api::GrpcServer::Start(config.listen, {&arbiter, &preferences, &admin, &diagnostics});

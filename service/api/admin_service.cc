@@ -46,6 +46,11 @@ grpc::ServerUnaryReactor* AdminService::GetPolicy(grpc::CallbackServerContext* c
   for (const core::Cap& cap : policy->caps) response.add_caps(cap.id);
   response.set_last_reload_ok(state.last_reload_ok);
   response.set_last_reload_error(state.last_reload_error);
+  if (const std::shared_ptr<const core::Policy> shadow = parts_.shadow.Current()) {
+    response.set_shadow_version(shadow->version);
+  }
+  response.set_shadow_path(state.shadow_path);
+  response.set_shadow_error(state.shadow_error);
   call->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -13,6 +13,7 @@ namespace sendgate::api {
 
 struct AdminParts {
   const PolicyHolder& policies;
+  const PolicyHolder& shadow;
   PolicyRollout& rollout;
   DecisionMetrics& metrics;
   Admission& admission;

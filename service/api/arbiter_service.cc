@@ -12,6 +12,30 @@
 
 namespace sendgate::api {
 
+Shadow ArbiterService::ShadowOf(const v1::DecideRequest& request,
+                                const std::shared_ptr<const core::Policy>& policy,
+                                std::shared_ptr<const core::Policy> candidate, absl::Time now) {
+  auto compared = [this, policy, candidate](const core::Decision& active,
+                                            std::optional<core::Decision> decided) {
+    parts_.metrics.RecordShadow(policy, candidate, active, decided);
+  };
+  absl::StatusOr<core::Message> message = MessageFromRequest(request, *candidate, now);
+  if (!message.ok()) {
+    // The candidate would refuse the request (an unknown channel, say): a difference, as the
+    // DENY a stream gives an invalid request.
+    return Shadow{.policy = nullptr,
+                  .compared = [compared = std::move(compared)](
+                                  const core::Decision& active,
+                                  std::optional<core::Decision> decided) mutable {
+                    if (!decided) return compared(active, std::nullopt);
+                    compared(active, core::Decision{
+                                         .outcome = core::Outcome::kDeny,
+                                         .reasons = {{.code = core::ReasonCode::kInvalidRequest}}});
+                  }};
+  }
+  return Shadow{std::move(candidate), std::move(*message), std::move(compared)};
+}
+
 void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time caller_deadline,
                                 Method method, v1::DecideResponse* response, Answered done) {
   const absl::Time started = parts_.clock.Now();
@@ -27,10 +51,14 @@ void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time cal
   const int channel = message->channel;
   const int category = message->category;
   const bool dry_run = message->dry_run;
+  std::optional<Shadow> shadow;
+  if (std::shared_ptr<const core::Policy> candidate = parts_.shadow.Current();
+      candidate != nullptr && !dry_run) {
+    shadow = ShadowOf(request, policy, std::move(candidate), started);
+  }
   parts_.decider.Decide(
       policy, std::move(*message), caller_deadline,
-      [this, policy, channel, category, dry_run, method, started, response,
-       done = std::move(done)](
+      [this, policy, channel, category, dry_run, method, started, response, done = std::move(done)](
           core::Decision decision, absl::Status store_status) mutable {
         FillDecision(decision, *policy, response);
         if (dry_run) {
@@ -40,7 +68,8 @@ void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time cal
         parts_.metrics.RecordDecision(policy, channel, category, decision, store_status, method,
                                       parts_.clock.Now() - started);
         done(grpc::Status::OK);
-      });
+      },
+      std::move(shadow));
 }
 
 grpc::ServerUnaryReactor* ArbiterService::Decide(grpc::CallbackServerContext* context,
@@ -174,8 +203,7 @@ class ArbiterService::StreamReactor final
   void Write(const v1::DecideResponse& response, bool more) {
     outgoing_.Clear();
     (void)SerializeResponse(response, &outgoing_);
-    StartWrite(&outgoing_,
-               more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+    StartWrite(&outgoing_, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
   }
 
   // The client is gone: drop what is queued; decisions still coming are dropped as they come.
@@ -205,7 +233,7 @@ class ArbiterService::StreamReactor final
 
   std::mutex mutex_;
   std::deque<v1::DecideResponse*> queue_;  // decided, not yet written; front is being written
-  int in_flight_ = 0;                    // read and not yet written (or dropped)
+  int in_flight_ = 0;                      // read and not yet written (or dropped)
   bool writing_ = false;
   bool reads_done_ = false;
   bool read_paused_ = false;
@@ -226,8 +254,9 @@ grpc::ServerUnaryReactor* ArbiterService::Cancel(grpc::CallbackServerContext* co
   using Call = UnaryCall<v1::CancelRequest, v1::CancelResponse>;
   Call* call = Call::Start(reactor, in, out, Method::kCancel, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"contact_id", &call->request.contact_id()},
-                              {"message_id", &call->request.message_id()}}) {
+  for (auto [field, value] :
+       {std::pair<const char*, const std::string*>{"contact_id", &call->request.contact_id()},
+        {"message_id", &call->request.message_id()}}) {
     if (absl::Status status = CheckId(field, *value); !status.ok()) {
       parts_.metrics.RecordInvalid(Method::kCancel, status);
       call->Finish(InvalidArgument(status));
@@ -261,7 +290,8 @@ grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContex
   std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
   const absl::Time now = parts_.clock.Now();
   absl::Status status = CheckId("contact_id", request.contact_id());
-  absl::StatusOr<std::vector<std::string>> segments = SegmentsFromRequest(request.segments(), *policy);
+  absl::StatusOr<std::vector<std::string>> segments =
+      SegmentsFromRequest(request.segments(), *policy);
   absl::StatusOr<absl::TimeZone> zone = ZoneFromRequest("timezone", request.timezone(), *policy);
   absl::StatusOr<absl::Time> at = TimeFromRequest("at", request.has_at(), request.at(), now, now);
   for (const absl::Status& each : {segments.status(), zone.status(), at.status()}) {

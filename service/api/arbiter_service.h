@@ -22,6 +22,8 @@ struct ArbiterParts {
   const Clock& clock;
   DecisionMetrics& metrics;
   Admission& admission;
+  // Shadow mode's candidate policy (null: none), decided beside the policy in force.
+  const PolicyHolder& shadow;
 };
 
 using RawArbiterService = v1::Arbiter::WithRawCallbackMethod_Decide<
@@ -55,6 +57,12 @@ class ArbiterService final : public RawArbiterService {
   // naming the field (then `response` holds only the ids). Reads `request` before returning.
   void DecideInto(const v1::DecideRequest& request, absl::Time caller_deadline, Method method,
                   v1::DecideResponse* response, Answered done);
+
+  // Shadow mode: the candidate policy's side of the request. A request the candidate refuses
+  // gets a Shadow without policy, compared as a DENY.
+  Shadow ShadowOf(const v1::DecideRequest& request,
+                  const std::shared_ptr<const core::Policy>& policy,
+                  std::shared_ptr<const core::Policy> candidate, absl::Time now);
 
   ArbiterParts parts_;
 };

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
@@ -32,6 +33,19 @@ struct DeciderOptions {
 // Why a decision was made without the store (for metrics and logs), or OK.
 using DecisionCallback = absl::AnyInvocable<void(core::Decision, absl::Status store_status)>;
 
+// Shadow mode: a candidate policy decides the same request beside the policy in force, in the
+// same store call, and is never enforced nor recorded.
+struct Shadow {
+  // Null when the candidate refuses the request outright: `compared` then says so itself.
+  std::shared_ptr<const core::Policy> policy;
+  core::Message message;  // the request as the candidate policy reads it
+  // Called once, before the decision's callback, with the decision in force and the
+  // candidate's; nullopt when the candidate's could not be had without another store call
+  // (the decision in force needed none, was a replay, or the store failed).
+  absl::AnyInvocable<void(const core::Decision& active, std::optional<core::Decision> candidate)>
+      compared;
+};
+
 class Decider {
  public:
   // `hasher` names the contact in the suppression list; `profiles` is this replica's hint of
@@ -43,7 +57,8 @@ class Decider {
   // Calls `done` exactly once, on a store thread or this one. `caller_deadline` is the gRPC
   // deadline (InfiniteFuture when none).
   void Decide(std::shared_ptr<const core::Policy> policy, core::Message message,
-              absl::Time caller_deadline, DecisionCallback done);
+              absl::Time caller_deadline, DecisionCallback done,
+              std::optional<Shadow> shadow = std::nullopt);
 
   // The instant by which the store must answer a call made now.
   absl::Time StoreDeadline(absl::Time caller_deadline) const;
@@ -51,7 +66,8 @@ class Decider {
  private:
   // Plans, with the profile as known, and asks the store; again when it has changed.
   void Attempt(std::shared_ptr<const core::Policy> policy, core::Message message,
-               absl::Time store_deadline, int attempt, DecisionCallback done);
+               absl::Time store_deadline, int attempt, DecisionCallback done,
+               std::optional<Shadow> shadow);
 
   store::Store& store_;
   const Clock& clock_;

@@ -60,6 +60,9 @@ absl::string_view MethodName(Method method) {
 }
 
 DecisionMetrics::DecisionMetrics(metrics::Catalog& catalog) : catalog_(catalog) {
+  shadow_results_ = {&catalog.shadow_decisions.With({"same"}),
+                     &catalog.shadow_decisions.With({"different"}),
+                     &catalog.shadow_decisions.With({"not_compared"})};
   for (int kind = 0; kind < store::kStoreErrorKinds; ++kind) {
     store_errors_[kind] = &catalog.store_errors.With(
         {std::string(store::KindLabel(static_cast<store::StoreErrorKind>(kind)))});
@@ -124,6 +127,71 @@ void DecisionMetrics::RecordDecision(const std::shared_ptr<const core::Policy>& 
   }
   if (!store_status.ok()) RecordStoreError(store_status);
   seconds_[static_cast<int>(method)]->Observe(absl::ToDoubleSeconds(elapsed));
+}
+
+std::shared_ptr<const DecisionMetrics::ShadowTable> DecisionMetrics::ShadowTableFor(
+    const std::shared_ptr<const core::Policy>& policy,
+    const std::shared_ptr<const core::Policy>& candidate) {
+  std::shared_ptr<const ShadowTable> table = shadow_table_.load(std::memory_order_acquire);
+  if (table && table->policy == policy && table->candidate == candidate) return table;
+  auto fresh = std::make_shared<ShadowTable>();
+  fresh->policy = policy;
+  fresh->candidate = candidate;
+  const size_t rules = kReasonCodes + policy->caps.size() + candidate->caps.size();
+  fresh->differences =
+      std::make_unique<std::atomic<prometheus::Counter*>[]>(kOutcomes * kOutcomes * rules);
+  shadow_table_.store(fresh, std::memory_order_release);
+  return fresh;
+}
+
+prometheus::Counter& DecisionMetrics::Difference(const ShadowTable& table,
+                                                 const core::Decision& active,
+                                                 const core::Decision& candidate) {
+  // The rule that holds the message: the candidate's when it does not allow it.
+  const bool by_candidate = candidate.outcome != core::Outcome::kAllow;
+  const core::Decision& holder = by_candidate ? candidate : active;
+  const core::Policy& rules_of = by_candidate ? *table.candidate : *table.policy;
+  size_t rule = 0;
+  std::string label;
+  if (!holder.reasons.empty()) {
+    const core::Reason& reason = holder.reasons.front();
+    rule = static_cast<size_t>(reason.code) % kReasonCodes;
+    label = ReasonLabel(static_cast<int>(rule));
+    for (size_t i = 0; i < rules_of.caps.size() && !reason.rule_id.empty(); ++i) {
+      if (rules_of.caps[i].id != reason.rule_id) continue;
+      rule = kReasonCodes + (by_candidate ? table.policy->caps.size() : 0) + i;
+      label = reason.rule_id;
+    }
+  }
+  const size_t rules = kReasonCodes + table.policy->caps.size() + table.candidate->caps.size();
+  std::atomic<prometheus::Counter*>& slot =
+      table.differences[(OutcomeIndex(active.outcome) * kOutcomes +
+                         OutcomeIndex(candidate.outcome)) *
+                            rules +
+                        rule];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    counter = &catalog_.shadow_differences.With(
+        {OutcomeLabel(active.outcome), OutcomeLabel(candidate.outcome), label});
+    slot.store(counter, std::memory_order_release);
+  }
+  return *counter;
+}
+
+void DecisionMetrics::RecordShadow(const std::shared_ptr<const core::Policy>& policy,
+                                   const std::shared_ptr<const core::Policy>& candidate_policy,
+                                   const core::Decision& active,
+                                   const std::optional<core::Decision>& candidate) {
+  if (!candidate.has_value()) {
+    shadow_results_[2]->Increment();
+    return;
+  }
+  if (candidate->outcome == active.outcome) {
+    shadow_results_[0]->Increment();
+    return;
+  }
+  shadow_results_[1]->Increment();
+  Difference(*ShadowTableFor(policy, candidate_policy), active, *candidate).Increment();
 }
 
 void DecisionMetrics::RecordRpc(Method method, grpc::StatusCode code) {

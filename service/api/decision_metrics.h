@@ -5,10 +5,10 @@
 #include <array>
 #include <atomic>
 #include <memory>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/support/status.h"
 #include "service/core/decision.h"
@@ -19,9 +19,18 @@
 namespace sendgate::api {
 
 enum class Method {
-  kDecide, kDecideStream, kCancel, kGetPressure,              // sendgate.v1.Arbiter
-  kGet, kUpdate, kImport, kHistory, kForget,                  // sendgate.v1.Preferences
-  kGetPolicy, kValidatePolicy, kReload,                       // sendgate.v1.Admin
+  kDecide,
+  kDecideStream,
+  kCancel,
+  kGetPressure,  // sendgate.v1.Arbiter
+  kGet,
+  kUpdate,
+  kImport,
+  kHistory,
+  kForget,  // sendgate.v1.Preferences
+  kGetPolicy,
+  kValidatePolicy,
+  kReload,  // sendgate.v1.Admin
 };
 inline constexpr int kMethodCount = 12;
 absl::string_view MethodName(Method method);
@@ -32,9 +41,9 @@ class DecisionMetrics {
 
   // One decision; `store_status` is why the fail mode decided, or OK.
   // `channel` and `category` index the policy's lists.
-  void RecordDecision(const std::shared_ptr<const core::Policy>& policy, int channel,
-                      int category, const core::Decision& decision,
-                      const absl::Status& store_status, Method method, absl::Duration elapsed);
+  void RecordDecision(const std::shared_ptr<const core::Policy>& policy, int channel, int category,
+                      const core::Decision& decision, const absl::Status& store_status,
+                      Method method, absl::Duration elapsed);
   void RecordRpc(Method method, grpc::StatusCode code);
   void RecordInvalid(Method method, const absl::Status& status);
   // A store failure, counted by its kind (store_error.h).
@@ -44,6 +53,10 @@ class DecisionMetrics {
   // failed.
   void RecordPreferenceUpdate(Method method, absl::string_view result);
   void RecordForget(absl::string_view result);
+  // Shadow mode: the candidate's decision beside the one in force (nullopt: not compared).
+  void RecordShadow(const std::shared_ptr<const core::Policy>& policy,
+                    const std::shared_ptr<const core::Policy>& candidate_policy,
+                    const core::Decision& active, const std::optional<core::Decision>& candidate);
 
  private:
   // Children for one policy snapshot.
@@ -54,9 +67,23 @@ class DecisionMetrics {
     std::vector<prometheus::Counter*> degraded;   // [outcome][category]
   };
   std::shared_ptr<const Table> TableFor(const std::shared_ptr<const core::Policy>& policy);
+  // Difference children for one (policy, candidate) pair, made on first use:
+  // [active outcome][candidate outcome][rule], rules being reason codes, then the policy's
+  // caps, then the candidate's.
+  struct ShadowTable {
+    std::shared_ptr<const core::Policy> policy, candidate;
+    std::unique_ptr<std::atomic<prometheus::Counter*>[]> differences;
+  };
+  std::shared_ptr<const ShadowTable> ShadowTableFor(
+      const std::shared_ptr<const core::Policy>& policy,
+      const std::shared_ptr<const core::Policy>& candidate);
+  prometheus::Counter& Difference(const ShadowTable& table, const core::Decision& active,
+                                  const core::Decision& candidate);
 
   metrics::Catalog& catalog_;
   std::atomic<std::shared_ptr<const Table>> table_;
+  std::atomic<std::shared_ptr<const ShadowTable>> shadow_table_;
+  std::array<prometheus::Counter*, 3> shadow_results_{};  // same, different, not_compared
   std::array<prometheus::Counter*, 3> replays_;
   std::array<metrics::LatencyCell*, kMethodCount> seconds_{};  // Decide and DecideStream
   std::array<prometheus::Counter*, store::kStoreErrorKinds> store_errors_{};

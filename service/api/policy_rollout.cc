@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "service/metrics/log.h"
@@ -32,14 +33,17 @@ void ShowPolicy(metrics::Catalog& catalog, const core::Policy& policy, const std
 }
 
 PolicyRollout::PolicyRollout(std::string path, std::string text, PolicyHolder& policies,
-                             metrics::Catalog& catalog, absl::Duration watch_every)
+                             metrics::Catalog& catalog, absl::Duration watch_every,
+                             ShadowSource shadow)
     : path_(std::move(path)),
       policies_(policies),
       catalog_(catalog),
       watch_every_(watch_every),
-      last_read_(std::move(text)) {
-  state_ = RolloutState{.path = path_, .loaded_at = absl::Now()};
+      last_read_(std::move(text)),
+      shadow_(std::move(shadow)) {
+  state_ = RolloutState{.path = path_, .loaded_at = absl::Now(), .shadow_path = shadow_.path};
   ShowPolicy(catalog_, *policies_.Current(), "");
+  if (!shadow_.path.empty()) ReloadShadow("start", false);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -58,7 +62,9 @@ void PolicyRollout::Post(absl::AnyInvocable<void()> job) {
 
 void PolicyRollout::Reload(std::string trigger, ReloadCallback done) {
   Post([this, trigger = std::move(trigger), done = std::move(done)]() mutable {
-    done(ReloadNow(trigger, false));
+    absl::StatusOr<ReloadResult> result = ReloadNow(trigger, false);
+    if (!shadow_.path.empty()) ReloadShadow(trigger, false);
+    done(std::move(result));
   });
 }
 
@@ -101,6 +107,7 @@ void PolicyRollout::Run() {
       continue;
     }
     ReloadNow("file change", true).IgnoreError();
+    if (!shadow_.path.empty()) ReloadShadow("file change", true);
     next_look = absl::Now() + watch_every_;
   }
 }
@@ -156,6 +163,41 @@ void PolicyRollout::Refused(absl::string_view trigger, const absl::Status& statu
   Log(Severity::kError, "policy",
       absl::StrCat("reload refused (", trigger, "), keeping version ", policies_.Current()->version,
                    ":\n", status.message()));
+}
+
+void PolicyRollout::ReloadShadow(absl::string_view trigger, bool only_if_changed) {
+  absl::StatusOr<std::string> text = ReadPolicyText(shadow_.path);
+  // A missing file is no shadow mode, as an empty one.
+  const std::string read = text.ok() ? *text : "";
+  if (only_if_changed && shadow_read_ == read) return;
+  shadow_read_ = read;
+  const std::shared_ptr<const core::Policy> before = shadow_.holder->Current();
+  std::string error;
+  if (absl::StripAsciiWhitespace(read).empty()) {
+    shadow_.holder->Replace(nullptr);
+    if (before != nullptr) catalog_.shadow_policy_info.With({before->version}).Set(0);
+    if (before != nullptr) Log(Severity::kInfo, "policy", "shadow mode off: no candidate policy");
+  } else if (absl::StatusOr<std::shared_ptr<const core::Policy>> candidate =
+                 policy::ParsePolicy(read, shadow_.path);
+             !candidate.ok()) {
+    error = std::string(candidate.status().message());
+    Log(Severity::kError, "policy",
+        absl::StrCat("shadow policy refused (", trigger, "), keeping ",
+                     before != nullptr ? "version " + before->version : "no shadow mode", ":\n",
+                     error));
+  } else {
+    shadow_.holder->Replace(*candidate);
+    if (before != nullptr && before->version != (*candidate)->version) {
+      catalog_.shadow_policy_info.With({before->version}).Set(0);
+    }
+    catalog_.shadow_policy_info.With({(*candidate)->version}).Set(1);
+    Log(Severity::kInfo, "policy",
+        absl::StrCat("shadow mode: candidate policy ", (*candidate)->version, " from ",
+                     shadow_.path, " (", trigger, ") evaluated beside version ",
+                     policies_.Current()->version));
+  }
+  absl::MutexLock lock(&mutex_);
+  state_.shadow_error = error;
 }
 
 }  // namespace sendgate::api

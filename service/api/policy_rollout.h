@@ -9,6 +9,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -36,6 +37,15 @@ struct RolloutState {
   absl::Time loaded_at;
   bool last_reload_ok = true;
   std::string last_reload_error;
+  std::string shadow_path;   // "" without shadow mode
+  std::string shadow_error;  // why the shadow file's text was refused, if it was
+};
+
+// Shadow mode's candidate policy: read from `path` like the policy, into `holder` (null while
+// the file is missing or empty: no shadow mode). A refused text keeps the previous candidate.
+struct ShadowSource {
+  std::string path;
+  PolicyHolder* holder = nullptr;
 };
 
 class PolicyRollout {
@@ -43,7 +53,7 @@ class PolicyRollout {
   // `text` is the content `policies.Current()` was loaded from `path`. The file is looked at
   // every `watch_every` (ZeroDuration: never; SIGHUP and Admin.Reload still reload).
   PolicyRollout(std::string path, std::string text, PolicyHolder& policies,
-                metrics::Catalog& catalog, absl::Duration watch_every);
+                metrics::Catalog& catalog, absl::Duration watch_every, ShadowSource shadow = {});
   ~PolicyRollout();
   PolicyRollout(const PolicyRollout&) = delete;
   PolicyRollout& operator=(const PolicyRollout&) = delete;
@@ -68,6 +78,8 @@ class PolicyRollout {
   // its content differs from what was last read.
   absl::StatusOr<ReloadResult> ReloadNow(absl::string_view trigger, bool only_if_changed);
   void Refused(absl::string_view trigger, const absl::Status& status);
+  // The shadow file, read again (when its content changed, with `only_if_changed`).
+  void ReloadShadow(absl::string_view trigger, bool only_if_changed);
 
   const std::string path_;
   PolicyHolder& policies_;
@@ -77,6 +89,8 @@ class PolicyRollout {
   // The roll-out thread's only: the file's text as last read, and whether it is in force.
   std::string last_read_;
   bool last_read_loaded_ = true;
+  const ShadowSource shadow_;
+  std::optional<std::string> shadow_read_;  // the shadow file's text as last read
   mutable absl::Mutex mutex_;
   std::deque<absl::AnyInvocable<void()>> jobs_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;

@@ -4,6 +4,7 @@
 // answers a CheckResult. The store knows nothing of the policy.
 #pragma once
 
+#include <memory>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -97,6 +98,9 @@ struct CheckPlan {
   absl::Time now;
   // Evaluate only: nothing is written (the store calls a read-only function).
   bool dry_run = false;
+  // Shadow mode: the candidate policy's plan for the same message, evaluated on the same
+  // stored state in the same call, never recorded (null: no candidate, or it needs no store).
+  std::shared_ptr<const CheckPlan> shadow;
 };
 
 enum class CheckOutcome {
@@ -144,6 +148,9 @@ struct CheckResult {
   absl::Time replay_at;         // replays: when the first decision was made
   uint8_t replay_code = 0;      // kReplayDenied: the first decision's reason code
   uint8_t deny_code = 0;        // kDenied: the code recorded with the denial
+  // The answer to CheckPlan::shadow, evaluated before this one's record (null for a replay, a
+  // changed profile, or a plan without shadow).
+  std::shared_ptr<const CheckResult> shadow;
 };
 
 }  // namespace sendgate::core

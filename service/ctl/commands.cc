@@ -345,6 +345,14 @@ int PolicyShow(Context& context) {
               << "channels:   " << absl::StrJoin(response.channels(), ", ") << "\n"
               << "categories: " << absl::StrJoin(response.categories(), ", ") << "\n"
               << "caps:       " << absl::StrJoin(response.caps(), ", ") << "\n"
+              << "shadow:     "
+              << (response.shadow_version().empty()
+                      ? std::string("none")
+                      : response.shadow_version() + " from " + response.shadow_path())
+              << (response.shadow_error().empty()
+                      ? ""
+                      : "\n            its file was refused:\n" + response.shadow_error())
+              << "\n"
               << "last reload: "
               << (response.last_reload_ok()
                       ? "ok"

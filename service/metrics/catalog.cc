@@ -99,7 +99,26 @@ Catalog::Catalog()
                 "sendgate_policy_last_reload_successful",
                 "1 when the last policy load or reload succeeded, 0 while the policy file holds "
                 "a policy that was refused (the previous one stays in force).",
-                {})) {
+                {})),
+      shadow_decisions(Counter(NamedRegistry{*registry_, registered_names_},
+                               "sendgate_shadow_decisions_total",
+                               "Shadow mode: decisions the candidate policy made beside the policy "
+                               "in force, by result (same outcome, different outcome, "
+                               "not_compared: the candidate would have needed another Redis call).",
+                               {"result"})),
+      shadow_differences(Counter(
+          NamedRegistry{*registry_, registered_names_}, "sendgate_shadow_differences_total",
+          "Shadow mode: decisions whose outcome the candidate policy would change, by the "
+          "outcome in force, the candidate's, and the rule that holds the message (the "
+          "candidate's when it does not allow it, else the one in force; a reason code when no "
+          "cap).",
+          {"active", "shadow", "rule"})),
+      shadow_policy_info(Gauge(NamedRegistry{*registry_, registered_names_},
+                               "sendgate_shadow_policy_info",
+                               "1 for the candidate policy evaluated in shadow mode, 0 for "
+                               "earlier ones.",
+                               {"version"})) {
+  for (const char* result : {"same", "different", "not_compared"}) shadow_decisions.With({result});
   // Shown at 0 from the start, so that rate() and increase() see the first event.
   store_library_reloads.With({});
   policy_reloads.With({"ok"});

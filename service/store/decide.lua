@@ -17,13 +17,16 @@
 --                 argument each, and it stays text that redis-cli, MONITOR and redis-benchmark
 --                 show as is)
 -- args[C.ARG_SUPPRESSION_HASH]  the contact's keyed hash in the suppression list, or ''
+-- args[C.ARG_SHADOW_PLAN]  absent, or a candidate policy's plan for the same message (shadow
+--                        mode): evaluated on the same state, never recorded
 -- Returns, for a message id already decided: {C.REPLAY_ALLOWED or C.REPLAY_DENIED, the first
 -- decision's time, its denied code}; when the request left the time zone or segments out and
 -- the stored profile is not the one the plan was made with: {C.PROFILE_CHANGED, 0, 0, profile};
 -- otherwise {C.ALLOWED, 0, 0}, {C.DEFERRED, retry, 0} or {C.DENIED, retry or C.NEVER, reason code},
 -- then each cap's (used, room) (room: C.ROOM_NOW, C.NEVER or the instant, in ms, it has room for
 -- the message), then the number of verdicts of the other rules and each as
--- (code, at, used, limit, detail).
+-- (code, at, used, limit, detail). With a shadow plan, a decided message's reply is
+-- {that reply, the shadow plan's reply}.
 
 -- The reply for a message already decided, found in `blob`, or nil.
 local function replay_in(blob, lo, hi)
@@ -350,7 +353,22 @@ local function record_decision(d)
   end
 end
 
--- The decision; recorded unless `dry_run`.
+-- The rules of plan `P` on the stored state, and their reply; `d` is kept for the record.
+local function evaluate(keys, P, main, prefs)
+  local d = {keys = keys, P = P, lo = P[C.PLAN_HASH_LOW], hi = P[C.PLAN_HASH_HIGH],
+             is_exempt = P[C.PLAN_EXEMPT] == 1, main = main, prefs = prefs,
+             send_at = P[C.PLAN_SEND_AT], weight = P[C.PLAN_WEIGHT],
+             channel = P[C.PLAN_CHANNEL], subscription = P[C.PLAN_SUBSCRIPTION],
+             deny_after = P[C.PLAN_DENY_AFTER], keep_after = P[C.PLAN_KEEP_AFTER],
+             trim_before = P[C.PLAN_TRIM_BEFORE], retention = P[C.PLAN_RETENTION],
+             now = P[C.PLAN_NOW], verdicts = {}, caps = {}}
+  for _, rule in ipairs(RULES) do rule(d) end
+  return d, verdict_reply(d)
+end
+
+-- The decision; recorded unless `dry_run`. With a shadow plan (args[C.ARG_SHADOW_PLAN], a
+-- candidate policy's), that plan is evaluated too, on the state before the record, and the
+-- reply is {the plan's reply, the shadow's reply}.
 local function decide(keys, args, dry_run)
   local P = cjson.decode(args[C.ARG_PLAN])
   local lo, hi = P[C.PLAN_HASH_LOW], P[C.PLAN_HASH_HIGH]
@@ -369,15 +387,15 @@ local function decide(keys, args, dry_run)
     return {C.PROFILE_CHANGED, 0, 0, prefs and prefs.profile or '\0\0'}
   end
 
-  local d = {keys = keys, P = P, lo = lo, hi = hi, is_exempt = is_exempt, main = main,
-             prefs = prefs, send_at = P[C.PLAN_SEND_AT], weight = P[C.PLAN_WEIGHT],
-             channel = P[C.PLAN_CHANNEL], subscription = P[C.PLAN_SUBSCRIPTION],
-             deny_after = P[C.PLAN_DENY_AFTER], keep_after = P[C.PLAN_KEEP_AFTER],
-             trim_before = P[C.PLAN_TRIM_BEFORE], retention = P[C.PLAN_RETENTION],
-             now = P[C.PLAN_NOW], verdicts = {}, caps = {}}
-  for _, rule in ipairs(RULES) do rule(d) end
-  local reply = verdict_reply(d)
+  local shadow = args[C.ARG_SHADOW_PLAN]
+  local shadow_reply
+  if shadow then
+    local _
+    _, shadow_reply = evaluate(keys, cjson.decode(shadow), main, prefs)
+  end
+  local d, reply = evaluate(keys, P, main, prefs)
   if reply[C.REPLY_OUTCOME] ~= C.DEFERRED and not dry_run then record_decision(d) end
+  if shadow_reply then return {reply, shadow_reply} end
   return reply
 end
 

@@ -174,8 +174,15 @@ std::string DecideCommand(const CheckPlan& plan) {
   args[static_cast<int>(contract::DecideArg::kPlan)] = plan_argument;
   args[static_cast<int>(contract::DecideArg::kSuppressionHash)] =
       plan.preferences.suppression_hash;
+  std::string shadow_argument;
+  size_t count = static_cast<size_t>(contract::DecideArg::kShadowPlan);
+  if (plan.shadow != nullptr) {
+    shadow_argument = PlanArgument(*plan.shadow);
+    args[static_cast<int>(contract::DecideArg::kShadowPlan)] = shadow_argument;
+    count = static_cast<size_t>(contract::DecideArg::kCount);
+  }
   return FormatFcall(plan.dry_run ? kDecideDryRunFunction : kDecideFunction,
-                     {keys[0], keys[1], keys[2], keys[3]}, args);
+                     {keys[0], keys[1], keys[2], keys[3]}, absl::MakeConstSpan(args, count));
 }
 
 absl::Status ReplyError(const redisReply* reply) {
@@ -244,8 +251,21 @@ absl::Status ReadVerdicts(const Values& values, size_t from, CheckResult& result
 
 }  // namespace
 
-absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, size_t caps) {
+absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, size_t caps,
+                                             std::optional<size_t> shadow_caps) {
   if (reply->type == REDIS_REPLY_ERROR) return ReplyError(reply);
+  // With a shadow plan, a decision is {the plan's reply, the shadow's reply}.
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+      reply->element[0]->type == REDIS_REPLY_ARRAY) {
+    if (!shadow_caps.has_value()) return Malformed("a shadow reply to a plan without shadow");
+    absl::StatusOr<CheckResult> result = ParseDecideReply(reply->element[0], caps, std::nullopt);
+    if (!result.ok()) return result;
+    absl::StatusOr<CheckResult> shadow =
+        ParseDecideReply(reply->element[1], *shadow_caps, std::nullopt);
+    if (!shadow.ok()) return shadow.status();
+    result->shadow = std::make_shared<const CheckResult>(std::move(*shadow));
+    return result;
+  }
   const size_t head = static_cast<size_t>(ReplySlot::kCount);
   if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
       reply->element[0]->type == REDIS_REPLY_INTEGER &&

@@ -3,6 +3,7 @@
 // (which replays the same call with redis-benchmark).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,10 @@ std::string DecideCommand(const core::CheckPlan& plan);
 // decide.lua's answer to a plan of `caps` caps. An error reply is a store error of its kind (ReplyError); a
 // reply that breaks the contract in any way (a missing or non-integer element, an unknown
 // outcome, a wrong count) is kMalformedReply: it never reads as "room now".
-absl::StatusOr<core::CheckResult> ParseDecideReply(const redisReply* reply, size_t caps);
+// With `shadow_caps` (the plan had a shadow plan of that many caps), a decided reply carries the
+// shadow's answer too (CheckResult::shadow).
+absl::StatusOr<core::CheckResult> ParseDecideReply(const redisReply* reply, size_t caps,
+                                                   std::optional<size_t> shadow_caps = std::nullopt);
 
 // A Redis error reply as a store error: kUnavailable when Redis cannot serve now (loading,
 // busy, read-only replica, master down), kOutOfMemory, kRedirected (MOVED, ASK, CLUSTERDOWN,

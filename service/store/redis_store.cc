@@ -117,9 +117,13 @@ void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCa
   ConnectionFor(plan.contact_id)
       .SendFcall(DecideCommand(plan), deadline,
                   [caps = plan.caps.size(),
+                   shadow_caps = plan.shadow != nullptr
+                                     ? std::optional<size_t>(plan.shadow->caps.size())
+                                     : std::nullopt,
                    done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
                     if (!reply.ok()) return done(reply.status());
-                    absl::StatusOr<core::CheckResult> result = ParseDecideReply(*reply, caps);
+                    absl::StatusOr<core::CheckResult> result =
+                        ParseDecideReply(*reply, caps, shadow_caps);
                     if (!result.ok()) return done(Logged(result.status()));
                     done(std::move(result));
                   });

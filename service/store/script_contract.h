@@ -142,7 +142,8 @@ namespace sendgate::store::contract {
 // X(C++ name, Lua name): the ARGV of decide.lua, in order.
 #define SENDGATE_DECIDE_ARGS(X) \
   X(kPlan, PLAN)                \
-  X(kSuppressionHash, SUPPRESSION_HASH)
+  X(kSuppressionHash, SUPPRESSION_HASH) \
+  X(kShadowPlan, SHADOW_PLAN)
 
 // X(C++ name, Lua name): the ARGV of cancel.lua, in order.
 #define SENDGATE_CANCEL_ARGS(X) \

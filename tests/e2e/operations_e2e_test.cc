@@ -359,6 +359,50 @@ TEST_F(OperationsTest, SendgatectlPolicyCommandsAndReload) {
   EXPECT_EQ(Ctl("--timeout=1s policy show", &out), 5);
 }
 
+// Shadow mode: a candidate that allows one marketing email a week instead of three decides
+// beside the policy in force; exactly the decisions it would change are counted, by outcome and
+// rule, and only the policy in force is enforced.
+TEST_F(OperationsTest, ShadowModeCountsTheDifferencesAKnownCandidateMustProduce) {
+  const std::string candidate = dir_.path() + "/shadow.yaml";
+  std::ofstream(candidate) << PolicyVersion("candidate", 1);
+  sendgate_.reset();
+  StartSendgate({}, {"--shadow_policy=" + candidate});
+  admin_ = v1::Admin::NewStub(channel_);
+  EXPECT_EQ(GetPolicy().shadow_version(), "candidate");
+  EXPECT_EQ(GetPolicy().shadow_path(), candidate);
+
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Decide(Email("e" + std::to_string(i))).outcome(), v1::ALLOW);  // enforced: 3
+  }
+  v1::DecideRequest sms = Email("s1", "contact-2");
+  sms.set_channel("sms");
+  EXPECT_EQ(Decide(sms).outcome(), v1::ALLOW);
+  EXPECT_TRUE(Decide(Email("e0")).replayed());  // a replay is not a decision: not compared
+  v1::DecideRequest dry = Email("dry", "contact-3");
+  dry.set_dry_run(true);
+  Decide(dry);  // nor is a dry run
+
+  const std::string metrics = MetricsText();
+  EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_decisions_total{result=\"same\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_decisions_total{result=\"different\"} 2\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("sendgate_shadow_decisions_total{result=\"not_compared\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_differences_total{active=\"allow\","
+                                 "rule=\"email-marketing-7d\",shadow=\"defer\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_policy_info{version=\"candidate\"} 1\n"));
+  std::string out;
+  EXPECT_EQ(Ctl("policy show", &out), 0);
+  EXPECT_THAT(out, HasSubstr("shadow:     candidate from " + candidate));
+
+  // Emptying the candidate's file ends shadow mode at the next reload.
+  std::ofstream(candidate, std::ios::trunc).flush();
+  v1::ReloadResponse response;
+  EXPECT_TRUE(Reload(&response).ok());
+  EXPECT_EQ(GetPolicy().shadow_version(), "");
+  Decide(Email("e9", "contact-9"));
+  EXPECT_THAT(MetricsText(), HasSubstr("sendgate_shadow_decisions_total{result=\"same\"} 2\n"));
+}
+
 // A real Prometheus (the Debian package) scrapes sendgate, and its query API returns the
 // decision counter.
 TEST_F(OperationsTest, PrometheusScrapesTheDecisionCounter) {

@@ -109,6 +109,11 @@ class RedisStoreTest : public ::testing::Test {
           .connections = 2,
           .events = {.on_library_reload = [this] { ++library_reloads_; }}});
   std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kPolicy);
+  // A candidate for shadow mode: other limits, a cap more, one less.
+  std::shared_ptr<const core::Policy> candidate_ = PolicyFromYaml(absl::StrReplaceAll(
+      kPolicy, {{"window: 7d, limit: 3", "window: 7d, limit: 2"},
+                {"id: all-7d, window: 7d, limit: 5", "id: all-3d, window: 3d, limit: 2"},
+                {"  - {id: campaign-30d, per: campaign, window: 30d, limit: 1}\n", ""}}));
   const absl::Time t0_ = Paris(2026, 11, 2, 10);
 };
 
@@ -159,7 +164,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
   std::map<std::string, core::History> reference;
   absl::Time now = t0_;
   std::map<core::CheckOutcome, int> seen;
-  int expired = 0;
+  int expired = 0, shadowed = 0, shadow_differs = 0;
   for (int step = 0; step < 1500; ++step) {
     now += absl::Minutes(std::uniform_int_distribution<int>(1, 240)(random));
     TestMessage message{
@@ -187,18 +192,41 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
       ++expired;
       continue;
     }
-    const core::CheckPlan& plan = std::get<core::CheckPlan>(start);
+    core::CheckPlan plan = std::get<core::CheckPlan>(start);
+    // Every other step carries a candidate policy's plan (shadow mode), evaluated by the
+    // script on the state before the record, as the reference does.
+    std::optional<core::CheckResult> expected_shadow;
+    if (step % 2 == 1) {
+      std::variant<core::Decision, core::CheckPlan> candidate =
+          core::StartDecision(*candidate_, BuildMessage(*candidate_, message), now);
+      if (auto* candidate_plan = std::get_if<core::CheckPlan>(&candidate)) {
+        expected_shadow = core::EvaluateCheck(*candidate_plan, history);
+        plan.shadow = std::make_shared<const core::CheckPlan>(std::move(*candidate_plan));
+        ++shadowed;
+      }
+    }
     const core::CheckResult expected = core::EvaluateCheck(plan, history);
     history = core::HistoryAfter(plan, expected, history);
     absl::StatusOr<core::CheckResult> actual = Check(plan);
     ASSERT_TRUE(actual.ok()) << actual.status();
     ExpectSameResult(*actual, expected, step);
+    const bool replay = expected.outcome == core::CheckOutcome::kReplayAllowed ||
+                        expected.outcome == core::CheckOutcome::kReplayDenied;
+    if (expected_shadow && !replay) {
+      ASSERT_NE(actual->shadow, nullptr) << "step " << step;
+      ExpectSameResult(*actual->shadow, *expected_shadow, step);
+      shadow_differs += actual->shadow->outcome != actual->outcome;
+    } else {
+      EXPECT_EQ(actual->shadow, nullptr) << "step " << step;
+    }
     ASSERT_EQ(StoredHistory(message.contact), history) << "step " << step;
     ++seen[expected.outcome];
   }
-  // The traffic reached every kind of answer.
+  // The traffic reached every kind of answer, and the candidate often answered otherwise.
   EXPECT_EQ(seen.size(), 5u);
   EXPECT_GT(expired, 0);
+  EXPECT_GT(shadowed, 500);
+  EXPECT_GT(shadow_differs, 50);
 }
 
 const char* const kPreferencePolicy = R"yaml(

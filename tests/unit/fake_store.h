@@ -32,6 +32,12 @@ class FakeStore final : public store::Store {
         stored = &entry->second;
       }
       result = core::EvaluateCheck(plan, history, stored);
+      if (plan.shadow != nullptr && result.outcome != core::CheckOutcome::kReplayAllowed &&
+          result.outcome != core::CheckOutcome::kReplayDenied &&
+          result.outcome != core::CheckOutcome::kProfileChanged) {
+        result.shadow = std::make_shared<const core::CheckResult>(
+            core::EvaluateCheck(*plan.shadow, history, stored));
+      }
       if (!plan.dry_run) history = core::HistoryAfter(plan, result, history);
     }
     done(result);
@@ -112,6 +118,12 @@ class FakeStore final : public store::Store {
   }
 
   bool healthy() const override { return failure.ok(); }
+
+  // A contact's history as stored.
+  core::History History(const std::string& contact_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return histories_[contact_id];
+  }
 
   // The change feed's entries, in order.
   std::vector<std::vector<std::pair<std::string, std::string>>> feed;
