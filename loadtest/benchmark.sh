@@ -40,11 +40,11 @@ until curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -q "^sendgate_sto
 load --mode=unary --concurrency=64 --duration=3s --warmup=0s --label=warmup > /dev/null
 
 run_seconds="${SECONDS_PER_RUN}s"
-stage "1/9 gRPC ceiling: the empty RPC (Diagnostics.Ping), closed loop"
+stage "1/10 gRPC ceiling: the empty RPC (Diagnostics.Ping), closed loop"
 load --mode=ping --concurrency=256 --duration="$run_seconds" --label=ping_max
 ping_max=$(field ping_max throughput)
 
-stage "2/9 Redis ceiling: redis-benchmark of decide.lua (the command sendgate sends)"
+stage "2/10 Redis ceiling: redis-benchmark of decide.lua (the command sendgate sends)"
 mapfile -t command < <(build/loadtest/sendgate_load --print_redis_benchmark_command)
 redis_single=$(redis-benchmark -p "$redis_port" -n 300000 -c 50 -r 1000000 -q "${command[@]}" \
   | tail -1 | grep -o "[0-9.]* requests per second" | cut -d' ' -f1)
@@ -53,7 +53,7 @@ redis_pipelined=$(redis-benchmark -p "$redis_port" -n 500000 -c 50 -P 16 -r 1000
 echo "one at a time: $redis_single/s, pipelined 16 deep: $redis_pipelined/s"
 redis_max=$(echo "if ($redis_single > $redis_pipelined) $redis_single else $redis_pipelined" | bc)
 
-stage "3/9 unary Decide, closed loop (maximum throughput), with Redis commands per decision"
+stage "3/10 unary Decide, closed loop (maximum throughput), with Redis commands per decision"
 redis config resetstat > /dev/null
 load --mode=unary --concurrency=256 --duration="$run_seconds" --label=unary_max
 decisions=$(( $(field unary_max allow) + $(field unary_max deny) + $(field unary_max defer) ))
@@ -63,16 +63,16 @@ commands_per_decision=$(echo "scale=3; $(total_calls) / $decisions" | bc)
 usec_per_script=$(redis info commandstats | grep -o "cmdstat_fcall:.*usec_per_call=[0-9.]*" | grep -o "usec_per_call=[0-9.]*" | cut -d= -f2)
 
 half=$(echo "$unary_max / 2" | bc)
-stage "4/9 unary Decide, open loop at half the maximum: $half/s"
+stage "4/10 unary Decide, open loop at half the maximum: $half/s"
 load --mode=unary --rate="$half" --duration="$(( SECONDS_PER_RUN + 5 ))s" --warmup=3s --label=unary_half
-stage "4b/9 the empty RPC at the same rate, for comparison"
+stage "4b/10 the empty RPC at the same rate, for comparison"
 load --mode=ping --rate="$half" --duration="$(( SECONDS_PER_RUN + 5 ))s" --warmup=3s --label=ping_half
 
-stage "5/9 DecideStream, closed loop (4 streams, 1024 in flight)"
+stage "5/10 DecideStream, closed loop (4 streams, 1024 in flight)"
 load --mode=stream --streams=4 --concurrency=1024 --duration="$run_seconds" --label=stream_max
 stream_max=$(field stream_max throughput)
 
-stage "6/9 campaign blast: one campaign to $BLAST_CONTACTS contacts through DecideStream"
+stage "6/10 campaign blast: one campaign to $BLAST_CONTACTS contacts through DecideStream"
 memory_before=$(redis info memory | grep -o "^used_memory:[0-9]*" | cut -d: -f2)
 keys_before=$(redis dbsize)
 load --mode=stream --scenario=blast --contacts="$BLAST_CONTACTS" --requests="$BLAST_CONTACTS" \
@@ -81,7 +81,7 @@ memory_after=$(redis info memory | grep -o "^used_memory:[0-9]*" | cut -d: -f2)
 keys_after=$(redis dbsize)
 bytes_per_blast_contact=$(( (memory_after - memory_before) / (keys_after - keys_before) ))
 
-stage "7/9 memory of a contact with 20 sends in the window (MEMORY USAGE, real Redis)"
+stage "7/10 memory of a contact with 20 sends in the window (MEMORY USAGE, real Redis)"
 twenty=$(build/tests/redis_store_redistest --gtest_filter='*Kilobyte*' 2>/dev/null \
   | grep -o "MEMORY USAGE of a contact with 20 sends.*: [0-9]* bytes" | grep -o "[0-9]* bytes" | cut -d' ' -f1)
 echo "$twenty bytes"
@@ -89,10 +89,30 @@ preference_bytes=$(build/tests/preferences_redistest --gtest_filter='*MemoryOfAC
   | grep -o "preferences: [0-9]* bytes; of its consent trail (3 events): [0-9]* bytes")
 echo "$preference_bytes"
 
-stage "8/9 unary Decide, closed loop, with 10% of the calls preference updates (UpdatePreferences)"
+stage "8/10 unary Decide, closed loop, with 10% of the calls preference updates (UpdatePreferences)"
 load --mode=unary --concurrency=256 --duration="$run_seconds" --update_percent=10 --label=unary_updates
 
-stage "9/9 Import of $IMPORT_ROWS rows, 1% bad (the e2e test, its own sendgate and Redis)"
+stage "9/10 unary Decide, closed loop, with a candidate policy in shadow mode (a second sendgate)"
+# The candidate: the example policy with 2 marketing emails a week instead of 3.
+sed 's/^version: .*/version: "shadow-candidate"/; 0,/limit: 3/s//limit: 2/' policies/default.yaml \
+  > "$work/shadow.yaml"
+shadow_grpc=$(( grpc_port + 2 )); shadow_metrics=$(( metrics_port + 2 ))
+build/sendgate --policy=policies/default.yaml --shadow_policy="$work/shadow.yaml" \
+  --redis="127.0.0.1:$redis_port" --listen="127.0.0.1:$shadow_grpc" \
+  --metrics-listen="127.0.0.1:$shadow_metrics" 2> "$work/sendgate-shadow.log" &
+shadow_pid=$!
+pids+=($shadow_pid)
+until curl -sf "http://127.0.0.1:$shadow_metrics/metrics" | grep -q "^sendgate_store_up 1"; do sleep 0.1; done
+redis config resetstat > /dev/null
+build/loadtest/sendgate_load --target="127.0.0.1:$shadow_grpc" --mode=unary --concurrency=256 \
+  --duration="$run_seconds" --label=unary_shadow | tee -a "$out"
+shadow_decisions=$(( $(field unary_shadow allow) + $(field unary_shadow deny) + $(field unary_shadow defer) ))
+shadow_commands=$(echo "scale=3; $(stat fcall) / $shadow_decisions" | bc)
+shadow_compared=$(curl -s "http://127.0.0.1:$shadow_metrics/metrics" | grep "^sendgate_shadow_decisions_total" | tr '\n' ' ')
+kill "$shadow_pid"
+echo "$shadow_commands FCALL per decision; $shadow_compared"
+
+stage "10/10 Import of $IMPORT_ROWS rows, 1% bad (the e2e test, its own sendgate and Redis)"
 import_line=$(SENDGATE_IMPORT_ROWS="$IMPORT_ROWS" build/tests/preferences_e2e_test \
   --gtest_filter='*AnImportCountsEveryRowAndReportsTheBadOnes*' 2>/dev/null | grep "^imported" || echo "import failed")
 echo "$import_line"
@@ -132,7 +152,7 @@ Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to 
 | run | throughput | p50 | p90 | p99 | p99.9 | errors |
 |---|---|---|---|---|---|---|
 EOF
-for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates; do
+for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates unary_shadow; do
   echo "| $label | $(field $label throughput)/s | $(field $label p50_us) µs | $(field $label p90_us) µs | $(field $label p99_us) µs | $(field $label p999_us) µs | $(field $label errors) |" >> docs/BENCHMARKS.md
 done
 cat >> docs/BENCHMARKS.md <<EOF
@@ -146,6 +166,14 @@ their caps, so DEFER is common).
 | empty RPC, closed loop | ${ping_max}/s |
 | redis-benchmark of decide.lua, one at a time | ${redis_single}/s |
 | redis-benchmark of decide.lua, pipelined 16 deep | ${redis_pipelined}/s |
+
+## Shadow mode
+
+A second sendgate, the same policy in force plus a candidate (\`--shadow_policy\`: the example
+policy with 2 marketing emails a week instead of 3), under the closed-loop unary load:
+$(field unary_shadow throughput)/s against $(field unary_max throughput)/s without (run
+\`unary_shadow\` above), ${shadow_commands} FCALL per decision (the candidate's plan rides in
+the same call). Its counters after the run: ${shadow_compared}.
 
 ## Preferences
 

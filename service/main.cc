@@ -280,7 +280,12 @@ int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
                      [&catalog](bool up) {
                        catalog.store_connection_changes.With({up ? "up" : "down"}).Increment();
                      },
-                 .on_library_reload = [&catalog] { catalog.store_library_reloads.With({}).Increment(); }}});
+                 .on_library_reload =
+                     [&catalog] { catalog.store_library_reloads.With({}).Increment(); },
+                 .on_reply =
+                     [&catalog](absl::Duration took) {
+                       catalog.store_call_seconds.Observe(absl::ToDoubleSeconds(took));
+                     }}});
   catalog.store_up.ReadFrom([&store] { return store.healthy() ? 1.0 : 0.0; });
 
   api::PolicyHolder policies(policy);

@@ -38,6 +38,13 @@ Catalog::Catalog()
           std::vector<std::string>{"method"},
           std::vector<double>{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                               0.25, 0.5, 1})),
+      store_call_seconds_(std::make_shared<LatencyHistogram>(
+          "sendgate_store_call_duration_seconds",
+          "Time from writing a command to Redis to reading its reply (network and Redis's "
+          "execution), for every command sendgate sends.",
+          std::vector<std::string>{},
+          std::vector<double>{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                              0.025, 0.05, 0.1, 0.25})),
       store_up_(std::make_shared<ScrapeGauge>(
           "sendgate_store_up", "1 when every Redis connection is established, else 0.")),
       calls_in_progress_(std::make_shared<ScrapeGauge>("sendgate_calls_in_progress",
@@ -59,6 +66,7 @@ Catalog::Catalog()
                        "outcome and category.",
                        {"outcome", "category"})),
       decision_seconds(*decision_seconds_),
+      store_call_seconds(store_call_seconds_->With({})),
       rpcs(Counter(NamedRegistry{*registry_, registered_names_}, "sendgate_grpc_requests_total",
                    "gRPC calls finished, by method and status code.", {"method", "code"})),
       invalid_requests(
@@ -130,6 +138,7 @@ std::vector<prometheus::MetricFamily> Catalog::Collect() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (const prometheus::Collectable* extra :
        {static_cast<const prometheus::Collectable*>(decision_seconds_.get()),
+        static_cast<const prometheus::Collectable*>(store_call_seconds_.get()),
         static_cast<const prometheus::Collectable*>(store_up_.get()),
         static_cast<const prometheus::Collectable*>(calls_in_progress_.get())}) {
     for (prometheus::MetricFamily& family : extra->Collect()) families.push_back(std::move(family));

@@ -53,6 +53,7 @@ class Catalog {
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<std::string> registered_names_;
   std::shared_ptr<LatencyHistogram> decision_seconds_;
+  std::shared_ptr<LatencyHistogram> store_call_seconds_;
   std::shared_ptr<ScrapeGauge> store_up_;
   std::shared_ptr<ScrapeGauge> calls_in_progress_;
 
@@ -62,6 +63,7 @@ class Catalog {
   Labelled<prometheus::Counter> replays;                   // {outcome}
   Labelled<prometheus::Counter> degraded;                  // {outcome, category}
   LatencyHistogram& decision_seconds;                      // {method}
+  LatencyCell& store_call_seconds;                         // Redis round trips
   Labelled<prometheus::Counter> rpcs;                      // {method, code}
   Labelled<prometheus::Counter> invalid_requests;          // {method, field}
   Labelled<prometheus::Counter> store_errors;              // {kind}

@@ -391,6 +391,7 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   if (redis_reply == nullptr) {
     Answer(*pending, StoreError(StoreErrorKind::kUnavailable, "the connection to Redis was lost"));
   } else {
+    if (self->events_.on_reply) self->events_.on_reply(absl::Now() - pending->sent_at);
     Answer(*pending, redis_reply);
   }
   delete pending;

@@ -53,6 +53,8 @@ struct ConnectionOptions {
 struct ConnectionEvents {
   std::function<void(bool connected)> on_state;
   std::function<void()> on_library_reload;  // a function was not found: the library is loaded
+  // Redis answered a command, this long after it was written (its round trip and execution).
+  std::function<void(absl::Duration)> on_reply;
 };
 
 class RedisConnection {
