@@ -61,6 +61,9 @@ ABSL_FLAG(absl::Duration, policy_watch_interval, absl::Seconds(5),
 ABSL_FLAG(std::string, shadow_policy, "",
           "Shadow mode: a candidate policy file evaluated beside --policy on live traffic and "
           "never enforced (missing or empty: none); read again with the policy");
+ABSL_FLAG(int, shadow_percent, 100,
+          "Shadow mode: the share of contacts (by a hash of their id, so always the same ones) "
+          "whose decisions the candidate policy also makes, 1 to 100");
 ABSL_FLAG(std::string, log_level, "info", "Least severity logged: info, warning or error");
 ABSL_FLAG(bool, check_policy, false, "Validate the policy file, print the result and exit");
 
@@ -82,6 +85,7 @@ struct Config {
   absl::Duration policy_watch_interval;
   std::string log_level;
   std::string shadow_policy;
+  int shadow_percent = 100;
 };
 
 // The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
@@ -116,7 +120,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
                 absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
                 absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file),
                 absl::GetFlag(FLAGS_policy_watch_interval), absl::GetFlag(FLAGS_log_level),
-                absl::GetFlag(FLAGS_shadow_policy)};
+                absl::GetFlag(FLAGS_shadow_policy), absl::GetFlag(FLAGS_shadow_percent)};
   const std::string path = absl::GetFlag(FLAGS_config);
   if (!path.empty()) {
     try {
@@ -134,6 +138,7 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
         else if (key == "suppression_key_file") config.suppression_key_file = value;
         else if (key == "log_level") config.log_level = value;
         else if (key == "shadow_policy") config.shadow_policy = value;
+        else if (key == "shadow_percent" && absl::SimpleAtoi(value, &config.shadow_percent)) {}
         else if (key == "policy_watch_interval" &&
                  absl::ParseDuration(value, &config.policy_watch_interval)) {}
         else {
@@ -156,6 +161,10 @@ absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
   Override(given, FLAGS_policy_watch_interval, config.policy_watch_interval);
   Override(given, FLAGS_log_level, config.log_level);
   Override(given, FLAGS_shadow_policy, config.shadow_policy);
+  Override(given, FLAGS_shadow_percent, config.shadow_percent);
+  if (config.shadow_percent < 1 || config.shadow_percent > 100) {
+    return absl::InvalidArgumentError("shadow_percent must be from 1 to 100");
+  }
   if (config.policy_watch_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("policy_watch_interval must be 0 (never) or positive");
   }
@@ -324,7 +333,8 @@ int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
   api::Decider decider(store, clock, api::DeciderOptions{.store_timeout = config.redis_timeout},
                        hasher, profiles);
   api::ArbiterService arbiter(
-      api::ArbiterParts{decider, store, policies, clock, decision_metrics, admission, shadow});
+      api::ArbiterParts{decider, store, policies, clock, decision_metrics, admission, shadow,
+                        config.shadow_percent});
 
   api::PreferenceUpdater updater(store, hasher, profiles, clock);
   api::PreferencesService preferences(api::PreferencesParts{

@@ -7,6 +7,7 @@
 #include "service/api/request_validation.h"
 #include "service/api/unary_call.h"
 #include "service/api/wire.h"
+#include "service/core/names.h"
 #include "service/core/pressure.h"
 #include "service/store/store_error.h"
 
@@ -53,7 +54,8 @@ void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time cal
   const bool dry_run = message->dry_run;
   std::optional<Shadow> shadow;
   if (std::shared_ptr<const core::Policy> candidate = parts_.shadow.Current();
-      candidate != nullptr && !dry_run) {
+      candidate != nullptr && !dry_run &&
+      static_cast<int>(core::NameId(request.contact_id()) % 100) < parts_.shadow_percent) {
     shadow = ShadowOf(request, policy, std::move(candidate), started);
   }
   parts_.decider.Decide(

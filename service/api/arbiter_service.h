@@ -22,8 +22,10 @@ struct ArbiterParts {
   const Clock& clock;
   DecisionMetrics& metrics;
   Admission& admission;
-  // Shadow mode's candidate policy (null: none), decided beside the policy in force.
+  // Shadow mode's candidate policy (null: none), decided beside the policy in force for the
+  // contacts of `shadow_percent` percent of the contact-id space (the same contacts always).
   const PolicyHolder& shadow;
+  int shadow_percent = 100;
 };
 
 using RawArbiterService = v1::Arbiter::WithRawCallbackMethod_Decide<

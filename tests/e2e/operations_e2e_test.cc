@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "sendgate/v1/admin.grpc.pb.h"
 #include "sendgate/v1/preferences.grpc.pb.h"
+#include "service/core/names.h"
 #include "tests/e2e/fixture.h"
 
 namespace sendgate::testing {
@@ -385,8 +386,7 @@ TEST_F(OperationsTest, ShadowModeCountsTheDifferencesAKnownCandidateMustProduce)
   const std::string metrics = MetricsText();
   EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_decisions_total{result=\"same\"} 2\n"));
   EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_decisions_total{result=\"different\"} 2\n"));
-  EXPECT_THAT(metrics,
-              HasSubstr("sendgate_shadow_decisions_total{result=\"not_compared\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_decisions_total{result=\"not_compared\"} 1\n"));
   EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_differences_total{active=\"allow\","
                                  "rule=\"email-marketing-7d\",shadow=\"defer\"} 2\n"));
   EXPECT_THAT(metrics, HasSubstr("sendgate_shadow_policy_info{version=\"candidate\"} 1\n"));
@@ -401,6 +401,25 @@ TEST_F(OperationsTest, ShadowModeCountsTheDifferencesAKnownCandidateMustProduce)
   EXPECT_EQ(GetPolicy().shadow_version(), "");
   Decide(Email("e9", "contact-9"));
   EXPECT_THAT(MetricsText(), HasSubstr("sendgate_shadow_decisions_total{result=\"same\"} 2\n"));
+}
+
+// --shadow_percent: the candidate decides for that share of the contacts only, always the same.
+TEST_F(OperationsTest, ShadowModeOnAShareOfTheContacts) {
+  const std::string candidate = dir_.path() + "/shadow.yaml";
+  std::ofstream(candidate) << PolicyVersion("candidate", 1);
+  sendgate_.reset();
+  StartSendgate({}, {"--shadow_policy=" + candidate, "--shadow_percent=30"});
+  int sampled = 0;
+  for (int i = 0; i < 200; ++i) {
+    const std::string contact = "sampled-" + std::to_string(i);
+    Decide(Email("m" + std::to_string(i), contact));
+    sampled += core::NameId(contact) % 100 < 30;
+  }
+  ASSERT_GT(sampled, 20);
+  ASSERT_LT(sampled, 100);
+  EXPECT_THAT(
+      MetricsText(),
+      HasSubstr(absl::StrCat("sendgate_shadow_decisions_total{result=\"same\"} ", sampled, "\n")));
 }
 
 // A real Prometheus (the Debian package) scrapes sendgate, and its query API returns the
