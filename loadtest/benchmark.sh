@@ -97,10 +97,13 @@ stage "9/10 unary Decide, closed loop, with a candidate policy in shadow mode (a
 sed 's/^version: .*/version: "shadow-candidate"/; 0,/limit: 3/s//limit: 2/' policies/default.yaml \
   > "$work/shadow.yaml"
 shadow_grpc=$(( grpc_port + 2 )); shadow_metrics=$(( metrics_port + 2 ))
-# shadow_run LABEL PERCENT: a sendgate with the candidate on PERCENT% of the contacts, loaded.
+# shadow_run LABEL PERCENT: a sendgate with the candidate on PERCENT% of the contacts (0: no
+# candidate), loaded.
 shadow_run() {
-  build/sendgate --policy=policies/default.yaml --shadow_policy="$work/shadow.yaml" \
-    --shadow_percent="$2" --redis="127.0.0.1:$redis_port" --listen="127.0.0.1:$shadow_grpc" \
+  local candidate=(--shadow_policy="$work/shadow.yaml" --shadow_percent="$2")
+  [ "$2" -eq 0 ] && candidate=()
+  build/sendgate --policy=policies/default.yaml "${candidate[@]}" \
+    --redis="127.0.0.1:$redis_port" --listen="127.0.0.1:$shadow_grpc" \
     --metrics-listen="127.0.0.1:$shadow_metrics" 2> "$work/sendgate-shadow.log" &
   local pid=$!
   pids+=($pid)
@@ -115,6 +118,7 @@ shadow_run() {
   kill "$pid"; wait "$pid" 2> /dev/null || true
   echo "$shadow_commands FCALL per decision; $shadow_compared"
 }
+shadow_run unary_unshadowed 0
 shadow_run unary_shadow10 10
 shadow10_commands=$shadow_commands
 shadow_run unary_shadow 100
@@ -159,7 +163,7 @@ Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to 
 | run | throughput | p50 | p90 | p99 | p99.9 | errors |
 |---|---|---|---|---|---|---|
 EOF
-for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates unary_shadow unary_shadow10; do
+for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates unary_unshadowed unary_shadow10 unary_shadow; do
   echo "| $label | $(field $label throughput)/s | $(field $label p50_us) µs | $(field $label p90_us) µs | $(field $label p99_us) µs | $(field $label p999_us) µs | $(field $label errors) |" >> docs/BENCHMARKS.md
 done
 cat >> docs/BENCHMARKS.md <<EOF
@@ -176,9 +180,10 @@ their caps, so DEFER is common).
 
 ## Shadow mode
 
-A second sendgate, the same policy in force plus a candidate (\`--shadow_policy\`: the example
-policy with 2 marketing emails a week instead of 3), under the closed-loop unary load, against
-$(field unary_max throughput)/s without (run \`unary_max\`):
+A second sendgate started three times in a row on the same Redis, under the closed-loop unary
+load: without a candidate (\`unary_unshadowed\`, $(field unary_unshadowed throughput)/s), then with
+a candidate (\`--shadow_policy\`: the example policy with 2 marketing emails a week instead of 3)
+on 10% of the contacts, then on every decision:
 
 - candidate on every decision (\`unary_shadow\`): $(field unary_shadow throughput)/s,
   ${shadow_commands} FCALL per decision; counters after the run: ${shadow_compared};
