@@ -31,6 +31,7 @@ enum class ReasonCode : uint8_t {
   kSuppressed = 9,
   kPaused = 10,
   kContactFrequency = 11,
+  kQuietHours = 12,
 };
 
 // A counted record matches when its id for `field` is one of `ids`.
@@ -98,6 +99,9 @@ struct CheckPlan {
   absl::Time now;
   // Evaluate only: nothing is written (the store calls a read-only function).
   bool dry_run = false;
+  // Quiet hours: the message cannot go out before this instant, and the plan checks the
+  // contact's state as it will be then, as a dry run (InfinitePast: it can go out now).
+  absl::Time opens_at = absl::InfinitePast();
   // Shadow mode: the candidate policy's plan for the same message, evaluated on the same
   // stored state in the same call, never recorded (null: no candidate, or it needs no store).
   std::shared_ptr<const CheckPlan> shadow;

@@ -120,6 +120,30 @@ using StoreRuleReasons = void (*)(const Policy&, const Message&, const CheckPlan
 // rule on the contact's stored state adds its own here (and its part of decide.lua).
 constexpr StoreRuleReasons kStoreRules[] = {&PreferenceReasons, &CapReasons};
 
+// A DEFER's retry_at moved to the next instant quiet hours allow, or a DENY when that is too
+// late. (Redis saw a DEFER, which it does not record: this DENY is not replayed.) Room that a
+// cap or a pause finds stays once found, so that instant satisfies every rule at once.
+void QuietRetry(const Policy& policy, const Message& message, const CheckPlan& plan,
+                Decision& decision) {
+  const Opening opening = NextOpening(policy, message, *decision.retry_at);
+  if (opening.rule == nullptr) {
+    // Held now by quiet hours too, though not at the retry: say so.
+    if (plan.opens_at != absl::InfinitePast()) {
+      decision.reasons.push_back(QuietReason(
+          message, NextOpening(policy, message, std::max(message.send_at, plan.now)), false));
+    }
+    return;
+  }
+  const bool too_late = opening.at > DenyAfter(policy, message);
+  decision.reasons.push_back(QuietReason(message, opening, too_late));
+  if (too_late) {
+    decision.outcome = Outcome::kDeny;
+    decision.retry_at.reset();
+  } else {
+    decision.retry_at = opening.at;
+  }
+}
+
 Decision ReplayDecision(const Message& message, const CheckResult& result) {
   Decision decision{.replayed = true};
   if (result.outcome == CheckOutcome::kReplayAllowed) {
@@ -144,7 +168,22 @@ std::string LocalTime(absl::Time at, absl::TimeZone zone) {
 std::variant<Decision, CheckPlan> StartDecision(const Policy& policy, const Message& message,
                                                 absl::Time now) {
   if (std::optional<Decision> decision = DecideStateless(policy, message, now)) return *decision;
-  return PlanCheck(policy, message, now);
+  const Opening opening = NextOpening(policy, message, std::max(message.send_at, now));
+  if (opening.rule == nullptr) return PlanCheck(policy, message, now);
+  // Quiet hours: the message waits for the opening, or cannot wait that long.
+  const absl::Time deny_after = DenyAfter(policy, message);
+  if (opening.at > deny_after) {
+    return Decision{.outcome = Outcome::kDeny, .reasons = {QuietReason(message, opening, true)}};
+  }
+  // The contact's state as it will be at the opening, recording nothing: the answer is a
+  // DEFER to the opening, or to the first instant after it that every rule allows.
+  Message at_opening = message;
+  at_opening.send_at = opening.at;
+  at_opening.dry_run = true;
+  CheckPlan plan = PlanCheck(policy, at_opening, now);
+  plan.deny_after = deny_after;
+  plan.opens_at = opening.at;
+  return plan;
 }
 
 Decision DecisionFromCheck(const Policy& policy, const Message& message, const CheckPlan& plan,
@@ -154,7 +193,13 @@ Decision DecisionFromCheck(const Policy& policy, const Message& message, const C
     case CheckOutcome::kReplayDenied:
       return ReplayDecision(message, result);
     case CheckOutcome::kAllowed:
-      return Decision{.outcome = Outcome::kAllow};
+      if (plan.opens_at == absl::InfinitePast()) return Decision{.outcome = Outcome::kAllow};
+      return Decision{.outcome = Outcome::kDefer,
+                      .reasons = {QuietReason(message, NextOpening(policy, message,
+                                                                   std::max(message.send_at,
+                                                                            plan.now)),
+                                              false)},
+                      .retry_at = plan.opens_at};
     case CheckOutcome::kDeferred:
     case CheckOutcome::kDenied:
       break;
@@ -168,6 +213,7 @@ Decision DecisionFromCheck(const Policy& policy, const Message& message, const C
   for (StoreRuleReasons rule : kStoreRules) {
     rule(policy, message, plan, result, decision.reasons);
   }
+  if (decision.outcome == Outcome::kDefer) QuietRetry(policy, message, plan, decision);
   return decision;
 }
 
@@ -186,7 +232,8 @@ Decision FailModeDecision(const Policy& policy, const Message& message, absl::Ti
       absl::StrAppend(&text, "; ", category.name, " messages are denied then (fail-closed).");
       break;
     case FailMode::kDefer: {
-      const absl::Time retry_at = now + policy.store_failure_retry;
+      const absl::Time retry_at =
+          NextOpening(policy, message, now + policy.store_failure_retry).at;
       const bool too_late = retry_at > DenyAfter(policy, message);
       decision.outcome = too_late ? Outcome::kDeny : Outcome::kDefer;
       if (!too_late) decision.retry_at = retry_at;

@@ -163,6 +163,7 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
 }
 
 History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const History& history) {
+  if (plan.dry_run) return history;  // a dry run (or a message held by quiet hours) writes nothing
   History after = history;
   if (result.outcome == CheckOutcome::kAllowed) {
     Append(plan, plan.exempt ? after.exempt : after.main, plan.send);

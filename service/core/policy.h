@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include "service/core/quiet_hours.h"
 #include "absl/strings/string_view.h"
 #include <vector>
 
@@ -48,6 +49,8 @@ struct Exemptions {
   bool pause = false;
   // The contact's own maximum per channel; its sends do not count against it either.
   bool contact_frequency = false;
+  // Quiet hours and holidays.
+  bool quiet_hours = false;
 };
 
 struct Category {
@@ -95,6 +98,8 @@ struct Policy {
   // The segments a request or a contact's profile may name; empty: any.
   std::vector<std::string> segments;
   std::vector<Cap> caps;
+  std::vector<HolidayCalendar> holidays;
+  std::vector<QuietHours> quiet_hours;
 
   // How long history is kept: the longest cap reach and the idempotency window.
   absl::Duration Retention() const;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -12,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "service/core/names.h"
 #include "service/policy/duration.h"
@@ -31,11 +33,11 @@ const std::vector<absl::string_view> kTopKeys = {
     "version",         "timezone",         "week_starts",      "max_delay",
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
     "channels",        "categories",       "subscriptions",    "segments",
-    "caps"};
+    "caps",            "holidays",         "quiet_hours"};
 const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure"};
 const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
 const std::vector<absl::string_view> kExemptions = {"caps", "opt_out", "subscriptions", "pause",
-                                                    "contact_frequency"};
+                                                    "contact_frequency", "quiet_hours"};
 
 // The flag of `exemptions` an exempt_from value names, or nullptr.
 bool* ExemptionNamed(core::Exemptions& exemptions, absl::string_view name) {
@@ -44,6 +46,7 @@ bool* ExemptionNamed(core::Exemptions& exemptions, absl::string_view name) {
   if (name == "subscriptions") return &exemptions.subscriptions;
   if (name == "pause") return &exemptions.pause;
   if (name == "contact_frequency") return &exemptions.contact_frequency;
+  if (name == "quiet_hours") return &exemptions.quiet_hours;
   return nullptr;
 }
 const std::vector<absl::string_view> kCapKeys = {
@@ -491,6 +494,223 @@ void ReadCaps(Reader& reader, const YAML::Node& node, const Declared& declared,
   }
 }
 
+// --- Holidays and quiet hours ---
+
+const std::vector<absl::string_view> kHolidayKeys = {"builtin", "dates"};
+const std::vector<absl::string_view> kQuietKeys = {"id", "description", "channels",
+                                                   "categories", "allowed", "closed_on"};
+constexpr absl::string_view kDayNames[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+std::vector<core::HolidayCalendar> ReadHolidays(Reader& reader, const YAML::Node& node) {
+  std::vector<core::HolidayCalendar> calendars;
+  if (!reader.IsMap(node, "holidays")) return calendars;
+  reader.CheckUnique(node, "holidays");
+  for (const auto& entry : node) {
+    core::HolidayCalendar calendar{.name = reader.Name(entry.first, "holiday calendar").value_or("")};
+    const YAML::Node& body = entry.second;
+    if (!reader.IsMap(body, "a holiday calendar")) continue;
+    reader.CheckKeys(body, kHolidayKeys, absl::StrCat("holiday calendar '", calendar.name, "'"));
+    if (body["builtin"]) {
+      const std::string builtin = reader.Scalar(body["builtin"], "builtin").value_or("");
+      if (builtin == "france") {
+        calendar.french_public_holidays = true;
+      } else {
+        reader.Error(body["builtin"], absl::StrCat("unknown holiday calendar '", builtin,
+                                                   "' (builtin accepts: france)"));
+      }
+    }
+    for (const YAML::Node& date : reader.List(body["dates"], "dates")) {
+      absl::CivilDay day;
+      const std::string text = reader.Scalar(date, "a date").value_or("");
+      if (!absl::ParseCivilTime(text, &day) || text.size() != 10) {
+        reader.Error(date, absl::StrCat("a date must be YYYY-MM-DD, not '", text, "'"));
+        continue;
+      }
+      calendar.dates.insert(day);
+    }
+    if (!body["builtin"] && !body["dates"]) {
+      reader.Error(body, absl::StrCat("holiday calendar '", calendar.name,
+                                      "' has neither builtin nor dates"));
+    }
+    calendars.push_back(std::move(calendar));
+  }
+  return calendars;
+}
+
+// The days a key of `allowed` names: mon ... sun, a range such as mon-fri, or daily.
+std::vector<int> ReadDays(Reader& reader, const YAML::Node& key) {
+  const std::string text = key.as<std::string>("");
+  auto index = [](absl::string_view name) {
+    for (int i = 0; i < 7; ++i) {
+      if (kDayNames[i] == name) return i;
+    }
+    return -1;
+  };
+  if (text == "daily") return {0, 1, 2, 3, 4, 5, 6};
+  const size_t dash = text.find('-');
+  const int first = index(text.substr(0, dash));
+  const int last = dash == std::string::npos ? first : index(text.substr(dash + 1));
+  if (first < 0 || last < first) {
+    reader.Error(key, absl::StrCat("'", text, "' is not a day or a range of days (mon, tue, wed, "
+                                   "thu, fri, sat, sun, a range such as mon-fri, or daily)"));
+    return {};
+  }
+  std::vector<int> days;
+  for (int day = first; day <= last; ++day) days.push_back(day);
+  return days;
+}
+
+// "08:00-20:00" as minutes of the day; 24:00 ends a day.
+std::optional<core::DayWindow> ReadDayWindow(Reader& reader, const YAML::Node& node) {
+  const std::string text = reader.Scalar(node, "a time window").value_or("");
+  int from_h = -1, from_m = -1, to_h = -1, to_m = -1;
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%2d:%2d-%2d:%2d%c", &from_h, &from_m, &to_h, &to_m, &extra) != 4 ||
+      from_h < 0 || from_h > 23 || from_m < 0 || from_m > 59 || to_h < 0 || to_h > 24 ||
+      to_m < 0 || to_m > 59 || (to_h == 24 && to_m != 0)) {
+    reader.Error(node, absl::StrCat("a time window must be HH:MM-HH:MM such as 08:00-20:00, not '",
+                                    text, "'"));
+    return std::nullopt;
+  }
+  core::DayWindow window{.from = from_h * 60 + from_m, .to = to_h * 60 + to_m};
+  if (window.from >= window.to) {
+    reader.Error(node, absl::StrCat("time window '", text, "' ends before it starts; a window "
+                                    "across midnight is two, such as 20:00-24:00 and 00:00-08:00 "
+                                    "on the next day"));
+    return std::nullopt;
+  }
+  return window;
+}
+
+std::string WindowText(const core::DayWindow& window) {
+  return absl::StrFormat("%02d:%02d-%02d:%02d", window.from / 60, window.from % 60, window.to / 60,
+                         window.to % 60);
+}
+
+// Fills rule.allowed from the `allowed` mapping, refusing overlapping windows.
+void ReadAllowed(Reader& reader, const YAML::Node& node, core::QuietHours& rule) {
+  if (!reader.IsMap(node, "allowed")) return;
+  reader.CheckUnique(node, "allowed");
+  for (const auto& entry : node) {
+    const std::vector<int> days = ReadDays(reader, entry.first);
+    for (const YAML::Node& item : reader.List(entry.second, "allowed windows")) {
+      std::optional<core::DayWindow> window = ReadDayWindow(reader, item);
+      if (!window) continue;
+      for (int day : days) {
+        for (const core::DayWindow& other : rule.allowed[day]) {
+          if (window->from < other.to && other.from < window->to) {
+            reader.Error(item, absl::StrCat(WindowText(*window), " overlaps ", WindowText(other),
+                                            " on ", kDayNames[day]));
+          }
+        }
+        rule.allowed[day].push_back(*window);
+      }
+    }
+  }
+  bool any = false;
+  for (std::vector<core::DayWindow>& windows : rule.allowed) {
+    std::sort(windows.begin(), windows.end(),
+              [](const core::DayWindow& a, const core::DayWindow& b) { return a.from < b.from; });
+    any = any || !windows.empty();
+  }
+  if (!any) {
+    reader.Error(node, absl::StrCat("quiet hours '", rule.id, "' allow no time on any day: its "
+                                    "messages could never go out"));
+  }
+}
+
+// "mon-sat 08:00-20:00; not on fr-public": the rule in words, for reasons.
+std::string DescribeQuietHours(const core::QuietHours& rule,
+                               const std::vector<core::HolidayCalendar>& calendars) {
+  std::vector<std::string> parts;
+  for (int day = 0; day < 7;) {
+    int last = day;
+    while (last + 1 < 7 && rule.allowed[last + 1] == rule.allowed[day]) ++last;
+    if (!rule.allowed[day].empty()) {
+      std::vector<std::string> windows;
+      for (const core::DayWindow& window : rule.allowed[day]) windows.push_back(WindowText(window));
+      const std::string days =
+          day == 0 && last == 6
+              ? "daily"
+              : absl::StrCat(kDayNames[day], last > day ? "-" : "", last > day ? kDayNames[last] : "");
+      parts.push_back(absl::StrCat(days, " ", absl::StrJoin(windows, ", ")));
+    }
+    day = last + 1;
+  }
+  std::string text = absl::StrCat("Allowed ", absl::StrJoin(parts, "; "));
+  for (int calendar : rule.closed_on) {
+    absl::StrAppend(&text, "; closed on ", calendars[calendar].name);
+  }
+  return text;
+}
+
+// Indices of the declared names a list gives.
+template <typename T>
+std::vector<int> ReadIndices(Reader& reader, const YAML::Node& node, absl::string_view what,
+                             const std::vector<T>& declared) {
+  std::vector<int> indices;
+  for (const YAML::Node& item : reader.List(node, what)) {
+    const std::string name = reader.Scalar(item, what).value_or("");
+    const auto it = std::find_if(declared.begin(), declared.end(),
+                                 [&](const T& each) { return each.name == name; });
+    if (it == declared.end()) {
+      reader.Error(item, absl::StrCat("'", name, "' is not a declared ", what));
+      continue;
+    }
+    indices.push_back(static_cast<int>(it - declared.begin()));
+  }
+  return indices;
+}
+
+std::vector<core::QuietHours> ReadQuietHours(Reader& reader, const YAML::Node& node,
+                                             const core::Policy& policy) {
+  std::vector<core::QuietHours> rules;
+  if (!node.IsSequence()) {
+    reader.Error(node, "quiet_hours must be a list of rules");
+    return rules;
+  }
+  for (const YAML::Node& item : node) {
+    if (!reader.IsMap(item, "a quiet-hours rule")) continue;
+    core::QuietHours rule;
+    if (item["id"]) {
+      rule.id = reader.Name(item["id"], "quiet-hours id").value_or("");
+    } else {
+      reader.Error(item, "a quiet-hours rule needs an id (such as sms-marketing-hours)");
+    }
+    reader.CheckKeys(item, kQuietKeys, absl::StrCat("quiet hours '", rule.id, "'"));
+    const bool taken =
+        std::any_of(rules.begin(), rules.end(), [&](const auto& r) { return r.id == rule.id; }) ||
+        std::any_of(policy.caps.begin(), policy.caps.end(),
+                    [&](const core::Cap& cap) { return cap.id == rule.id; });
+    if (taken && !rule.id.empty()) {
+      reader.Error(item["id"], absl::StrCat("id '", rule.id, "' is used twice"));
+    }
+    rule.channels = ReadIndices(reader, item["channels"], "channel", policy.channels);
+    rule.categories = ReadIndices(reader, item["categories"], "category", policy.categories);
+    if (item["allowed"]) {
+      ReadAllowed(reader, item["allowed"], rule);
+    } else {
+      reader.Error(item, absl::StrCat("quiet hours '", rule.id, "' need allowed windows"));
+    }
+    for (const YAML::Node& name : reader.List(item["closed_on"], "closed_on")) {
+      const std::string text = reader.Scalar(name, "closed_on").value_or("");
+      const auto it = std::find_if(policy.holidays.begin(), policy.holidays.end(),
+                                   [&](const core::HolidayCalendar& c) { return c.name == text; });
+      if (it == policy.holidays.end()) {
+        reader.Error(name, absl::StrCat("unknown holiday calendar '", text,
+                                        "' (declare it under holidays)"));
+        continue;
+      }
+      rule.closed_on.push_back(static_cast<int>(it - policy.holidays.begin()));
+    }
+    rule.description = item["description"]
+                           ? reader.Value(item["description"], "description").value_or("")
+                           : DescribeQuietHours(rule, policy.holidays);
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
 std::optional<absl::Weekday> ReadWeekday(Reader& reader, const YAML::Node& node) {
   static constexpr std::pair<absl::string_view, absl::Weekday> kDays[] = {
       {"monday", absl::Weekday::monday},     {"tuesday", absl::Weekday::tuesday},
@@ -587,6 +807,10 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
            Declared{policy->channels, policy->categories, policy->subscriptions,
                     policy->segments},
            policy->caps);
+  if (root["holidays"]) policy->holidays = ReadHolidays(reader, root["holidays"]);
+  if (root["quiet_hours"]) {
+    policy->quiet_hours = ReadQuietHours(reader, root["quiet_hours"], *policy);
+  }
   if (!reader.ok()) return reader.Status();
   if (policy->version.empty()) policy->version = ContentVersion(yaml);
   return std::shared_ptr<const core::Policy>(std::move(policy));

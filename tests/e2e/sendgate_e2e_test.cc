@@ -87,6 +87,35 @@ TEST_F(SendgateTest, TheRulesOfTheExamplePolicy) {
   EXPECT_EQ(Decide(sixth).reasons(0).rule_id(), "all-marketing-7d");
 }
 
+// Quiet hours over gRPC: marketing SMS 08:00-20:00 every day in the contact's zone. An SMS for
+// 03:00 Paris time waits until 08:00 that day, with the rule and the next opening in its reason.
+TEST_F(SendgateTest, QuietHoursDeferAnSmsToTheMorning) {
+  std::ifstream in(policy_path_);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  text += "quiet_hours:\n  - id: sms-hours\n    channels: [sms]\n    categories: [marketing]\n"
+          "    allowed: {daily: [\"08:00-20:00\"]}\n";
+  std::ofstream(policy_path_, std::ios::trunc) << text;
+  sendgate_.reset();
+  StartSendgate();
+  absl::TimeZone paris;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/Paris", &paris));
+  const absl::CivilDay day = absl::ToCivilDay(absl::Now(), paris) + 2;
+  v1::DecideRequest sms = Email("night-sms");
+  sms.set_channel("sms");
+  sms.set_timezone("Europe/Paris");
+  *sms.mutable_send_at() = Stamp(absl::FromCivil(absl::CivilMinute(day) + 3 * 60, paris));
+  const v1::DecideResponse answer = Decide(sms);
+  EXPECT_EQ(answer.outcome(), v1::DEFER);
+  EXPECT_EQ(FromStamp(answer.retry_at()), absl::FromCivil(absl::CivilMinute(day) + 8 * 60, paris));
+  ASSERT_EQ(answer.reasons_size(), 1);
+  EXPECT_EQ(answer.reasons(0).code(), v1::Reason::QUIET_HOURS);
+  EXPECT_EQ(answer.reasons(0).rule_id(), "sms-hours");
+  EXPECT_THAT(answer.reasons(0).message(), ::testing::HasSubstr("Allowed daily 08:00-20:00"));
+  // Nothing was counted: the same SMS at 09:00 is allowed.
+  *sms.mutable_send_at() = Stamp(absl::FromCivil(absl::CivilMinute(day) + 9 * 60, paris));
+  EXPECT_EQ(Decide(sms).outcome(), v1::ALLOW);
+}
+
 TEST_F(SendgateTest, InvalidRequestsNameTheField) {
   struct Case {
     std::function<void(v1::DecideRequest&)> spoil;

@@ -38,7 +38,7 @@ class FakeStore final : public store::Store {
         result.shadow = std::make_shared<const core::CheckResult>(
             core::EvaluateCheck(*plan.shadow, history, stored));
       }
-      if (!plan.dry_run) history = core::HistoryAfter(plan, result, history);
+      history = core::HistoryAfter(plan, result, history);
     }
     done(result);
   }

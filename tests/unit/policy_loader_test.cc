@@ -106,6 +106,69 @@ TEST(PolicyLoaderTest, StructureMistakes) {
               HasSubstr("p.yaml:4:23: on_store_failure must be allow, deny or defer, not 'pray'"));
 }
 
+TEST(PolicyLoaderTest, QuietHoursAndHolidaysLoad) {
+  absl::StatusOr<std::shared_ptr<const core::Policy>> policy =
+      ParsePolicy(std::string(kHead) + R"yaml(holidays:
+  fr: {builtin: france}
+  shop: {dates: [2026-12-24, 2026-12-31]}
+quiet_hours:
+  - id: phone-hours
+    channels: [sms]
+    categories: [marketing]
+    allowed:
+      mon-fri: ["10:00-13:00", "14:00-20:00"]
+      sat: ["10:00-12:00"]
+    closed_on: [fr, shop]
+)yaml",
+                  "p.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  const core::QuietHours& rule = (*policy)->quiet_hours.at(0);
+  EXPECT_EQ(rule.allowed[0], (std::vector<core::DayWindow>{{600, 780}, {840, 1200}}));
+  EXPECT_EQ(rule.allowed[5], (std::vector<core::DayWindow>{{600, 720}}));
+  EXPECT_TRUE(rule.allowed[6].empty());
+  EXPECT_EQ(rule.closed_on, (std::vector<int>{0, 1}));
+  EXPECT_EQ(rule.description,
+            "Allowed mon-fri 10:00-13:00, 14:00-20:00; sat 10:00-12:00; closed on fr; closed on "
+            "shop");
+  EXPECT_TRUE((*policy)->holidays[1].Contains(absl::CivilDay(2026, 12, 31)));
+}
+
+TEST(PolicyLoaderTest, QuietHoursMistakesAreReportedWithTheirPosition) {
+  const std::string errors = Errors(std::string(kHead) + R"yaml(holidays:
+  fr: {builtin: belgium}
+  empty: {}
+  bad: {dates: [2026-02-30]}
+caps:
+  - {id: dup, window: 1d, limit: 1}
+quiet_hours:
+  - id: dup
+    channels: [fax]
+    allowed:
+      mon-fry: ["08:00-20:00"]
+      tue: ["20:00-08:00", "08:00-12:00", "11:00-13:00", "25:00-26:00"]
+    closed_on: [nowhere]
+  - id: never
+    allowed: {}
+)yaml");
+  for (const char* expected :
+       {"p.yaml:7:17: unknown holiday calendar 'belgium' (builtin accepts: france)",
+        "p.yaml:8:10: holiday calendar 'empty' has neither builtin nor dates",
+        "p.yaml:9:17: a date must be YYYY-MM-DD, not '2026-02-30'",
+        "p.yaml:13:9: id 'dup' is used twice",
+        "p.yaml:14:16: 'fax' is not a declared channel",
+        "p.yaml:16:7: 'mon-fry' is not a day or a range of days",
+        "p.yaml:17:13: time window '20:00-08:00' ends before it starts; a window across "
+        "midnight is two, such as 20:00-24:00 and 00:00-08:00 on the next day",
+        "p.yaml:17:43: 11:00-13:00 overlaps 08:00-12:00 on tue",
+        "p.yaml:17:58: a time window must be HH:MM-HH:MM such as 08:00-20:00, not '25:00-26:00'",
+        "p.yaml:18:17: unknown holiday calendar 'nowhere' (declare it under holidays)",
+        "p.yaml:20:14: quiet hours 'never' allow no time on any day: its messages could never "
+        "go out"}) {
+    EXPECT_THAT(errors, HasSubstr(expected));
+  }
+  EXPECT_THAT(errors, ::testing::Not(HasSubstr("'fr' has neither")));
+}
+
 TEST(PolicyLoaderTest, AMissingFileIsNamed) {
   absl::StatusOr<std::shared_ptr<const core::Policy>> policy = LoadPolicyFile("/nonexistent.yaml");
   ASSERT_FALSE(policy.ok());

@@ -1,0 +1,233 @@
+// Quiet hours and holidays: allowed windows per day in the contact's zone, across midnight and
+// both DST changes (Europe/Paris, America/New_York), the French public holidays, and retry_at
+// when quiet hours and caps hold a message at once.
+#include "service/core/quiet_hours.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_replace.h"
+#include "service/core/decision.h"
+#include "service/policy/time_zones.h"
+#include "tests/unit/core_harness.h"
+
+namespace sendgate::testing {
+namespace {
+
+using core::Outcome;
+using core::ReasonCode;
+
+absl::CivilDay Day(int y, int m, int d) { return absl::CivilDay(y, m, d); }
+
+TEST(FrenchHolidaysTest, MatchTheOfficialDates2026To2030) {
+  // service-public.fr, "Jours fériés": Easter Monday, Ascension and Whit Monday move with Easter.
+  const std::vector<std::array<int, 3>> movable = {
+      {2026, 4, 6},  {2026, 5, 14}, {2026, 5, 25}, {2027, 3, 29}, {2027, 5, 6},
+      {2027, 5, 17}, {2028, 4, 17}, {2028, 5, 25}, {2028, 6, 5},  {2029, 4, 2},
+      {2029, 5, 10}, {2029, 5, 21}, {2030, 4, 22}, {2030, 5, 30}, {2030, 6, 10}};
+  for (int year = 2026; year <= 2030; ++year) {
+    std::vector<absl::CivilDay> expected = {Day(year, 1, 1),   Day(year, 5, 1),  Day(year, 5, 8),
+                                            Day(year, 7, 14),  Day(year, 8, 15), Day(year, 11, 1),
+                                            Day(year, 11, 11), Day(year, 12, 25)};
+    for (const auto& [y, m, d] : movable) {
+      if (y == year) expected.push_back(Day(y, m, d));
+    }
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(core::FrenchPublicHolidays(year), expected) << year;
+  }
+  EXPECT_EQ(core::EasterSunday(2026), Day(2026, 4, 5));
+  EXPECT_EQ(core::EasterSunday(2030), Day(2030, 4, 21));
+}
+
+core::QuietHours Rule(std::vector<int> days, std::vector<core::DayWindow> windows) {
+  core::QuietHours rule{.id = "test"};
+  for (int day : days) rule.allowed[day] = windows;
+  return rule;
+}
+
+absl::TimeZone Zone(const char* name) { return *policy::FindTimeZone(name); }
+
+absl::Time Local(const char* zone, int y, int m, int d, int h, int min = 0) {
+  return absl::FromCivil(absl::CivilMinute(y, m, d, h, min), Zone(zone));
+}
+
+const std::vector<int> kMonToSat = {0, 1, 2, 3, 4, 5};
+const core::DayWindow kEightToEight{8 * 60, 20 * 60};
+
+TEST(QuietHoursTest, TheNightAndSundayWaitForTheNextOpening) {
+  const core::QuietHours rule = Rule(kMonToSat, {kEightToEight});
+  const char* paris = "Europe/Paris";
+  // Tuesday 2026-11-24.
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 24, 12), Zone(paris)),
+            Local(paris, 2026, 11, 24, 12));
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 24, 20), Zone(paris)),
+            Local(paris, 2026, 11, 25, 8));
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 25, 2), Zone(paris)),
+            Local(paris, 2026, 11, 25, 8));
+  // Saturday evening, then Sunday: Monday 08:00.
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 28, 21), Zone(paris)),
+            Local(paris, 2026, 11, 30, 8));
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 29, 10), Zone(paris)),
+            Local(paris, 2026, 11, 30, 8));
+}
+
+TEST(QuietHoursTest, SeveralWindowsADay) {
+  // Phone canvassing (décret 2022-1313): Monday to Friday 10:00-13:00 and 14:00-20:00.
+  const core::QuietHours rule = Rule({0, 1, 2, 3, 4}, {{10 * 60, 13 * 60}, {14 * 60, 20 * 60}});
+  const char* paris = "Europe/Paris";
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 24, 13, 30), Zone(paris)),
+            Local(paris, 2026, 11, 24, 14));
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 24, 9), Zone(paris)),
+            Local(paris, 2026, 11, 24, 10));
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local(paris, 2026, 11, 27, 20), Zone(paris)),
+            Local(paris, 2026, 11, 30, 10));  // Friday evening: Monday
+}
+
+TEST(QuietHoursTest, BothDstChangesInParisAndNewYork) {
+  const core::QuietHours rule = Rule({0, 1, 2, 3, 4, 5, 6}, {kEightToEight});
+  // Paris springs forward on 2026-03-29 (08:00 CEST is 06:00 UTC) and falls back on 2026-10-25
+  // (08:00 CET is 07:00 UTC).
+  const absl::TimeZone paris = Zone("Europe/Paris");
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local("Europe/Paris", 2026, 3, 28, 21), paris),
+            absl::FromCivil(absl::CivilSecond(2026, 3, 29, 6, 0, 0), absl::UTCTimeZone()));
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local("Europe/Paris", 2026, 10, 24, 21), paris),
+            absl::FromCivil(absl::CivilSecond(2026, 10, 25, 7, 0, 0), absl::UTCTimeZone()));
+  // New York: 2026-03-08 (08:00 EDT is 12:00 UTC) and 2026-11-01 (08:00 EST is 13:00 UTC).
+  const absl::TimeZone new_york = Zone("America/New_York");
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local("America/New_York", 2026, 3, 7, 22), new_york),
+            absl::FromCivil(absl::CivilSecond(2026, 3, 8, 12, 0, 0), absl::UTCTimeZone()));
+  EXPECT_EQ(core::NextAllowed(rule, {}, Local("America/New_York", 2026, 10, 31, 22), new_york),
+            absl::FromCivil(absl::CivilSecond(2026, 11, 1, 13, 0, 0), absl::UTCTimeZone()));
+  // A window that opens in the skipped hour opens at the change: 02:30 on 2026-03-29 in Paris
+  // does not exist; the window opens at 03:00 CEST (01:00 UTC).
+  const core::QuietHours early = Rule({6}, {{2 * 60 + 30, 5 * 60}});
+  EXPECT_EQ(core::NextAllowed(early, {}, Local("Europe/Paris", 2026, 3, 29, 0), paris),
+            absl::FromCivil(absl::CivilSecond(2026, 3, 29, 1, 0, 0), absl::UTCTimeZone()));
+}
+
+TEST(QuietHoursTest, HolidaysAreClosedDays) {
+  core::QuietHours rule = Rule(kMonToSat, {kEightToEight});
+  rule.closed_on = {0, 1};
+  const std::vector<core::HolidayCalendar> calendars = {
+      {.name = "fr", .french_public_holidays = true},
+      {.name = "shop", .dates = {Day(2026, 12, 26)}}};
+  const char* paris = "Europe/Paris";
+  // Thursday 24 December in the evening: Friday is Christmas, Saturday the shop's day off.
+  EXPECT_EQ(core::NextAllowed(rule, calendars, Local(paris, 2026, 12, 24, 21), Zone(paris)),
+            Local(paris, 2026, 12, 28, 8));
+  // Ascension 2027 is Thursday 6 May.
+  EXPECT_EQ(core::NextAllowed(rule, calendars, Local(paris, 2027, 5, 6, 9), Zone(paris)),
+            Local(paris, 2027, 5, 7, 8));
+}
+
+const char* const kPolicy = R"yaml(
+timezone: Europe/Paris
+max_delay: 7d
+channels: [email, sms]
+categories:
+  marketing: {}
+  transactional: {exempt_from: [caps, quiet_hours]}
+holidays:
+  fr: {builtin: france}
+quiet_hours:
+  - id: sms-marketing-hours
+    channels: [sms]
+    allowed:
+      mon-sat: ["08:00-20:00"]
+    closed_on: [fr]
+caps:
+  - {id: sms-day, channels: [sms], window: 24h, limit: 1}
+)yaml";
+
+TestMessage Sms(std::string id, absl::Time at) {
+  return TestMessage{.id = std::move(id), .channel = "sms", .send_at = at};
+}
+
+class QuietDecisionTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kPolicy);
+  ContactHistory contact_;
+};
+
+TEST_F(QuietDecisionTest, AMessageAtNightWaitsForTheMorningAndIsNotCounted) {
+  const core::Decision night = contact_.Decide(*policy_, Sms("a", Paris(2026, 11, 24, 22)));
+  EXPECT_EQ(night.outcome, Outcome::kDefer);
+  EXPECT_EQ(*night.retry_at, Paris(2026, 11, 25, 8));
+  ASSERT_EQ(night.reasons.size(), 1u);
+  EXPECT_EQ(night.reasons[0].code, ReasonCode::kQuietHours);
+  EXPECT_EQ(night.reasons[0].rule_id, "sms-marketing-hours");
+  EXPECT_THAT(night.reasons[0].message,
+              ::testing::HasSubstr("Allowed mon-sat 08:00-20:00; closed on fr (Europe/Paris); "
+                                   "next allowed at 2026-11-25 08:00 CET."));
+  EXPECT_TRUE(contact_.history().main.empty());
+  EXPECT_EQ(contact_.Decide(*policy_, Sms("a", Paris(2026, 11, 25, 8))).outcome, Outcome::kAllow);
+}
+
+TEST_F(QuietDecisionTest, RetryAtSatisfiesTheCapAndQuietHoursAtOnce) {
+  // One SMS a rolling 24 h, SMS allowed 08:00-20:00 Monday to Saturday.
+  EXPECT_EQ(contact_.Decide(*policy_, Sms("a", Paris(2026, 11, 23, 19))).outcome, Outcome::kAllow);
+  const core::Decision second = contact_.Decide(*policy_, Sms("b", Paris(2026, 11, 24, 9)));
+  EXPECT_EQ(second.outcome, Outcome::kDefer);
+  EXPECT_EQ(*second.retry_at, Paris(2026, 11, 24, 19));  // room at 19:00, inside the window
+  const core::Decision late =
+      contact_.Decide(*policy_, Sms("c", Paris(2026, 11, 24, 19, 30)), Paris(2026, 11, 24, 19, 30));
+  EXPECT_EQ(late.outcome, Outcome::kAllow);
+  // The cap is full until Wednesday 19:30; asked at Tuesday 21:00 (closed): Wednesday 19:30.
+  const core::Decision night = contact_.Decide(*policy_, Sms("d", Paris(2026, 11, 24, 21)));
+  EXPECT_EQ(night.outcome, Outcome::kDefer);
+  EXPECT_EQ(*night.retry_at, Paris(2026, 11, 25, 19, 30));
+  ASSERT_EQ(night.reasons.size(), 2u);  // held by both
+  EXPECT_EQ(night.reasons[0].code, ReasonCode::kCapReached);
+  EXPECT_EQ(night.reasons[1].code, ReasonCode::kQuietHours);
+  // Sent Wednesday 19:40 ...
+  EXPECT_EQ(contact_.Decide(*policy_, Sms("e", Paris(2026, 11, 25, 19, 40))).outcome,
+            Outcome::kAllow);
+  // ... then asked at 19:50: full until Thursday 19:40, which the window allows.
+  const core::Decision evening = contact_.Decide(*policy_, Sms("f", Paris(2026, 11, 25, 19, 50)));
+  EXPECT_EQ(evening.outcome, Outcome::kDefer);
+  EXPECT_EQ(*evening.retry_at, Paris(2026, 11, 26, 19, 40));
+}
+
+TEST_F(QuietDecisionTest, RoomFoundAfterClosingTimeWaitsForTheNextOpening) {
+  // Sent Monday 19:59: room again Tuesday 19:59, a minute before closing time.
+  EXPECT_EQ(contact_.Decide(*policy_, Sms("a", Paris(2026, 11, 23, 19, 59))).outcome,
+            Outcome::kAllow);
+  // Asked Tuesday at 19:00: room at 19:59, inside the window.
+  EXPECT_EQ(*contact_.Decide(*policy_, Sms("b", Paris(2026, 11, 24, 19))).retry_at,
+            Paris(2026, 11, 24, 19, 59));
+  // Saturday 19:59 sent; room again Sunday 19:59, Sunday closed: Monday 08:00.
+  ContactHistory weekend;
+  EXPECT_EQ(weekend.Decide(*policy_, Sms("s", Paris(2026, 11, 28, 19, 59))).outcome,
+            Outcome::kAllow);
+  const core::Decision monday =
+      weekend.Decide(*policy_, Sms("t", Paris(2026, 11, 28, 19, 59) + absl::Seconds(30)));
+  EXPECT_EQ(monday.outcome, Outcome::kDefer);
+  EXPECT_EQ(*monday.retry_at, Paris(2026, 11, 30, 8));
+  EXPECT_THAT(monday.reasons, ::testing::SizeIs(2));  // the cap, then quiet hours
+  EXPECT_EQ(monday.reasons[0].code, ReasonCode::kCapReached);
+  EXPECT_EQ(monday.reasons[1].code, ReasonCode::kQuietHours);
+}
+
+TEST_F(QuietDecisionTest, TooLateForTheMessageIsADenial) {
+  TestMessage flash = Sms("a", Paris(2026, 11, 24, 21));
+  flash.expires_at = Paris(2026, 11, 24, 23);
+  const core::Decision decision = contact_.Decide(*policy_, flash);
+  EXPECT_EQ(decision.outcome, Outcome::kDeny);
+  EXPECT_EQ(decision.reasons[0].code, ReasonCode::kQuietHours);
+  EXPECT_THAT(decision.reasons[0].message, ::testing::HasSubstr("too late for this message"));
+}
+
+TEST_F(QuietDecisionTest, ExemptCategoriesAndOtherChannelsAreNotHeld) {
+  TestMessage receipt = Sms("r", Paris(2026, 11, 24, 23));
+  receipt.category = "transactional";
+  EXPECT_EQ(contact_.Decide(*policy_, receipt).outcome, Outcome::kAllow);
+  TestMessage email{.id = "e", .send_at = Paris(2026, 11, 24, 23)};
+  EXPECT_EQ(contact_.Decide(*policy_, email).outcome, Outcome::kAllow);
+  // New York's evening is Paris's night: the contact's zone decides.
+  TestMessage abroad = Sms("ny", Paris(2026, 11, 24, 23));
+  abroad.zone = "America/New_York";  // 17:00 there
+  EXPECT_EQ(contact_.Decide(*policy_, abroad).outcome, Outcome::kAllow);
+}
+
+}  // namespace
+}  // namespace sendgate::testing
