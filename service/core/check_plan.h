@@ -32,6 +32,7 @@ enum class ReasonCode : uint8_t {
   kPaused = 10,
   kContactFrequency = 11,
   kQuietHours = 12,
+  kLowerPriority = 13,
 };
 
 // A counted record matches when its id for `field` is one of `ids`.
@@ -49,7 +50,8 @@ struct CapCheck {
   absl::Time start;
   absl::Time end;
   absl::Duration slide;  // see WindowBounds
-  int64_t limit = 0;
+  int64_t limit = 0;     // what this message may fill: the contact's limit less `reserved`
+  int64_t reserved = 0;  // kept for messages of higher priority (Cap::reserves)
   std::vector<FieldMatch> match;
 };
 

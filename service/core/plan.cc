@@ -91,6 +91,14 @@ int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments)
   return limit;
 }
 
+int64_t Reserved(const Cap& cap, int priority) {
+  int64_t keep = 0;
+  for (const Reserve& reserve : cap.reserves) {
+    if (priority < reserve.below_priority) keep = std::max(keep, reserve.keep);
+  }
+  return keep;
+}
+
 CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time server_now) {
   // History keeps milliseconds: every instant of the plan is whole milliseconds, so that the
   // script (which sees milliseconds) and the C++ reference draw the same window bounds.
@@ -116,7 +124,11 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
                                  .start = bounds.start,
                                  .end = bounds.end,
                                  .slide = bounds.slide,
-                                 .limit = EffectiveLimit(cap, message.segments),
+                                 .limit = std::max<int64_t>(
+                                     EffectiveLimit(cap, message.segments) -
+                                         Reserved(cap, message.priority),
+                                     0),
+                                 .reserved = Reserved(cap, message.priority),
                                  .match = MatchFor(cap, message)});
   }
   plan.preferences = PreferencesFor(policy, message, calendar);

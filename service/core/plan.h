@@ -18,6 +18,9 @@ bool CountsExempt(const Policy& policy, const Cap& cap);
 // The cap's limit for a contact in `segments`: the lowest matching segment limit, else `limit`.
 int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments);
 
+// The weight units of `cap` kept from a message of `priority` (the largest reserve it is below).
+int64_t Reserved(const Cap& cap, int priority);
+
 // `now` is the server's clock, passed in so that tests control it.
 CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now);
 

@@ -65,6 +65,13 @@ struct SegmentLimit {
   int64_t limit = 0;
 };
 
+// Priority headroom: messages of a priority below `below_priority` may fill the cap only up to
+// its limit minus `keep`, which stays for the more important ones.
+struct Reserve {
+  int below_priority = 0;
+  int64_t keep = 0;
+};
+
 // A frequency cap: at most `limit` weight units of matching sends in `window`.
 struct Cap {
   std::string id;
@@ -80,6 +87,7 @@ struct Cap {
   int64_t limit = 0;
   // A contact in several of these segments gets the lowest of their limits.
   std::vector<SegmentLimit> segment_limits;
+  std::vector<Reserve> reserves;
 };
 
 struct Policy {

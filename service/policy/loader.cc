@@ -51,7 +51,7 @@ bool* ExemptionNamed(core::Exemptions& exemptions, absl::string_view name) {
 }
 const std::vector<absl::string_view> kCapKeys = {
     "id",       "description", "channels", "categories", "subscriptions", "programs",
-    "campaigns", "per",        "window",   "limit",      "segments"};
+    "campaigns", "per",        "window",   "limit",      "segments", "reserve"};
 
 bool IsNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -395,6 +395,30 @@ std::string DescribeScope(const YAML::Node& node) {
   return scope;
 }
 
+// `reserve`: one {below_priority, keep} or a list of them.
+void ReadReserves(Reader& reader, const YAML::Node& node, core::Cap& cap) {
+  std::vector<YAML::Node> items;
+  if (node.IsMap()) items.push_back(node);
+  if (node.IsSequence()) items = reader.List(node, "reserve");
+  if (items.empty()) reader.Error(node, "reserve must be {below_priority: N, keep: K} or a list");
+  for (const YAML::Node& item : items) {
+    if (!reader.IsMap(item, "a reserve")) continue;
+    reader.CheckKeys(item, {"below_priority", "keep"}, "a reserve");
+    const int below = reader.Integer(item["below_priority"], "below_priority", 1, 100).value_or(0);
+    const int64_t keep = reader.Integer(item["keep"], "keep", 1, kMaxLimit).value_or(0);
+    if (keep >= cap.limit && cap.limit > 0) {
+      reader.Error(item["keep"], absl::StrCat("a reserve of ", keep, " is not below the cap's limit ",
+                                              cap.limit, ": lower priorities would have no room"));
+    }
+    for (const core::Reserve& other : cap.reserves) {
+      if (other.below_priority == below) {
+        reader.Error(item, absl::StrCat("two reserves below priority ", below));
+      }
+    }
+    cap.reserves.push_back({below, keep});
+  }
+}
+
 std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const Declared& declared) {
   if (!reader.IsMap(node, "a cap")) return std::nullopt;
   std::optional<std::string> id;
@@ -466,6 +490,7 @@ std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const D
       if (segment && limit) cap.segment_limits.push_back({*segment, *limit});
     }
   }
+  if (node["reserve"]) ReadReserves(reader, node["reserve"], cap);
   cap.description = node["description"] ? reader.Value(node["description"], "description")
                                               .value_or("")
                                         : "";

@@ -116,6 +116,31 @@ TEST_F(SendgateTest, QuietHoursDeferAnSmsToTheMorning) {
   EXPECT_EQ(Decide(sms).outcome(), v1::ALLOW);
 }
 
+// Priority headroom over gRPC: the third marketing email of the week is kept for priority 80
+// and above.
+TEST_F(SendgateTest, TheLastEmailOfTheWeekIsKeptForAHigherPriority) {
+  std::ifstream in(policy_path_);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  const std::string limit = "    limit: 3\n";
+  text.insert(text.find(limit) + limit.size(),
+              "    reserve: {below_priority: 80, keep: 1}\n");
+  std::ofstream(policy_path_, std::ios::trunc) << text;
+  sendgate_.reset();
+  StartSendgate();
+  EXPECT_EQ(Decide(Email("n1")).outcome(), v1::ALLOW);
+  EXPECT_EQ(Decide(Email("n2")).outcome(), v1::ALLOW);
+  const v1::DecideResponse third = Decide(Email("n3"));
+  EXPECT_EQ(third.outcome(), v1::DEFER);
+  ASSERT_GE(third.reasons_size(), 1);
+  EXPECT_EQ(third.reasons(0).code(), v1::Reason::LOWER_PRIORITY);
+  EXPECT_EQ(third.reasons(0).rule_id(), "email-marketing-7d");
+  EXPECT_EQ(third.reasons(0).used(), 2);
+  EXPECT_EQ(third.reasons(0).limit(), 3);
+  v1::DecideRequest cart = Email("cart");
+  cart.set_priority(90);
+  EXPECT_EQ(Decide(cart).outcome(), v1::ALLOW);
+}
+
 TEST_F(SendgateTest, InvalidRequestsNameTheField) {
   struct Case {
     std::function<void(v1::DecideRequest&)> spoil;

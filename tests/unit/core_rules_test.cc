@@ -479,5 +479,44 @@ TEST(CoreScopesTest, CalendarDayAcrossDaylightSavingChanges) {
   EXPECT_EQ(*second.retry_at, Paris(2026, 10, 26));
 }
 
+// Priority headroom: the last marketing email of the week is kept for priority 80 and above
+// (an abandoned cart, a birthday), and a priority-95 message has the whole cap.
+TEST(PriorityHeadroomTest, LowerPrioritiesLeaveTheReserveToHigherOnes) {
+  const auto policy = PolicyFromYaml(R"yaml(
+timezone: Europe/Paris
+channels: [email]
+categories: {marketing: {}}
+caps:
+  - id: email-week
+    window: 7d
+    limit: 4
+    reserve: [{below_priority: 80, keep: 1}, {below_priority: 30, keep: 2}]
+)yaml");
+  ContactHistory contact;
+  auto email = [&](std::string id, int priority, int minutes) {
+    return TestMessage{.id = std::move(id), .priority = priority,
+                       .send_at = T0() + absl::Minutes(minutes)};
+  };
+  EXPECT_EQ(contact.Decide(*policy, email("a", 50, 0)).outcome, Outcome::kAllow);
+  EXPECT_EQ(contact.Decide(*policy, email("b", 20, 1)).outcome, Outcome::kAllow);
+  // Priority 20 may fill 2 of 4: full for it.
+  const core::Decision low = contact.Decide(*policy, email("c", 20, 2));
+  EXPECT_EQ(low.outcome, Outcome::kDefer);
+  EXPECT_EQ(low.reasons.at(0).code, ReasonCode::kLowerPriority);
+  EXPECT_EQ(low.reasons.at(0).used, 2);
+  EXPECT_EQ(low.reasons.at(0).limit, 4);
+  EXPECT_THAT(low.reasons.at(0).message,
+              ::testing::HasSubstr("2 of 4 used, the last 2 kept for messages of higher priority "
+                                   "than 20"));
+  EXPECT_EQ(*low.retry_at, T0() + absl::Hours(24 * 7));  // when "a" leaves the window
+  EXPECT_EQ(contact.Decide(*policy, email("d", 50, 3)).outcome, Outcome::kAllow);  // 3 of 4
+  EXPECT_EQ(contact.Decide(*policy, email("e", 79, 4)).reasons.at(0).code,
+            ReasonCode::kLowerPriority);
+  EXPECT_EQ(contact.Decide(*policy, email("cart", 95, 5)).outcome, Outcome::kAllow);  // 4 of 4
+  const core::Decision full = contact.Decide(*policy, email("birthday", 95, 6));
+  EXPECT_EQ(full.outcome, Outcome::kDefer);
+  EXPECT_EQ(full.reasons.at(0).code, ReasonCode::kCapReached);
+}
+
 }  // namespace
 }  // namespace sendgate::testing

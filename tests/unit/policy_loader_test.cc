@@ -169,6 +169,18 @@ quiet_hours:
   EXPECT_THAT(errors, ::testing::Not(HasSubstr("'fr' has neither")));
 }
 
+TEST(PolicyLoaderTest, AReserveMustLeaveRoomBelowTheLimit) {
+  const std::string errors = Errors(std::string(kHead) + R"yaml(caps:
+  - id: week
+    window: 7d
+    limit: 2
+    reserve: [{below_priority: 80, keep: 2}, {below_priority: 80, keep: 1}, {below_priority: 101, keep: 1}]
+)yaml");
+  EXPECT_THAT(errors, HasSubstr("p.yaml:10:42: a reserve of 2 is not below the cap's limit 2"));
+  EXPECT_THAT(errors, HasSubstr("p.yaml:10:46: two reserves below priority 80"));
+  EXPECT_THAT(errors, HasSubstr("below_priority must be a whole number from 1 to 100, not '101'"));
+}
+
 TEST(PolicyLoaderTest, AMissingFileIsNamed) {
   absl::StatusOr<std::shared_ptr<const core::Policy>> policy = LoadPolicyFile("/nonexistent.yaml");
   ASSERT_FALSE(policy.ok());
