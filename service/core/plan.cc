@@ -85,6 +85,7 @@ int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments)
   for (const SegmentLimit& segment_limit : cap.segment_limits) {
     if (std::find(segments.begin(), segments.end(), segment_limit.segment) == segments.end())
       continue;
+    if (cap.first_segment_wins) return segment_limit.limit;
     limit = in_listed_segment ? std::min(limit, segment_limit.limit) : segment_limit.limit;
     in_listed_segment = true;
   }

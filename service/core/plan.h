@@ -15,7 +15,8 @@ bool CapApplies(const Cap& cap, const Message& message);
 // Whether `cap` counts History::exempt: it names a category exempt from caps.
 bool CountsExempt(const Policy& policy, const Cap& cap);
 
-// The cap's limit for a contact in `segments`: the lowest matching segment limit, else `limit`.
+// The cap's limit for a contact in `segments`: the lowest matching segment limit (the first in
+// the policy's order, for an ordered list), else `limit`.
 int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments);
 
 // The weight units of `cap` kept from a message of `priority` (the largest reserve it is below).

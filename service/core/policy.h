@@ -85,8 +85,10 @@ struct Cap {
   std::vector<Field> per;
   Window window;
   int64_t limit = 0;
-  // A contact in several of these segments gets the lowest of their limits.
+  // A contact in several of these segments gets the lowest of their limits, or with
+  // `first_segment_wins` (an ordered list in the policy) the limit of the first it is in.
   std::vector<SegmentLimit> segment_limits;
+  bool first_segment_wins = false;
   std::vector<Reserve> reserves;
 };
 

@@ -395,6 +395,55 @@ std::string DescribeScope(const YAML::Node& node) {
   return scope;
 }
 
+// `segments` of a cap: a mapping (the lowest limit of the contact's segments applies) or an
+// ordered list of one-entry mappings (the first segment the contact is in applies). The
+// segments must be declared: a typo in a request is then refused instead of getting the
+// default limit.
+void ReadSegmentLimits(Reader& reader, const YAML::Node& node, const Declared& declared,
+                       core::Cap& cap) {
+  std::vector<std::pair<YAML::Node, YAML::Node>> entries;
+  if (node.IsMap()) {
+    reader.CheckUnique(node, "segments");
+    for (const auto& entry : node) entries.emplace_back(entry.first, entry.second);
+  } else if (node.IsSequence()) {
+    cap.first_segment_wins = true;
+    for (const YAML::Node& item : node) {
+      if (!item.IsMap() || item.size() != 1) {
+        reader.Error(item, "an ordered segments list holds one 'segment: limit' per item");
+        continue;
+      }
+      for (const auto& entry : item) entries.emplace_back(entry.first, entry.second);
+    }
+  } else {
+    reader.Error(node, "segments must be a mapping of segment to limit (the lowest applies) or "
+                       "an ordered list of them (the first that matches applies)");
+    return;
+  }
+  if (declared.segments.empty() && !entries.empty()) {
+    reader.Error(node, "the policy declares no segments: list them under the top-level "
+                       "segments key, so that a request naming an unknown one is refused");
+  }
+  for (const auto& [key, value] : entries) {
+    std::optional<std::string> segment = reader.Value(key, "segment");
+    if (segment && !declared.segments.empty() &&
+        std::find(declared.segments.begin(), declared.segments.end(), *segment) ==
+            declared.segments.end()) {
+      reader.Error(key, absl::StrCat("segment '", *segment, "' is not declared (declared: ",
+                                     absl::StrJoin(declared.segments, ", "), ")"));
+      segment.reset();
+    }
+    const bool duplicate = segment && std::any_of(cap.segment_limits.begin(),
+                                                  cap.segment_limits.end(),
+                                                  [&](const core::SegmentLimit& other) {
+                                                    return other.segment == *segment;
+                                                  });
+    if (duplicate) reader.Error(key, absl::StrCat("segment '", *segment, "' is given twice"));
+    std::optional<int64_t> limit = reader.Integer(
+        value, absl::StrCat("limit of segment '", segment.value_or("?"), "'"), 0, kMaxLimit);
+    if (segment && limit && !duplicate) cap.segment_limits.push_back({*segment, *limit});
+  }
+}
+
 // `reserve`: one {below_priority, keep} or a list of them.
 void ReadReserves(Reader& reader, const YAML::Node& node, core::Cap& cap) {
   std::vector<YAML::Node> items;
@@ -471,25 +520,7 @@ std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const D
   } else {
     reader.Error(node, absl::StrCat(where, " needs a limit (the most weight units in the window)"));
   }
-  const YAML::Node segments = node["segments"];
-  if (segments && reader.IsMap(segments, "segments")) {
-    reader.CheckUnique(segments, "segments");
-    for (const auto& entry : segments) {
-      std::optional<std::string> segment = reader.Value(entry.first, "segment");
-      if (segment && !declared.segments.empty() &&
-          std::find(declared.segments.begin(), declared.segments.end(), *segment) ==
-              declared.segments.end()) {
-        reader.Error(entry.first, absl::StrCat("segment '", *segment,
-                                               "' is not declared (declared: ",
-                                               absl::StrJoin(declared.segments, ", "), ")"));
-        segment.reset();
-      }
-      std::optional<int64_t> limit =
-          reader.Integer(entry.second, absl::StrCat("limit of segment '", segment.value_or("?"), "'"),
-                         0, kMaxLimit);
-      if (segment && limit) cap.segment_limits.push_back({*segment, *limit});
-    }
-  }
+  if (node["segments"]) ReadSegmentLimits(reader, node["segments"], declared, cap);
   if (node["reserve"]) ReadReserves(reader, node["reserve"], cap);
   cap.description = node["description"] ? reader.Value(node["description"], "description")
                                               .value_or("")

@@ -38,6 +38,7 @@ categories:
   marketing: {}
   transactional: {exempt_from: [caps]}
 subscriptions: [newsletter, offers]
+segments: [reactive, inactive, engaged]
 caps:
   - {id: email-7d, channels: [email], categories: [marketing], window: 7d, limit: 3,
      segments: {inactive: 1}}

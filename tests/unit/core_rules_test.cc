@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "service/core/decision.h"
+#include "service/core/plan.h"
 #include "service/core/pressure.h"
 #include "service/policy/time_zones.h"
 #include "tests/unit/core_harness.h"
@@ -24,6 +25,7 @@ categories:
   transactional:
     exempt_from: [caps]
 subscriptions: [newsletter, offers]
+segments: [reactive, engaged, inactive, lapsed]
 caps:
   - id: email-7d
     channels: [email]
@@ -516,6 +518,35 @@ caps:
   const core::Decision full = contact.Decide(*policy, email("birthday", 95, 6));
   EXPECT_EQ(full.outcome, Outcome::kDefer);
   EXPECT_EQ(full.reasons.at(0).code, ReasonCode::kCapReached);
+}
+
+// Nested tiers: with an ordered list, the first segment the contact is in gives its limit, so a
+// contact both reactive and engaged gets the reactive tier, not fewer than an untagged one.
+TEST(SegmentTiersTest, AnOrderedListAppliesTheFirstSegmentThatMatches) {
+  const auto policy = PolicyFromYaml(R"yaml(
+channels: [email]
+categories: {marketing: {}}
+segments: [reactive, engaged, inactive]
+caps:
+  - id: tiers
+    window: 7d
+    limit: 4
+    segments: [{reactive: 5}, {engaged: 3}, {inactive: 1}]
+  - id: lowest
+    window: 30d
+    limit: 40
+    segments: {reactive: 30, engaged: 20}
+)yaml");
+  // The tiered cap's limit, then the lowest-wins cap's.
+  auto limits = [&](std::vector<std::string> segments) {
+    std::sort(segments.begin(), segments.end());
+    return std::vector<int64_t>{core::EffectiveLimit(policy->caps[0], segments),
+                                core::EffectiveLimit(policy->caps[1], segments)};
+  };
+  EXPECT_THAT(limits({"reactive", "engaged"}), ::testing::ElementsAre(5, 20));
+  EXPECT_THAT(limits({"engaged", "inactive"}), ::testing::ElementsAre(3, 20));
+  EXPECT_THAT(limits({"engaged"}), ::testing::ElementsAre(3, 20));
+  EXPECT_THAT(limits({}), ::testing::ElementsAre(4, 40));
 }
 
 }  // namespace

@@ -181,6 +181,21 @@ TEST(PolicyLoaderTest, AReserveMustLeaveRoomBelowTheLimit) {
   EXPECT_THAT(errors, HasSubstr("below_priority must be a whole number from 1 to 100, not '101'"));
 }
 
+TEST(PolicyLoaderTest, SegmentLimitsNeedDeclaredSegments) {
+  EXPECT_THAT(Errors(std::string(kHead) + R"yaml(caps:
+  - {id: week, window: 7d, limit: 2, segments: {inactive: 1}}
+)yaml"),
+              HasSubstr("p.yaml:7:48: the policy declares no segments: list them under the "
+                        "top-level segments key"));
+  const std::string errors = Errors(std::string(kHead) + R"yaml(segments: [reactive, engaged]
+caps:
+  - {id: week, window: 7d, limit: 2, segments: [{reactive: 3}, {engaged: 1, reactive: 2}, {reactive: 1}, {inactiv: 1}]}
+)yaml");
+  EXPECT_THAT(errors, HasSubstr("an ordered segments list holds one 'segment: limit' per item"));
+  EXPECT_THAT(errors, HasSubstr("segment 'reactive' is given twice"));
+  EXPECT_THAT(errors, HasSubstr("segment 'inactiv' is not declared (declared: reactive, engaged)"));
+}
+
 TEST(PolicyLoaderTest, AMissingFileIsNamed) {
   absl::StatusOr<std::shared_ptr<const core::Policy>> policy = LoadPolicyFile("/nonexistent.yaml");
   ASSERT_FALSE(policy.ok());
