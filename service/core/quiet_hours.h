@@ -38,6 +38,8 @@ struct QuietHours {
   // empty: every one (categories exempt from quiet hours never).
   std::vector<int> channels;
   std::vector<int> categories;
+  // Only for contacts in one of these segments (a state's own law, say); empty: every contact.
+  std::vector<std::string> segments;
   // Allowed windows by day of the week, Monday first, each sorted and disjoint.
   std::array<std::vector<DayWindow>, 7> allowed;
   std::vector<int> closed_on;  // indices into Policy::holidays

@@ -27,7 +27,13 @@ bool Applies(const QuietHours& rule, const Policy& policy, const Message& messag
   auto listed = [](const std::vector<int>& list, int index) {
     return list.empty() || std::find(list.begin(), list.end(), index) != list.end();
   };
-  return !policy.categories[message.category].exempt.quiet_hours &&
+  const bool in_segment =
+      rule.segments.empty() ||
+      std::any_of(rule.segments.begin(), rule.segments.end(), [&](const std::string& segment) {
+        return std::find(message.segments.begin(), message.segments.end(), segment) !=
+               message.segments.end();
+      });
+  return !policy.categories[message.category].exempt.quiet_hours && in_segment &&
          listed(rule.channels, message.channel) && listed(rule.categories, message.category);
 }
 

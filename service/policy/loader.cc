@@ -553,8 +553,9 @@ void ReadCaps(Reader& reader, const YAML::Node& node, const Declared& declared,
 // --- Holidays and quiet hours ---
 
 const std::vector<absl::string_view> kHolidayKeys = {"builtin", "dates"};
-const std::vector<absl::string_view> kQuietKeys = {"id", "description", "channels",
-                                                   "categories", "allowed", "closed_on"};
+const std::vector<absl::string_view> kQuietKeys = {"id",      "description", "channels",
+                                                   "categories", "segments", "allowed",
+                                                   "closed_on"};
 constexpr absl::string_view kDayNames[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
 std::vector<core::HolidayCalendar> ReadHolidays(Reader& reader, const YAML::Node& node) {
@@ -743,6 +744,14 @@ std::vector<core::QuietHours> ReadQuietHours(Reader& reader, const YAML::Node& n
     }
     rule.channels = ReadIndices(reader, item["channels"], "channel", policy.channels);
     rule.categories = ReadIndices(reader, item["categories"], "category", policy.categories);
+    for (const YAML::Node& segment : reader.List(item["segments"], "segments")) {
+      const std::string name = reader.Value(segment, "segment").value_or("");
+      if (!policy.KnowsSegment(name) || policy.segments.empty()) {
+        reader.Error(segment, absl::StrCat("segment '", name, "' is not declared"));
+        continue;
+      }
+      rule.segments.push_back(name);
+    }
     if (item["allowed"]) {
       ReadAllowed(reader, item["allowed"], rule);
     } else {

@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "absl/strings/str_replace.h"
 #include "service/core/decision.h"
 #include "service/policy/time_zones.h"
@@ -227,6 +229,92 @@ TEST_F(QuietDecisionTest, ExemptCategoriesAndOtherChannelsAreNotHeld) {
   TestMessage abroad = Sms("ny", Paris(2026, 11, 24, 23));
   abroad.zone = "America/New_York";  // 17:00 there
   EXPECT_EQ(contact_.Decide(*policy_, abroad).outcome, Outcome::kAllow);
+}
+
+// The example policies, each held to the rules it states.
+std::shared_ptr<const core::Policy> ExamplePolicy(const std::string& name) {
+  std::ifstream in(std::string(SENDGATE_SOURCE_DIR) + "/policies/" + name);
+  return PolicyFromYaml(std::string(std::istreambuf_iterator<char>(in), {}));
+}
+
+absl::Time NewYork(int y, int m, int d, int h, int min = 0) {
+  return Local("America/New_York", y, m, d, h, min);
+}
+
+TEST(ExamplePoliciesTest, UsTcpa) {
+  const auto policy = ExamplePolicy("us-tcpa.yaml");
+  auto text = [](std::string id, absl::Time at, std::vector<std::string> segments = {}) {
+    return TestMessage{.id = std::move(id),
+                       .channel = "sms",
+                       .segments = std::move(segments),
+                       .zone = "America/New_York",
+                       .send_at = at};
+  };
+  ContactHistory ohio, florida, service;
+  // 9 p.m. in New York: the next morning at 8 a.m.
+  const core::Decision late = ohio.Decide(*policy, text("a", NewYork(2026, 11, 24, 21, 15)));
+  EXPECT_EQ(late.outcome, Outcome::kDefer);
+  EXPECT_EQ(*late.retry_at, NewYork(2026, 11, 25, 8));
+  EXPECT_EQ(late.reasons.at(0).rule_id, "tcpa-calling-hours");
+  EXPECT_EQ(ohio.Decide(*policy, text("b", NewYork(2026, 11, 24, 20, 30))).outcome,
+            Outcome::kAllow);
+  // Florida: 8 p.m., and 3 in 24 hours.
+  const core::Decision evening =
+      florida.Decide(*policy, text("c", NewYork(2026, 11, 24, 20, 30), {"us-fl"}));
+  EXPECT_EQ(evening.reasons.at(0).rule_id, "florida-calling-hours");
+  EXPECT_EQ(*evening.retry_at, NewYork(2026, 11, 25, 8));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(
+        florida
+            .Decide(*policy, text("f" + std::to_string(i), NewYork(2026, 11, 25, 9 + i), {"us-fl"}))
+            .outcome,
+        Outcome::kAllow);
+  }
+  const core::Decision fourth =
+      florida.Decide(*policy, text("f3", NewYork(2026, 11, 25, 15), {"us-fl"}));
+  EXPECT_EQ(fourth.outcome, Outcome::kDefer);
+  EXPECT_EQ(*fourth.retry_at, NewYork(2026, 11, 26, 9));
+  // Informational texts go out at any hour.
+  TestMessage alert = text("fraud", NewYork(2026, 11, 24, 23, 30), {"us-fl"});
+  alert.category = "informational";
+  EXPECT_EQ(service.Decide(*policy, alert).outcome, Outcome::kAllow);
+}
+
+TEST(ExamplePoliciesTest, FrRetail) {
+  const auto policy = ExamplePolicy("fr-retail.yaml");
+  auto message = [](std::string id, std::string channel, absl::Time at) {
+    return TestMessage{.id = std::move(id), .channel = std::move(channel), .send_at = at};
+  };
+  ContactHistory contact, caller, service;
+  // A Sunday SMS waits for Monday 08:00; one on Christmas Eve evening for the 26th.
+  EXPECT_EQ(*contact.Decide(*policy, message("s1", "sms", Paris(2026, 11, 29, 11))).retry_at,
+            Paris(2026, 11, 30, 8));
+  EXPECT_EQ(*contact.Decide(*policy, message("s2", "sms", Paris(2026, 12, 24, 20, 30))).retry_at,
+            Paris(2026, 12, 26, 8));
+  // Canvassing calls: not at lunch, not on Saturday, not on Ascension (14 May 2026).
+  EXPECT_EQ(*caller.Decide(*policy, message("p1", "phone", Paris(2026, 11, 24, 13, 15))).retry_at,
+            Paris(2026, 11, 24, 14));
+  EXPECT_EQ(*caller.Decide(*policy, message("p2", "phone", Paris(2026, 11, 28, 11))).retry_at,
+            Paris(2026, 11, 30, 10));
+  ContactHistory ascension;
+  EXPECT_EQ(*ascension.Decide(*policy, message("p3", "phone", Paris(2026, 5, 14, 11))).retry_at,
+            Paris(2026, 5, 15, 10));
+  // At most 4 calls in 30 days: the fifth, whose room comes beyond max_delay, is refused.
+  for (int day = 0; day < 4; ++day) {
+    EXPECT_EQ(caller
+                  .Decide(*policy,
+                          message("c" + std::to_string(day), "phone", Paris(2026, 12, 1 + day, 11)))
+                  .outcome,
+              Outcome::kAllow);
+  }
+  const core::Decision fifth =
+      caller.Decide(*policy, message("c4", "phone", Paris(2026, 12, 7, 11)));
+  EXPECT_EQ(fifth.outcome, Outcome::kDeny);
+  EXPECT_EQ(fifth.reasons.at(0).rule_id, "phone-canvassing-30d");
+  // A delivery-slot SMS on a Sunday night is a service message: it goes.
+  TestMessage slot = message("delivery", "sms", Paris(2026, 11, 29, 22));
+  slot.category = "service";
+  EXPECT_EQ(service.Decide(*policy, slot).outcome, Outcome::kAllow);
 }
 
 }  // namespace
