@@ -21,9 +21,9 @@ std::string TooLate(const Policy& policy, const Message& message, absl::Time roo
     return absl::StrCat(", after the message expires at ",
                         LocalTime(*message.expires_at, message.timezone));
   }
-  if (room_at > message.send_at + policy.max_delay) {
+  if (room_at > message.send_at + policy.MaxDelay(message.category)) {
     return absl::StrCat(", beyond the policy's maximum delay of ",
-                        DescribeDuration(policy.max_delay));
+                        DescribeDuration(policy.MaxDelay(message.category)));
   }
   return "";
 }

@@ -147,7 +147,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
 
 absl::Time DenyAfter(const Policy& policy, const Message& message) {
   return std::min(message.expires_at.value_or(absl::InfiniteFuture()),
-                  message.send_at + policy.max_delay);
+                  message.send_at + policy.MaxDelay(message.category));
 }
 
 }  // namespace sendgate::core

@@ -41,6 +41,10 @@ bool Subscription::Covers(uint32_t channel) const {
   return channels.empty() || std::find(channels.begin(), channels.end(), channel) != channels.end();
 }
 
+absl::Duration Policy::MaxDelay(int category) const {
+  return categories[category].max_delay.value_or(max_delay);
+}
+
 bool Policy::KnowsSegment(absl::string_view segment) const {
   return segments.empty() || std::find(segments.begin(), segments.end(), segment) != segments.end();
 }

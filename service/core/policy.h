@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include "service/core/quiet_hours.h"
 #include "absl/strings/string_view.h"
@@ -57,6 +58,9 @@ struct Category {
   std::string name;
   uint32_t id = 0;
   Exemptions exempt;
+  // A DEFER further away than this becomes a DENY, for this category's messages (a flash sale
+  // is worthless tomorrow); absent: the policy's max_delay.
+  std::optional<absl::Duration> max_delay;
   FailMode on_store_failure = FailMode::kDefer;
 };
 
@@ -113,6 +117,8 @@ struct Policy {
 
   // How long history is kept: the longest cap reach and the idempotency window.
   absl::Duration Retention() const;
+  // The longest a message of `category` may be deferred.
+  absl::Duration MaxDelay(int category) const;
 
   // Index of the named entry, or -1.
   int FindChannel(absl::string_view name) const;

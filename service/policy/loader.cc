@@ -34,7 +34,8 @@ const std::vector<absl::string_view> kTopKeys = {
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
     "channels",        "categories",       "subscriptions",    "segments",
     "caps",            "holidays",         "quiet_hours"};
-const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure"};
+const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure",
+                                                      "max_delay"};
 const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
 const std::vector<absl::string_view> kExemptions = {"caps", "opt_out", "subscriptions", "pause",
                                                     "contact_frequency", "quiet_hours"};
@@ -278,6 +279,10 @@ std::vector<core::Category> ReadCategories(Reader& reader, const YAML::Node& nod
     // Fail-open for what is exempt (transactional), DEFER for what is capped (marketing).
     category.on_store_failure =
         category.exempt.caps ? core::FailMode::kAllow : core::FailMode::kDefer;
+    if (body.IsMap() && body["max_delay"]) {
+      category.max_delay = reader.Duration(body["max_delay"], "max_delay", absl::ZeroDuration(),
+                                           kMaxWindow);
+    }
     if (body.IsMap() && body["on_store_failure"]) {
       category.on_store_failure =
           ReadFailMode(reader, body["on_store_failure"]).value_or(category.on_store_failure);

@@ -549,5 +549,30 @@ caps:
   EXPECT_THAT(limits({}), ::testing::ElementsAre(4, 40));
 }
 
+// max_delay per category: a same-day flash sale is denied by a full weekly cap, where an
+// ordinary marketing message is deferred.
+TEST(CategoryMaxDelayTest, AFlashSaleIsDeniedRatherThanDeferredByDays) {
+  const auto policy = PolicyFromYaml(R"yaml(
+max_delay: 7d
+channels: [sms]
+categories:
+  marketing: {}
+  flash-sale: {max_delay: 12h}
+caps:
+  - {id: sms-week, window: 7d, limit: 1}
+)yaml");
+  ContactHistory contact;
+  EXPECT_EQ(contact.Decide(*policy, {.id = "a", .channel = "sms", .send_at = T0()}).outcome,
+            Outcome::kAllow);
+  const core::Decision flash = contact.Decide(
+      *policy, {.id = "b", .channel = "sms", .category = "flash-sale",
+                .send_at = T0() + absl::Hours(1)});
+  EXPECT_EQ(flash.outcome, Outcome::kDeny);
+  EXPECT_THAT(flash.reasons.at(0).message, ::testing::HasSubstr("maximum delay of 12 hours"));
+  EXPECT_EQ(contact.Decide(*policy, {.id = "c", .channel = "sms", .send_at = T0() + absl::Hours(1)})
+                .outcome,
+            Outcome::kDefer);
+}
+
 }  // namespace
 }  // namespace sendgate::testing
