@@ -101,6 +101,9 @@ std::shared_ptr<const DecisionMetrics::Table> DecisionMetrics::TableFor(
     };
     fresh->reasons.push_back(child(""));
     for (const core::Cap& cap : policy->caps) fresh->reasons.push_back(child(cap.id));
+    for (const core::QuietHours& rule : policy->quiet_hours) {
+      fresh->reasons.push_back(child(rule.id));
+    }
   }
   table_.store(fresh, std::memory_order_release);
   return fresh;
@@ -117,13 +120,17 @@ void DecisionMetrics::RecordDecision(const std::shared_ptr<const core::Policy>& 
   table->decisions[(outcome * channels + channel) * categories + category]->Increment();
   if (decision.degraded) table->degraded[outcome * categories + category]->Increment();
   if (decision.replayed) replays_[outcome]->Increment();
+  const size_t rules = 1 + policy->caps.size() + policy->quiet_hours.size();
   for (const core::Reason& reason : decision.reasons) {
-    size_t rule = 0;
+    size_t rule = 0;  // the rule among caps, then quiet hours; 0 for none (or a subscription)
     for (size_t i = 0; i < policy->caps.size() && !reason.rule_id.empty(); ++i) {
       if (policy->caps[i].id == reason.rule_id) rule = i + 1;
     }
+    for (size_t i = 0; i < policy->quiet_hours.size() && !reason.rule_id.empty(); ++i) {
+      if (policy->quiet_hours[i].id == reason.rule_id) rule = 1 + policy->caps.size() + i;
+    }
     const size_t code = static_cast<size_t>(reason.code) % kReasonCodes;
-    table->reasons[code * (policy->caps.size() + 1) + rule]->Increment();
+    table->reasons[code * rules + rule]->Increment();
   }
   if (!store_status.ok()) RecordStoreError(store_status);
   seconds_[static_cast<int>(method)]->Observe(absl::ToDoubleSeconds(elapsed));

@@ -111,6 +111,9 @@ TEST_F(SendgateTest, QuietHoursDeferAnSmsToTheMorning) {
   EXPECT_EQ(answer.reasons(0).code(), v1::Reason::QUIET_HOURS);
   EXPECT_EQ(answer.reasons(0).rule_id(), "sms-hours");
   EXPECT_THAT(answer.reasons(0).message(), ::testing::HasSubstr("Allowed daily 08:00-20:00"));
+  EXPECT_THAT(Body(HttpGet(metrics_port_, "/metrics")),
+              ::testing::HasSubstr(
+                  "sendgate_decision_reasons_total{code=\"quiet_hours\",rule=\"sms-hours\"} 1\n"));
   // Nothing was counted: the same SMS at 09:00 is allowed.
   *sms.mutable_send_at() = Stamp(absl::FromCivil(absl::CivilMinute(day) + 9 * 60, paris));
   EXPECT_EQ(Decide(sms).outcome(), v1::ALLOW);
