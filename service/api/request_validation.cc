@@ -217,18 +217,28 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
                               {"campaign_id", &request.campaign_id()}}) {
     if (absl::Status status = CheckText(field, *value, kMaxIdBytes); !status.ok()) return status;
   }
+  if (!policy.programs.empty() && !request.program().empty()) {
+    absl::StatusOr<int> program = Resolve("program", "program", request.program(), policy.programs);
+    if (!program.ok()) return program.status();
+    message.program = *program;
+  }
+  const core::Program* program =
+      message.program >= 0 ? &policy.programs[message.program] : nullptr;
   message.ids = {policy.channels[message.channel].id, policy.categories[message.category].id,
                  core::FieldId(core::Field::kSubscription, request.subscription()),
                  core::FieldId(core::Field::kProgram, request.program()),
                  core::FieldId(core::Field::kCampaign, request.campaign_id())};
 
-  absl::StatusOr<int> weight = IntInRange("weight", request.has_weight(), request.weight(), 1,
-                                          kMaxWeight, 1);
+  absl::StatusOr<int> weight =
+      IntInRange("weight", request.has_weight(), request.weight(), 1, kMaxWeight,
+                 program != nullptr ? program->weight.value_or(1) : 1);
   if (!weight.ok()) return weight.status();
   message.weight = *weight;
   absl::StatusOr<int> priority = IntInRange("priority", request.has_priority(),
                                             request.priority(), 0, kMaxPriority,
-                                            policy.default_priority);
+                                            program != nullptr
+                                                ? program->priority.value_or(policy.default_priority)
+                                                : policy.default_priority);
   if (!priority.ok()) return priority.status();
   message.priority = *priority;
 

@@ -17,13 +17,13 @@ std::string DescribeDuration(absl::Duration duration) {
 // Why the room the cap finds is no use to this message, or "" when it is.
 std::string TooLate(const Policy& policy, const Message& message, absl::Time room_at) {
   if (room_at == absl::InfiniteFuture()) return "; this message weighs more than the limit";
-  if (message.expires_at.has_value() && room_at > *message.expires_at) {
-    return absl::StrCat(", after the message expires at ",
-                        LocalTime(*message.expires_at, message.timezone));
+  const absl::Time expires_at = ExpiresAt(policy, message);
+  if (room_at > expires_at) {
+    return absl::StrCat(", after the message expires at ", LocalTime(expires_at, message.timezone));
   }
-  if (room_at > message.send_at + policy.MaxDelay(message.category)) {
+  if (room_at > message.send_at + MaxDelayFor(policy, message)) {
     return absl::StrCat(", beyond the policy's maximum delay of ",
-                        DescribeDuration(policy.MaxDelay(message.category)));
+                        DescribeDuration(MaxDelayFor(policy, message)));
   }
   return "";
 }

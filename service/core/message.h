@@ -16,6 +16,7 @@ struct Message {
   std::string contact_id;
   int channel = 0;   // index into Policy::channels
   int category = 0;  // index into Policy::categories
+  int program = -1;  // index into Policy::programs, when the policy declares programs
   FieldIds ids{};    // FieldId()s of channel, category, subscription, program, campaign
   int weight = 1;
   int priority = 0;

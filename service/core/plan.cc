@@ -145,9 +145,24 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
   return plan;
 }
 
+absl::Duration MaxDelayFor(const Policy& policy, const Message& message) {
+  if (message.program >= 0 && policy.programs[message.program].max_delay.has_value()) {
+    return *policy.programs[message.program].max_delay;
+  }
+  return policy.categories[message.category].max_delay.value_or(policy.max_delay);
+}
+
+absl::Time ExpiresAt(const Policy& policy, const Message& message) {
+  if (message.expires_at.has_value()) return *message.expires_at;
+  if (message.program >= 0 && policy.programs[message.program].expires_end_of_local_day) {
+    return absl::FromCivil(absl::ToCivilDay(message.send_at, message.timezone) + 1,
+                           message.timezone);
+  }
+  return absl::InfiniteFuture();
+}
+
 absl::Time DenyAfter(const Policy& policy, const Message& message) {
-  return std::min(message.expires_at.value_or(absl::InfiniteFuture()),
-                  message.send_at + policy.MaxDelay(message.category));
+  return std::min(ExpiresAt(policy, message), message.send_at + MaxDelayFor(policy, message));
 }
 
 }  // namespace sendgate::core

@@ -25,6 +25,13 @@ int64_t Reserved(const Cap& cap, int priority);
 // `now` is the server's clock, passed in so that tests control it.
 CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now);
 
+// The longest `message` may be deferred: its program's, else its category's, else the policy's.
+absl::Duration MaxDelayFor(const Policy& policy, const Message& message);
+
+// When `message` becomes worthless: its expires_at, else the end of the contact's local day
+// for a program that says so, else never.
+absl::Time ExpiresAt(const Policy& policy, const Message& message);
+
 // Room found later than this is no use to `message`: the earlier of its expiry and the
 // policy's maximum delay after its intended send_at.
 absl::Time DenyAfter(const Policy& policy, const Message& message);

@@ -41,8 +41,11 @@ bool Subscription::Covers(uint32_t channel) const {
   return channels.empty() || std::find(channels.begin(), channels.end(), channel) != channels.end();
 }
 
-absl::Duration Policy::MaxDelay(int category) const {
-  return categories[category].max_delay.value_or(max_delay);
+int Policy::FindProgram(absl::string_view name) const {
+  for (size_t i = 0; i < programs.size(); ++i) {
+    if (programs[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 bool Policy::KnowsSegment(absl::string_view segment) const {

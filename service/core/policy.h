@@ -35,6 +35,17 @@ struct Subscription {
   bool Covers(uint32_t channel) const;
 };
 
+// A relationship program (onboarding, abandoned cart, birthday ...): what its messages get
+// when their request leaves it out.
+struct Program {
+  std::string name;
+  uint32_t id = 0;
+  std::optional<int> priority;
+  std::optional<int> weight;
+  std::optional<absl::Duration> max_delay;  // its own, before the category's and the policy's
+  bool expires_end_of_local_day = false;    // a birthday message is worthless the day after
+};
+
 // What the messages of a category are exempt from (a policy's `exempt_from`). Transactional
 // messages are typically exempt from all of these; nothing is exempt from a channel blocked by
 // a hard bounce or a complaint.
@@ -109,6 +120,8 @@ struct Policy {
   std::vector<Channel> channels;
   std::vector<Category> categories;
   std::vector<Subscription> subscriptions;
+  // The programs requests may name; empty: any program id.
+  std::vector<Program> programs;
   // The segments a request or a contact's profile may name; empty: any.
   std::vector<std::string> segments;
   std::vector<Cap> caps;
@@ -117,8 +130,7 @@ struct Policy {
 
   // How long history is kept: the longest cap reach and the idempotency window.
   absl::Duration Retention() const;
-  // The longest a message of `category` may be deferred.
-  absl::Duration MaxDelay(int category) const;
+  int FindProgram(absl::string_view name) const;
 
   // Index of the named entry, or -1.
   int FindChannel(absl::string_view name) const;

@@ -33,7 +33,7 @@ const std::vector<absl::string_view> kTopKeys = {
     "version",         "timezone",         "week_starts",      "max_delay",
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
     "channels",        "categories",       "subscriptions",    "segments",
-    "caps",            "holidays",         "quiet_hours"};
+    "caps",            "holidays",         "quiet_hours",      "programs"};
 const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure",
                                                       "max_delay"};
 const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
@@ -555,6 +555,45 @@ void ReadCaps(Reader& reader, const YAML::Node& node, const Declared& declared,
   }
 }
 
+// --- Programs ---
+
+const std::vector<absl::string_view> kProgramKeys = {"priority", "weight", "max_delay", "expires"};
+
+std::vector<core::Program> ReadPrograms(Reader& reader, const YAML::Node& node) {
+  std::vector<core::Program> programs;
+  if (!reader.IsMap(node, "programs")) return programs;
+  reader.CheckUnique(node, "programs");
+  for (const auto& entry : node) {
+    std::optional<std::string> name = reader.Name(entry.first, "program");
+    if (!name) continue;
+    core::Program program{.name = *name, .id = core::FieldId(Field::kProgram, *name)};
+    if (!Declarable(reader, entry.first, "program", programs, *name, program.id)) continue;
+    const YAML::Node& body = entry.second;
+    if (!body.IsNull() && reader.IsMap(body, absl::StrCat("program '", *name, "'"))) {
+      reader.CheckKeys(body, kProgramKeys, absl::StrCat("program '", *name, "'"));
+      if (body["priority"]) {
+        program.priority = reader.Integer(body["priority"], "priority", 0, 100);
+      }
+      if (body["weight"]) program.weight = reader.Integer(body["weight"], "weight", 1, 1000);
+      if (body["max_delay"]) {
+        program.max_delay = reader.Duration(body["max_delay"], "max_delay", absl::ZeroDuration(),
+                                            kMaxWindow);
+      }
+      if (body["expires"]) {
+        const std::string expires = reader.Scalar(body["expires"], "expires").value_or("");
+        if (expires == "end_of_local_day") {
+          program.expires_end_of_local_day = true;
+        } else {
+          reader.Error(body["expires"], absl::StrCat("expires accepts end_of_local_day, not '",
+                                                     expires, "'"));
+        }
+      }
+    }
+    programs.push_back(std::move(program));
+  }
+  return programs;
+}
+
 // --- Holidays and quiet hours ---
 
 const std::vector<absl::string_view> kHolidayKeys = {"builtin", "dates"};
@@ -872,6 +911,7 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
     policy->subscriptions = ReadSubscriptions(reader, root["subscriptions"], policy->channels);
   }
   ReadDefaultCategory(reader, root, *policy);
+  if (root["programs"]) policy->programs = ReadPrograms(reader, root["programs"]);
   if (root["segments"]) policy->segments = ReadSegments(reader, root["segments"]);
   ReadCaps(reader, root["caps"],
            Declared{policy->channels, policy->categories, policy->subscriptions,

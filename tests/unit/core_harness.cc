@@ -34,6 +34,7 @@ core::Message BuildMessage(const core::Policy& policy, const TestMessage& m) {
   message.contact_id = m.contact;
   message.channel = policy.FindChannel(m.channel);
   message.category = policy.FindCategory(m.category);
+  message.program = policy.FindProgram(m.program);
   EXPECT_GE(message.channel, 0) << m.channel;
   EXPECT_GE(message.category, 0) << m.category;
   using core::Field;

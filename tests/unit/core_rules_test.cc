@@ -62,9 +62,9 @@ class CoreRulesTest : public ::testing::Test {
 
 TEST_F(CoreRulesTest, RollingCapAllowsUpToTheLimitThenDefersToTheExactInstant) {
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(contact_.Decide(*policy_, Email("m" + std::to_string(i), T0() + absl::Hours(i)))
-                  .outcome,
-              Outcome::kAllow);
+    EXPECT_EQ(
+        contact_.Decide(*policy_, Email("m" + std::to_string(i), T0() + absl::Hours(i))).outcome,
+        Outcome::kAllow);
   }
   const core::Decision fourth = contact_.Decide(*policy_, Email("m3", T0() + absl::Hours(5)));
   EXPECT_EQ(fourth.outcome, Outcome::kDefer);
@@ -76,8 +76,9 @@ TEST_F(CoreRulesTest, RollingCapAllowsUpToTheLimitThenDefersToTheExactInstant) {
   EXPECT_EQ(fourth.reasons[0].used, 3);
   EXPECT_EQ(fourth.reasons[0].limit, 3);
 
-  EXPECT_EQ(contact_.Decide(*policy_, Email("m3", *fourth.retry_at - absl::Milliseconds(1))).outcome,
-            Outcome::kDefer);
+  EXPECT_EQ(
+      contact_.Decide(*policy_, Email("m3", *fourth.retry_at - absl::Milliseconds(1))).outcome,
+      Outcome::kDefer);
   EXPECT_EQ(contact_.Decide(*policy_, Email("m3", *fourth.retry_at)).outcome, Outcome::kAllow);
 }
 
@@ -184,7 +185,8 @@ TEST_F(CoreRulesTest, HistoryIsTrimmedInChunks) {
     receipt.category = "transactional";
     contact_.Decide(*policy_, receipt);
     const auto& exempt = contact_.history().exempt;
-    EXPECT_GE(exempt.front().at, T0() + absl::Hours(24 * day) - absl::Hours(24 * 34) - absl::Hours(18))
+    EXPECT_GE(exempt.front().at,
+              T0() + absl::Hours(24 * day) - absl::Hours(24 * 34) - absl::Hours(18))
         << "day " << day;
   }
   // Day 34 rewrote the list (its first record 34 days old, beyond 33.75), keeping days 4 to
@@ -317,9 +319,13 @@ TEST_F(CoreRulesTest, PressureShowsNoPartitionForSendsWithoutTheField) {
   TestMessage launch = Email("launch", T0());
   launch.campaign = "launch";
   contact_.Decide(*policy_, Sms("s", T0()));
-  contact_.Decide(*policy_, [&] { TestMessage m = Sms("l", T0()); m.campaign = "launch"; return m; }());
-  const core::Pressure pressure = core::PressureAt(
-      *policy_, contact_.history(), {}, *policy::FindTimeZone("Europe/Paris"), T0());
+  contact_.Decide(*policy_, [&] {
+    TestMessage m = Sms("l", T0());
+    m.campaign = "launch";
+    return m;
+  }());
+  const core::Pressure pressure = core::PressureAt(*policy_, contact_.history(), {},
+                                                   *policy::FindTimeZone("Europe/Paris"), T0());
   int campaign_rows = 0;
   for (const core::CapUsage& usage : pressure.caps) {
     if (policy_->caps[usage.cap].id != "same-campaign-30d") continue;
@@ -406,7 +412,9 @@ TEST(CoreScopesTest, ProgramCapUsesTheContactsCalendarDay) {
   EXPECT_EQ(contact.Decide(*policy, step).outcome, Outcome::kAllow);
   // The same instant is still "yesterday" in New York: there the day window holds both.
   ContactHistory new_yorker;
-  TestMessage ny{.id = "y1", .program = "onboarding", .zone = "America/New_York",
+  TestMessage ny{.id = "y1",
+                 .program = "onboarding",
+                 .zone = "America/New_York",
                  .send_at = Paris(2026, 11, 4, 23, 30)};
   new_yorker.Decide(*policy, ny);
   ny.id = "y2";
@@ -425,8 +433,8 @@ TEST(CoreScopesTest, CampaignFilterAndCategoryNamedByACap) {
   EXPECT_EQ(contact.Decide(*policy, other).outcome, Outcome::kAllow);
 
   // An exempt category is still limited by a cap that names it.
-  TestMessage code{.id = "c1", .channel = "sms", .category = "service",
-                   .send_at = Paris(2026, 11, 4, 9)};
+  TestMessage code{
+      .id = "c1", .channel = "sms", .category = "service", .send_at = Paris(2026, 11, 4, 9)};
   contact.Decide(*policy, code);
   code.id = "c2";
   contact.Decide(*policy, code);
@@ -441,16 +449,16 @@ TEST(CoreScopesTest, PerChannelCapCountsEachChannelApart) {
   auto policy = PolicyFromYaml(kScopes);
   ContactHistory contact;
   for (int i = 0; i < 4; ++i) {
-    contact.Decide(*policy, TestMessage{.id = "e" + std::to_string(i),
-                                        .send_at = Paris(2026, 11, 20 + i, 9)});
+    contact.Decide(
+        *policy, TestMessage{.id = "e" + std::to_string(i), .send_at = Paris(2026, 11, 20 + i, 9)});
   }
   const core::Decision fifth =
       contact.Decide(*policy, TestMessage{.id = "e5", .send_at = Paris(2026, 11, 25, 9)});
   EXPECT_EQ(fifth.outcome, Outcome::kDefer);
   EXPECT_EQ(*fifth.retry_at, Paris(2026, 12, 1));
   EXPECT_EQ(contact
-                .Decide(*policy, TestMessage{.id = "s", .channel = "sms",
-                                             .send_at = Paris(2026, 11, 25, 9)})
+                .Decide(*policy,
+                        TestMessage{.id = "s", .channel = "sms", .send_at = Paris(2026, 11, 25, 9)})
                 .outcome,
             Outcome::kAllow);
 }
@@ -496,8 +504,8 @@ caps:
 )yaml");
   ContactHistory contact;
   auto email = [&](std::string id, int priority, int minutes) {
-    return TestMessage{.id = std::move(id), .priority = priority,
-                       .send_at = T0() + absl::Minutes(minutes)};
+    return TestMessage{
+        .id = std::move(id), .priority = priority, .send_at = T0() + absl::Minutes(minutes)};
   };
   EXPECT_EQ(contact.Decide(*policy, email("a", 50, 0)).outcome, Outcome::kAllow);
   EXPECT_EQ(contact.Decide(*policy, email("b", 20, 1)).outcome, Outcome::kAllow);
@@ -565,13 +573,52 @@ caps:
   EXPECT_EQ(contact.Decide(*policy, {.id = "a", .channel = "sms", .send_at = T0()}).outcome,
             Outcome::kAllow);
   const core::Decision flash = contact.Decide(
-      *policy, {.id = "b", .channel = "sms", .category = "flash-sale",
-                .send_at = T0() + absl::Hours(1)});
+      *policy,
+      {.id = "b", .channel = "sms", .category = "flash-sale", .send_at = T0() + absl::Hours(1)});
   EXPECT_EQ(flash.outcome, Outcome::kDeny);
   EXPECT_THAT(flash.reasons.at(0).message, ::testing::HasSubstr("maximum delay of 12 hours"));
   EXPECT_EQ(contact.Decide(*policy, {.id = "c", .channel = "sms", .send_at = T0() + absl::Hours(1)})
                 .outcome,
             Outcome::kDefer);
+}
+
+// Programs: a birthday message is worthless after the contact's local day; an abandoned cart
+// waits at most 4 hours.
+TEST(ProgramsTest, ExpiryAtTheEndOfTheLocalDayAndTheProgramsMaxDelay) {
+  const auto policy = PolicyFromYaml(R"yaml(
+timezone: Europe/Paris
+channels: [sms]
+categories: {marketing: {}}
+programs:
+  birthday: {expires: end_of_local_day}
+  abandoned-cart: {max_delay: 4h}
+caps:
+  - {id: sms-6h, window: 6h, limit: 1}
+)yaml");
+  ContactHistory contact;
+  EXPECT_EQ(
+      contact.Decide(*policy, {.id = "a", .channel = "sms", .send_at = Paris(2026, 11, 24, 20)})
+          .outcome,
+      Outcome::kAllow);
+  // Room again at 02:00 tomorrow: too late for today's birthday.
+  const core::Decision birthday = contact.Decide(
+      *policy,
+      {.id = "b", .channel = "sms", .program = "birthday", .send_at = Paris(2026, 11, 24, 21)});
+  EXPECT_EQ(birthday.outcome, Outcome::kDeny);
+  EXPECT_THAT(birthday.reasons.at(0).message,
+              ::testing::HasSubstr("after the message expires at 2026-11-25 00:00 CET"));
+  // Room at 02:00 is 5 hours after 21:00: beyond the cart's 4 hours, within the default 7 days.
+  EXPECT_EQ(contact
+                .Decide(*policy, {.id = "c",
+                                  .channel = "sms",
+                                  .program = "abandoned-cart",
+                                  .send_at = Paris(2026, 11, 24, 21)})
+                .outcome,
+            Outcome::kDeny);
+  EXPECT_EQ(
+      contact.Decide(*policy, {.id = "d", .channel = "sms", .send_at = Paris(2026, 11, 24, 21)})
+          .outcome,
+      Outcome::kDefer);
 }
 
 }  // namespace

@@ -196,6 +196,17 @@ caps:
   EXPECT_THAT(errors, HasSubstr("segment 'inactiv' is not declared (declared: reactive, engaged)"));
 }
 
+TEST(PolicyLoaderTest, ProgramMistakes) {
+  const std::string errors = Errors(std::string(kHead) + R"yaml(programs:
+  birthday: {priority: 101, expires: tomorrow, colour: blue}
+  birthday: {}
+)yaml");
+  EXPECT_THAT(errors, HasSubstr("p.yaml:7:24: priority must be a whole number from 0 to 100"));
+  EXPECT_THAT(errors, HasSubstr("expires accepts end_of_local_day, not 'tomorrow'"));
+  EXPECT_THAT(errors, HasSubstr("unknown key 'colour' in program 'birthday'"));
+  EXPECT_THAT(errors, HasSubstr("'birthday' is given twice in programs"));
+}
+
 TEST(PolicyLoaderTest, AMissingFileIsNamed) {
   absl::StatusOr<std::shared_ptr<const core::Policy>> policy = LoadPolicyFile("/nonexistent.yaml");
   ASSERT_FALSE(policy.ok());

@@ -311,6 +311,10 @@ TEST(ExamplePoliciesTest, FrRetail) {
       caller.Decide(*policy, message("c4", "phone", Paris(2026, 12, 7, 11)));
   EXPECT_EQ(fifth.outcome, Outcome::kDeny);
   EXPECT_EQ(fifth.reasons.at(0).rule_id, "phone-canvassing-30d");
+  // A birthday SMS asked for on a Sunday evening cannot wait for Monday: denied.
+  TestMessage birthday = message("bday", "sms", Paris(2026, 11, 29, 19));
+  birthday.program = "birthday";
+  EXPECT_EQ(contact.Decide(*policy, birthday).outcome, Outcome::kDeny);
   // A delivery-slot SMS on a Sunday night is a service message: it goes.
   TestMessage slot = message("delivery", "sms", Paris(2026, 11, 29, 22));
   slot.category = "service";

@@ -150,5 +150,40 @@ TEST_F(RequestValidationTest, Times) {
             "send_at: has nanos outside 0 to 999999999");
 }
 
+TEST_F(RequestValidationTest, DeclaredProgramsGiveTheirDefaultsAndRefuseOthers) {
+  absl::StatusOr<std::shared_ptr<const core::Policy>> policy = policy::ParsePolicy(R"yaml(
+channels: [email]
+categories: {marketing: {}}
+programs:
+  abandoned-cart: {priority: 85, max_delay: 4h}
+  birthday: {priority: 90, weight: 2, expires: end_of_local_day}
+  loyalty: {}
+)yaml",
+                                                                                   "p.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  absl::StatusOr<core::Message> birthday =
+      MessageFromRequest(Request(R"(program: "birthday")"), **policy, kNow);
+  ASSERT_TRUE(birthday.ok()) << birthday.status();
+  EXPECT_EQ(birthday->priority, 90);
+  EXPECT_EQ(birthday->weight, 2);
+  EXPECT_EQ((*policy)->programs[birthday->program].name, "birthday");
+  absl::StatusOr<core::Message> given =
+      MessageFromRequest(Request(R"(program: "birthday" priority: 10 weight: 1)"), **policy, kNow);
+  ASSERT_TRUE(given.ok());
+  EXPECT_EQ(given->priority, 10);
+  EXPECT_EQ(given->weight, 1);
+  absl::StatusOr<core::Message> loyalty =
+      MessageFromRequest(Request(R"(program: "loyalty")"), **policy, kNow);
+  ASSERT_TRUE(loyalty.ok());
+  EXPECT_EQ(loyalty->priority, 50);
+  const absl::StatusOr<core::Message> typo =
+      MessageFromRequest(Request(R"(program: "birthdya")"), **policy, kNow);
+  EXPECT_EQ(std::string(typo.status().message()),
+            "program: unknown program 'birthdya' (the policy declares: abandoned-cart, birthday, "
+            "loyalty)");
+  // A policy that declares no programs takes any program id, as before.
+  EXPECT_EQ(Error(R"(program: "anything")"), "");
+}
+
 }  // namespace
 }  // namespace sendgate::api
