@@ -315,6 +315,7 @@ struct Declared {
   const std::vector<core::Category>& categories;
   const std::vector<core::Subscription>& subscriptions;
   const std::vector<std::string>& segments;  // empty: any segment
+  const std::vector<core::Program>& programs;  // empty: any program id
 };
 
 // Fills cap.only[field] from a list of declared names (or free-form values).
@@ -492,8 +493,9 @@ std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const D
              cap.only[at(Field::kCategory)]);
   ReadFilter(reader, node["subscriptions"], "subscriptions", Field::kSubscription,
              &declared.subscriptions, cap.only[at(Field::kSubscription)]);
-  ReadFilter<core::Channel>(reader, node["programs"], "programs", Field::kProgram, nullptr,
-                            cap.only[at(Field::kProgram)]);
+  ReadFilter(reader, node["programs"], "programs", Field::kProgram,
+             declared.programs.empty() ? nullptr : &declared.programs,
+             cap.only[at(Field::kProgram)]);
   ReadFilter<core::Channel>(reader, node["campaigns"], "campaigns", Field::kCampaign, nullptr,
                             cap.only[at(Field::kCampaign)]);
   if (cap.only[at(Field::kCategory)].empty()) {
@@ -915,7 +917,7 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
   if (root["segments"]) policy->segments = ReadSegments(reader, root["segments"]);
   ReadCaps(reader, root["caps"],
            Declared{policy->channels, policy->categories, policy->subscriptions,
-                    policy->segments},
+                    policy->segments, policy->programs},
            policy->caps);
   if (root["holidays"]) policy->holidays = ReadHolidays(reader, root["holidays"]);
   if (root["quiet_hours"]) {

@@ -144,6 +144,31 @@ TEST_F(SendgateTest, TheLastEmailOfTheWeekIsKeptForAHigherPriority) {
   EXPECT_EQ(Decide(cart).outcome(), v1::ALLOW);
 }
 
+// Programs over gRPC: a declared program gives its priority; an undeclared one is refused.
+TEST_F(SendgateTest, DeclaredProgramsAreTheOnlyOnesAccepted) {
+  std::ifstream in(policy_path_);
+  std::string text(std::istreambuf_iterator<char>(in), {});
+  const std::string limit = "    limit: 3\n";
+  text.insert(text.find(limit) + limit.size(), "    reserve: {below_priority: 80, keep: 1}\n");
+  text += "programs:\n  abandoned-cart: {priority: 85, max_delay: 6h}\n";
+  std::ofstream(policy_path_, std::ios::trunc) << text;
+  sendgate_.reset();
+  StartSendgate();
+  EXPECT_EQ(Decide(Email("n1")).outcome(), v1::ALLOW);
+  EXPECT_EQ(Decide(Email("n2")).outcome(), v1::ALLOW);
+  // The cart's program priority (85) reaches the reserve a plain campaign (50) cannot.
+  v1::DecideRequest cart = Email("cart");
+  cart.set_program("abandoned-cart");
+  EXPECT_EQ(Decide(cart).outcome(), v1::ALLOW);
+  v1::DecideRequest typo = Email("typo");
+  typo.set_program("abandoned_cart");
+  v1::DecideResponse response;
+  const grpc::Status status = Call(typo, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "program: unknown program 'abandoned_cart' (the policy declares: abandoned-cart)");
+}
+
 TEST_F(SendgateTest, InvalidRequestsNameTheField) {
   struct Case {
     std::function<void(v1::DecideRequest&)> spoil;

@@ -205,6 +205,11 @@ TEST(PolicyLoaderTest, ProgramMistakes) {
   EXPECT_THAT(errors, HasSubstr("expires accepts end_of_local_day, not 'tomorrow'"));
   EXPECT_THAT(errors, HasSubstr("unknown key 'colour' in program 'birthday'"));
   EXPECT_THAT(errors, HasSubstr("'birthday' is given twice in programs"));
+  EXPECT_THAT(Errors(std::string(kHead) + R"yaml(programs: {birthday: {}}
+caps:
+  - {id: bday, programs: [birthdya], window: 1d, limit: 1}
+)yaml"),
+              HasSubstr("programs: 'birthdya' is not declared (declared: birthday)"));
 }
 
 TEST(PolicyLoaderTest, AMissingFileIsNamed) {
