@@ -74,6 +74,67 @@ bool ProfileChanged(const PreferenceCheck& check, const Preferences* stored) {
           *check.segments_fingerprint != SegmentsFingerprint(profile.segments));
 }
 
+// --- Rolling caps with sends scheduled after the check ---
+// A cap of N per rolling W refuses a send only when some window of length W that contains it
+// would then hold more than N. Without sends after the check, that window is the one ending at
+// the send (the fast path of Used and RoomAt); with sends scheduled later, every window
+// containing the send is looked at.
+
+// The instant a rolling cap is checked at: its bounds are that instant -W+1ms and +W.
+absl::Time CheckedAt(const CapCheck& cap) { return cap.start + cap.slide - absl::Milliseconds(1); }
+
+// The sends a rolling cap counts from its start on, however far ahead, by time.
+std::vector<const SendRecord*> Reachable(const CapCheck& cap, const History& history) {
+  CapCheck open = cap;
+  open.end = absl::InfiniteFuture();
+  std::vector<const SendRecord*> reachable = Counted(open, history);
+  std::stable_sort(reachable.begin(), reachable.end(),
+                   [](const SendRecord* a, const SendRecord* b) { return a->at < b->at; });
+  return reachable;
+}
+
+bool Scheduled(const CapCheck& cap, const std::vector<const SendRecord*>& reachable) {
+  return !reachable.empty() && reachable.back()->at > CheckedAt(cap);
+}
+
+// The weight of the sends in [from, from + length).
+int64_t WindowSum(const std::vector<const SendRecord*>& sends, absl::Time from,
+                  absl::Duration length) {
+  int64_t sum = 0;
+  for (const SendRecord* send : sends) {
+    if (send->at >= from + length) break;
+    if (send->at >= from) sum += send->weight;
+  }
+  return sum;
+}
+
+// The most weight a window of `length` containing `at` holds: the one ending at `at`, or one
+// reaching a later send.
+int64_t Peak(const std::vector<const SendRecord*>& sends, absl::Time at, absl::Duration length) {
+  const absl::Duration ms = absl::Milliseconds(1);
+  int64_t peak = WindowSum(sends, at - length + ms, length);
+  for (const SendRecord* send : sends) {
+    if (send->at > at && send->at < at + length) {
+      peak = std::max(peak, WindowSum(sends, send->at - length + ms, length));
+    }
+  }
+  return peak;
+}
+
+// The first instant, at or after the check, when a message of `weight` fits every window of
+// the cap containing it: the peak only falls when a send leaves reach, `slide` after it.
+absl::Time ScheduledRoomAt(const CapCheck& cap, const std::vector<const SendRecord*>& sends,
+                           int64_t weight) {
+  const absl::Time at = CheckedAt(cap);
+  if (Peak(sends, at, cap.slide) + weight <= cap.limit) return absl::InfinitePast();
+  if (weight > cap.limit) return absl::InfiniteFuture();
+  for (const SendRecord* send : sends) {
+    const absl::Time exit = send->at + cap.slide;
+    if (exit > at && Peak(sends, exit, cap.slide) + weight <= cap.limit) return exit;
+  }
+  return absl::InfiniteFuture();
+}
+
 }  // namespace
 
 bool Counts(const CapCheck& cap, const SendRecord& record) {
@@ -85,12 +146,20 @@ bool Counts(const CapCheck& cap, const SendRecord& record) {
 }
 
 int64_t Used(const CapCheck& cap, const History& history) {
+  if (cap.slide > absl::ZeroDuration()) {
+    const std::vector<const SendRecord*> reachable = Reachable(cap, history);
+    if (Scheduled(cap, reachable)) return Peak(reachable, CheckedAt(cap), cap.slide);
+  }
   int64_t used = 0;
   for (const SendRecord* record : Counted(cap, history)) used += record->weight;
   return used;
 }
 
 absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight) {
+  if (cap.slide > absl::ZeroDuration()) {
+    const std::vector<const SendRecord*> reachable = Reachable(cap, history);
+    if (Scheduled(cap, reachable)) return ScheduledRoomAt(cap, reachable, weight);
+  }
   std::vector<const SendRecord*> counted = Counted(cap, history);
   int64_t used = 0;
   for (const SendRecord* record : counted) used += record->weight;

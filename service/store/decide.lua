@@ -154,9 +154,12 @@ local function count(counted, blob, blob_is_exempt)
     if denied == 0 then
       fields[1], fields[2], fields[3], fields[4], fields[5] = f1, f2, f3, f4, f5
       for _, cap in ipairs(counted) do
-        if (cap.counts_exempt or not blob_is_exempt) and at >= cap.start and at < cap.stop and
-            cap_matches(cap, fields) then
-          cap.used = cap.used + w
+        if (cap.counts_exempt or not blob_is_exempt) and at >= cap.start and
+            (at < cap.stop or cap.slide > 0) and cap_matches(cap, fields) then
+          -- A rolling cap keeps the sends scheduled beyond its span too: later windows reach
+          -- them (scheduled_room).
+          if at < cap.stop then cap.used = cap.used + w end
+          if at > cap.start + cap.slide - 1 then cap.scheduled = cap.slide > 0 end
           cap.sends[#cap.sends + 1] = {at, w}
         end
       end
@@ -182,6 +185,44 @@ local function room(cap, weight)
   return C.NEVER
 end
 
+-- Rolling caps with sends scheduled after the check, as core/history.cc: a cap of N per
+-- rolling W refuses a send only when some window of length W containing it would then hold
+-- more than N. `sends` are sorted by time.
+
+-- The weight of `sends` in [from, from + length).
+local function window_sum(sends, from, length)
+  local sum = 0
+  for _, s in ipairs(sends) do
+    if s[1] >= from + length then break end
+    if s[1] >= from then sum = sum + s[2] end
+  end
+  return sum
+end
+
+-- The most weight a window of `length` containing `at` holds.
+local function peak(sends, at, length)
+  local best = window_sum(sends, at - length + 1, length)
+  for _, s in ipairs(sends) do
+    if s[1] > at and s[1] < at + length then
+      local v = window_sum(sends, s[1] - length + 1, length)
+      if v > best then best = v end
+    end
+  end
+  return best
+end
+
+-- The first instant after the check when `weight` fits every window containing it: the peak
+-- only falls when a send leaves reach, `slide` after it.
+local function scheduled_room(cap, weight)
+  if weight > cap.limit then return C.NEVER end
+  local at = cap.start + cap.slide - 1
+  for _, s in ipairs(cap.sends) do
+    local exit = s[1] + cap.slide
+    if exit > at and peak(cap.sends, exit, cap.slide) + weight <= cap.limit then return exit end
+  end
+  return C.NEVER
+end
+
 -- Rules: caps, and the contact's own frequency. Counts each cap's matching sends in its
 -- window and finds when it has room.
 local function check_caps(d)
@@ -200,7 +241,13 @@ local function check_caps(d)
     count(counted, d.exempt, true)
   end
   for _, cap in ipairs(counted) do
-    if cap.used + d.weight > cap.limit then cap.room = room(cap, d.weight) end
+    if cap.scheduled then
+      table.sort(cap.sends, earlier)
+      cap.used = peak(cap.sends, cap.start + cap.slide - 1, cap.slide)
+      if cap.used + d.weight > cap.limit then cap.room = scheduled_room(cap, d.weight) end
+    elseif cap.used + d.weight > cap.limit then
+      cap.room = room(cap, d.weight)
+    end
   end
   if own and own.room then
     add_verdict(d, C.REASON_CONTACT_FREQUENCY, own.room, own.used, own.limit)

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "service/core/decision.h"
 #include "service/core/plan.h"
 #include "service/core/pressure.h"
@@ -619,6 +621,74 @@ caps:
       contact.Decide(*policy, {.id = "d", .channel = "sms", .send_at = Paris(2026, 11, 24, 21)})
           .outcome,
       Outcome::kDefer);
+}
+
+// Exact rolling windows with scheduled sends: a cap of N per rolling W refuses a send only when
+// some window of length W containing it would then hold more than N.
+class ScheduledSendsTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(R"yaml(
+timezone: Europe/Paris
+max_delay: 60d
+channels: [email]
+categories: {marketing: {}}
+caps:
+  - {id: two-a-week, window: 7d, limit: 2}
+)yaml");
+  ContactHistory contact_;
+  // Decided at T0() (the server's clock), sent at `at`: a later one is scheduled.
+  core::Decision At(const std::string& id, absl::Time at, int weight = 1) {
+    return contact_.Decide(*policy_, {.id = id, .weight = weight, .send_at = at}, T0());
+  }
+};
+
+TEST_F(ScheduledSendsTest, ASendBetweenTwoOthersTwoWeeksApartFits) {
+  EXPECT_EQ(At("first", T0() + absl::Hours(1)).outcome, Outcome::kAllow);
+  EXPECT_EQ(At("last", T0() + absl::Hours(24 * 13)).outcome, Outcome::kAllow);
+  // No 7-day window holds both: the one in the middle makes 2 in any window.
+  const core::Decision middle = At("middle", T0() + absl::Hours(24 * 7));
+  EXPECT_EQ(middle.outcome, Outcome::kAllow);
+  // A fourth anywhere from day 1 to day 13 would make 3 in some window.
+  const core::Decision fourth = At("fourth", T0() + absl::Hours(24 * 4));
+  EXPECT_EQ(fourth.outcome, Outcome::kDefer);
+  EXPECT_EQ(fourth.reasons.at(0).used, 2);
+  // It fits once "middle" can no longer share a window with it: 7 days after it, when "last"
+  // is still within reach but alone.
+  EXPECT_EQ(*fourth.retry_at, T0() + absl::Hours(24 * 14));
+}
+
+// On random scheduled traffic, no window of 7 days ever holds more than the limit, and every
+// refusal is justified by a window that the message would overfill.
+TEST_F(ScheduledSendsTest, RandomScheduledTrafficNeverOverfillsAWindowAndIsNeverRefusedForNothing) {
+  std::mt19937 random(11);
+  const absl::Duration week = absl::Hours(24 * 7);
+  std::vector<std::pair<absl::Time, int>> sent;
+  // The weight of the heaviest 7-day window containing `at`, `extra` at `at` included.
+  auto heaviest = [&](absl::Time at, int extra) {
+    int best = 0;
+    for (absl::Time start = at - week + absl::Minutes(1); start <= at;
+         start += absl::Minutes(1)) {
+      int sum = extra;
+      for (const auto& [when, weight] : sent) {
+        if (when >= start && when < start + week) sum += weight;
+      }
+      best = std::max(best, sum);
+    }
+    return best;
+  };
+  for (int step = 0; step < 60; ++step) {
+    const absl::Time at =
+        T0() + absl::Minutes(std::uniform_int_distribution<int>(0, 30 * 24 * 6)(random) * 10);
+    const int weight = std::uniform_int_distribution<int>(1, 2)(random);
+    const core::Decision decision = At("m" + std::to_string(step), at, weight);
+    if (decision.outcome == Outcome::kAllow) {
+      EXPECT_LE(heaviest(at, weight), 2) << "step " << step;
+      sent.emplace_back(at, weight);
+    } else {
+      EXPECT_GT(heaviest(at, weight), 2) << "step " << step << ": refused for nothing";
+    }
+  }
+  EXPECT_GE(sent.size(), 5u);  // about 8 fit in 30 days at 2 a week, with weights of 1 and 2
 }
 
 }  // namespace
