@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/core/history.h"
 #include "service/core/plan.h"
+#include "service/core/stateless_rules.h"
 
 namespace sendgate::core {
 namespace {
@@ -76,14 +77,18 @@ ChannelRoom RoomOn(const Policy& policy, int channel, const History& history,
                 .send_at = at};
   probe.ids[static_cast<int>(Field::kChannel)] = policy.channels[channel].id;
   probe.ids[static_cast<int>(Field::kCategory)] = policy.categories[probe.category].id;
+  ChannelRoom room{.channel = channel};
+  // Quiet hours first: the caps are looked at as they will be at the opening.
+  probe.send_at = NextOpening(policy, probe, at).at;
+  if (probe.send_at == absl::InfiniteFuture()) return room;
   CheckPlan plan = PlanCheck(policy, probe, at);
   plan.send.message_hash = 0;  // matches no record: MessageHash() is never 0
   const CheckResult result = EvaluateCheck(plan, history);
-  ChannelRoom room{.channel = channel};
   if (result.outcome == CheckOutcome::kAllowed) {
-    room.next_allowed = at;
+    room.next_allowed = probe.send_at;
   } else if (result.retry_at != absl::InfiniteFuture()) {
-    room.next_allowed = result.retry_at;
+    const absl::Time opening = NextOpening(policy, probe, result.retry_at).at;
+    if (opening != absl::InfiniteFuture()) room.next_allowed = opening;
   }
   return room;
 }

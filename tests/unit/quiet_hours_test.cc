@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "service/core/decision.h"
+#include "service/core/pressure.h"
 #include "service/policy/time_zones.h"
 #include "tests/unit/core_harness.h"
 
@@ -208,6 +209,15 @@ TEST_F(QuietDecisionTest, RoomFoundAfterClosingTimeWaitsForTheNextOpening) {
   EXPECT_THAT(monday.reasons, ::testing::SizeIs(2));  // the cap, then quiet hours
   EXPECT_EQ(monday.reasons[0].code, ReasonCode::kCapReached);
   EXPECT_EQ(monday.reasons[1].code, ReasonCode::kQuietHours);
+}
+
+TEST_F(QuietDecisionTest, PressureShowsTheNextOpeningPerChannel) {
+  const core::Pressure night = core::PressureAt(*policy_, core::History{}, {},
+                                                *policy::FindTimeZone("Europe/Paris"),
+                                                Paris(2026, 11, 24, 22));
+  ASSERT_EQ(night.channels.size(), 2u);
+  EXPECT_EQ(night.channels[0].next_allowed, Paris(2026, 11, 24, 22));  // email: no quiet hours
+  EXPECT_EQ(night.channels[1].next_allowed, Paris(2026, 11, 25, 8));   // sms: the morning
 }
 
 TEST_F(QuietDecisionTest, TooLateForTheMessageIsADenial) {
