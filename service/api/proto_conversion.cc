@@ -55,6 +55,7 @@ void FillRecord(const core::Policy& policy, const core::SendRecord& record,
   out->set_subscription(policy.NameOf(Field::kSubscription, record.id(Field::kSubscription)));
   out->set_program(policy.NameOf(Field::kProgram, record.id(Field::kProgram)));
   out->set_campaign(policy.NameOf(Field::kCampaign, record.id(Field::kCampaign)));
+  out->set_edition(policy.NameOf(Field::kEdition, record.id(Field::kEdition)));
   out->set_weight(record.weight);
   out->set_priority(record.priority);
   out->set_message_hash(core::HexId(record.message_hash, 16).substr(1));

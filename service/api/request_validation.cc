@@ -213,8 +213,10 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
       return covered;
     }
   }
-  for (auto [field, value] : {std::pair<absl::string_view, const std::string*>{"program", &request.program()},
-                              {"campaign_id", &request.campaign_id()}}) {
+  for (auto [field, value] :
+       {std::pair<absl::string_view, const std::string*>{"program", &request.program()},
+        {"campaign_id", &request.campaign_id()},
+        {"edition", &request.edition()}}) {
     if (absl::Status status = CheckText(field, *value, kMaxIdBytes); !status.ok()) return status;
   }
   if (!policy.programs.empty() && !request.program().empty()) {
@@ -227,7 +229,8 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
   message.ids = {policy.channels[message.channel].id, policy.categories[message.category].id,
                  core::FieldId(core::Field::kSubscription, request.subscription()),
                  core::FieldId(core::Field::kProgram, request.program()),
-                 core::FieldId(core::Field::kCampaign, request.campaign_id())};
+                 core::FieldId(core::Field::kCampaign, request.campaign_id()),
+                 core::FieldId(core::Field::kEdition, request.edition())};
 
   absl::StatusOr<int> weight =
       IntInRange("weight", request.has_weight(), request.weight(), 1, kMaxWeight,

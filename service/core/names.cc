@@ -15,9 +15,13 @@ uint32_t NameId(absl::string_view name) {
   return hash == 0 ? 1 : hash;
 }
 
+bool IsFreeForm(Field field) {
+  return field == Field::kProgram || field == Field::kCampaign || field == Field::kEdition;
+}
+
 uint32_t FieldId(Field field, absl::string_view name) {
   const uint32_t id = NameId(name);
-  if (id == 0 || field == Field::kProgram || field == Field::kCampaign) return id;
+  if (id == 0 || IsFreeForm(field)) return id;
   const uint32_t folded = (id ^ (id >> 16)) & 0xffff;
   return folded == 0 ? 1 : folded;
 }

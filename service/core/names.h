@@ -13,9 +13,13 @@ namespace sendgate::core {
 // 32-bit FNV-1a of `name`; never 0, which stands for "none" (no subscription, no campaign ...).
 uint32_t NameId(absl::string_view name);
 
+// Whether `field` holds free-form values (program, campaign, edition) rather than names the
+// policy declares (channel, category, subscription).
+bool IsFreeForm(Field field);
+
 // The id a message's `field` value is stored under: 16 bits for the names a policy declares
 // (channel, category, subscription; the loader refuses two that collide), 32 bits for
-// free-form programs and campaigns. 0 for an empty name.
+// free-form programs, campaigns and editions. 0 for an empty name.
 uint32_t FieldId(Field field, absl::string_view name);
 
 // 64-bit FNV-1a of a message_id: the idempotency key kept in history. 0 is never returned.

@@ -59,12 +59,14 @@ PreferenceCheck PreferencesFor(const Policy& policy, const Message& message,
 
 }  // namespace
 
+bool HasPartition(Field field, uint32_t id) { return id != 0 || field == Field::kEdition; }
+
 bool CapApplies(const Cap& cap, const Message& message) {
   for (int i = 0; i < kFieldCount; ++i) {
     if (!cap.only[i].empty() && !Contains(cap.only[i], message.ids[i])) return false;
   }
   for (Field field : cap.per) {
-    if (message.id(field) == 0) return false;
+    if (!HasPartition(field, message.id(field))) return false;
   }
   return true;
 }

@@ -8,7 +8,12 @@
 
 namespace sendgate::core {
 
-// Whether `cap` limits `message`: its filters accept the message, the message carries every
+// Whether a message or record with `id` for `field` has a partition of a cap counted `per` that
+// field: when it has a value, and for the edition always (a message without one is its
+// campaign's only edition).
+bool HasPartition(Field field, uint32_t id);
+
+// Whether `cap` limits `message`: its filters accept the message, it has a partition of every
 // `per` field, and the message's category is not exempt (unless the cap names it).
 bool CapApplies(const Cap& cap, const Message& message);
 

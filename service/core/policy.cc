@@ -73,10 +73,11 @@ std::string Policy::NameOf(Field field, uint32_t id) const {
     case Field::kChannel: name = NameById(channels, id); break;
     case Field::kCategory: name = NameById(categories, id); break;
     case Field::kSubscription: name = NameById(subscriptions, id); break;
-    case Field::kProgram:
-    case Field::kCampaign: break;
+    case Field::kProgram: name = NameById(programs, id); break;
+    case Field::kCampaign:
+    case Field::kEdition: break;
   }
-  return name != nullptr ? *name : HexId(id, field == Field::kProgram || field == Field::kCampaign ? 8 : 4);
+  return name != nullptr ? *name : HexId(id, IsFreeForm(field) ? 8 : 4);
 }
 
 }  // namespace sendgate::core

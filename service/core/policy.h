@@ -96,7 +96,9 @@ struct Cap {
   // category not exempt from caps.
   std::array<std::vector<uint32_t>, kFieldCount> only;
   // Counted separately per value of these fields of the message ("per campaign"); the cap
-  // applies only to messages that carry every one of them.
+  // applies only to messages that carry every one of them, but for the edition: a message
+  // without one is its campaign's only edition ("per [campaign, edition]" refuses a campaign
+  // sent twice when it has no editions, and the same edition twice when it has).
   std::vector<Field> per;
   Window window;
   int64_t limit = 0;

@@ -23,8 +23,9 @@ std::map<FieldIds, std::string> Partitions(const Policy& policy, const Cap& cap,
   for (const SendRecord& record : records) {
     // A record without a value for a `per` field is in no partition: such a cap never applies
     // to its message (CapApplies), so it does not count it either.
-    const bool partitioned = std::all_of(cap.per.begin(), cap.per.end(),
-                                         [&](Field field) { return record.id(field) != 0; });
+    const bool partitioned = std::all_of(cap.per.begin(), cap.per.end(), [&](Field field) {
+      return HasPartition(field, record.id(field));
+    });
     if (!partitioned || !Counts(unpartitioned, record)) continue;
     FieldIds key{};
     std::string label;

@@ -9,6 +9,7 @@ absl::string_view FieldName(Field field) {
     case Field::kSubscription: return "subscription";
     case Field::kProgram: return "program";
     case Field::kCampaign: return "campaign";
+    case Field::kEdition: return "edition";
   }
   return "?";
 }

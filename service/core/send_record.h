@@ -1,5 +1,5 @@
 // One entry of a contact's send history: a counted send, or a denial kept to answer replays.
-// The store packs it in 32 bytes (service/store/history_codec.h); this is the value type.
+// The store packs it in 36 bytes (service/store/history_codec.h); this is the value type.
 #pragma once
 
 #include <array>
@@ -10,12 +10,15 @@
 
 namespace sendgate::core {
 
-// The message attributes a cap can filter or partition on, in their stored order.
-enum class Field : uint8_t { kChannel = 0, kCategory, kSubscription, kProgram, kCampaign };
-inline constexpr int kFieldCount = 5;
+// The message attributes a cap can filter or partition on, in their stored order. The edition
+// is a campaign's issue or a scenario's step ("2026-W48", "step-2"): a cap counted per campaign
+// and edition refuses the same edition twice and lets the next one through.
+enum class Field : uint8_t { kChannel = 0, kCategory, kSubscription, kProgram, kCampaign, kEdition };
+inline constexpr int kFieldCount = 6;
 absl::string_view FieldName(Field field);
 
-// FieldId()s of a message's channel, category, subscription, program and campaign (0 = none).
+// FieldId()s of a message's channel, category, subscription, program, campaign and edition
+// (0 = none).
 using FieldIds = std::array<uint32_t, kFieldCount>;
 
 struct SendRecord {

@@ -30,6 +30,7 @@ ABSL_FLAG(std::string, category, "", "decide: the category (the policy's default
 ABSL_FLAG(std::string, subscription, "", "decide: the subscription");
 ABSL_FLAG(std::string, program, "", "decide: the program");
 ABSL_FLAG(std::string, campaign, "", "decide: the campaign_id");
+ABSL_FLAG(std::string, edition, "", "decide: the campaign's edition or the scenario's step");
 ABSL_FLAG(std::string, message_id, "", "decide: the message_id (a new one when empty)");
 ABSL_FLAG(std::string, priority, "", "decide: the priority (the category's when empty)");
 ABSL_FLAG(std::string, weight, "", "decide: the weight (the category's when empty)");
@@ -123,6 +124,7 @@ absl::Status BuildDecide(v1::DecideRequest& request) {
   request.set_subscription(absl::GetFlag(FLAGS_subscription));
   request.set_program(absl::GetFlag(FLAGS_program));
   request.set_campaign_id(absl::GetFlag(FLAGS_campaign));
+  request.set_edition(absl::GetFlag(FLAGS_edition));
   request.set_timezone(absl::GetFlag(FLAGS_timezone));
   AddSegments(absl::GetFlag(FLAGS_segments), request.mutable_segments());
   std::string id = absl::GetFlag(FLAGS_message_id);
@@ -211,10 +213,11 @@ void PrintPressure(std::ostream& out, const v1::GetPressureResponse& pressure) {
   channels.Print(out);
   out << "\nHistory (" << pressure.history_size() << " records)\n";
   Table history(
-      {"sent_at", "channel", "category", "campaign", "program", "weight", "priority", "counted"});
+      {"sent_at", "channel", "category", "campaign", "edition", "program", "weight", "priority",
+       "counted"});
   for (const v1::SendRecord& record : pressure.history()) {
     history.Add({Time(record.sent_at()), record.channel(), record.category(), record.campaign(),
-                 record.program(), absl::StrCat(record.weight()), absl::StrCat(record.priority()),
+                 record.edition(), record.program(), absl::StrCat(record.weight()), absl::StrCat(record.priority()),
                  record.denied() ? "no (denied)" : "yes"});
   }
   history.Print(out);

@@ -23,7 +23,7 @@ constexpr char kUsage[] = R"(sendgatectl [--target=HOST:PORT] [--json] [--timeou
 
 Commands:
   decide --contact=ID --channel=CH [--category= --subscription= --program= --campaign=
-         --priority= --weight= --segments=a,b --timezone= --send_at= --expires_at=]
+         --edition= --priority= --weight= --segments=a,b --timezone= --send_at= --expires_at=]
                        what sendgate would answer now; records nothing (a dry run)
   explain CONTACT      preferences, usage per rule, next free slot per channel, history
   prefs get CONTACT    the contact's preferences

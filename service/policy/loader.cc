@@ -508,8 +508,8 @@ std::optional<core::Cap> ReadCap(Reader& reader, const YAML::Node& node, const D
     std::optional<std::string> name = reader.Scalar(item, "per");
     std::optional<Field> field = name ? FieldNamed(*name) : std::nullopt;
     if (name && !field) {
-      reader.Error(item, absl::StrCat("per accepts channel, category, subscription, program or "
-                                      "campaign; not '", *name, "'"));
+      reader.Error(item, absl::StrCat("per accepts channel, category, subscription, program, "
+                                      "campaign or edition; not '", *name, "'"));
     } else if (field && std::find(cap.per.begin(), cap.per.end(), *field) != cap.per.end()) {
       reader.Error(item, absl::StrCat("per lists '", *name, "' twice"));
     } else if (field) {

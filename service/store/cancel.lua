@@ -1,10 +1,12 @@
 -- cancel.lua: an allowed message was not sent after all; remove its record so that its room
 -- goes back to the contact's caps. Its message_id is forgotten: deciding it again counts anew.
--- keys[C.KEY_MAIN], keys[C.KEY_EXEMPT]  the contact's main and exempt histories
+-- keys  the contact's keys, as decide.lua's (C.KEY_*): its main and exempt histories, and where a
+--       version before editions kept them
 -- args[C.CANCEL_HASH_LOW], args[C.CANCEL_HASH_HIGH]  the message hash's two halves, in decimal
 -- Returns 1 when a counted send was removed, 0 when there was none (unknown, denied, cancelled).
 local function cancel(keys, args)
   local lo, hi = tonumber(args[C.CANCEL_HASH_LOW]), tonumber(args[C.CANCEL_HASH_HIGH])
+  current_histories(keys, false)
   for _, key in ipairs({keys[C.KEY_MAIN], keys[C.KEY_EXEMPT]}) do
     local blob = redis.call('GET', key) or ''
     local pos = find_message(blob, lo, hi)

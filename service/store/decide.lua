@@ -8,11 +8,13 @@
 -- service/store/script_contract.h.
 -- Every function here is made once, when the library is loaded, and a decision's state is a
 -- table `d` passed along: closures made anew on each call would cost more than the rules.
--- keys[C.KEY_MAIN]         the main history, sg:{<contact>}:h: sends of capped categories, denials
--- keys[C.KEY_EXEMPT]       the exempt history, sg:{<contact>}:e: sends of categories exempt from caps
+-- keys[C.KEY_MAIN]         the main history, sg:{<contact>}:h2: sends of capped categories, denials
+-- keys[C.KEY_EXEMPT]       the exempt history, sg:{<contact>}:e2: sends of categories exempt from caps
 -- keys[C.KEY_PREFERENCES]  the stored preferences, sg:{<contact>}:p
 -- keys[C.KEY_SUPPRESSION]  the suppression list of the contact's slot (read only when the contact
 --                        has no stored preferences)
+-- keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT]  the histories as a version before editions kept
+--                        them: moved to the two above (current_histories, history.lua)
 -- args[C.ARG_PLAN]  the plan, a JSON array of numbers (one cjson.decode is cheaper than an
 --                 argument each, and it stays text that redis-cli, MONITOR and redis-benchmark
 --                 show as is)
@@ -150,9 +152,9 @@ local function count(counted, blob, blob_is_exempt)
   local bytes, scan = C.RECORD_BYTES, C.RECORD_SCAN
   local fields = {}
   for pos = 1, #blob - bytes + 1, bytes do
-    local at, f1, f2, f3, f4, f5, w, denied = struct.unpack(scan, blob, pos)
+    local at, f1, f2, f3, f4, f5, f6, w, denied = struct.unpack(scan, blob, pos)
     if denied == 0 then
-      fields[1], fields[2], fields[3], fields[4], fields[5] = f1, f2, f3, f4, f5
+      fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = f1, f2, f3, f4, f5, f6
       for _, cap in ipairs(counted) do
         if (cap.counts_exempt or not blob_is_exempt) and at >= cap.start and
             (at < cap.stop or cap.slide > 0) and cap_matches(cap, fields) then
@@ -237,7 +239,7 @@ local function check_caps(d)
 
   if #counted > 0 then count(counted, d.main, false) end
   if any_counts_exempt then
-    d.exempt = redis.call('GET', d.keys[C.KEY_EXEMPT]) or ''
+    d.exempt = d.exempt or redis.call('GET', d.keys[C.KEY_EXEMPT]) or ''
     count(counted, d.exempt, true)
   end
   for _, cap in ipairs(counted) do
@@ -377,7 +379,7 @@ local function decision_record(d)
   return pack_record({AT = d.send_at, HASH_LOW = d.lo, HASH_HIGH = d.hi,
                       CHANNEL = d.channel, CATEGORY = P[C.PLAN_CATEGORY],
                       SUBSCRIPTION = d.subscription, PROGRAM = P[C.PLAN_PROGRAM],
-                      CAMPAIGN = P[C.PLAN_CAMPAIGN], WEIGHT = d.weight,
+                      CAMPAIGN = P[C.PLAN_CAMPAIGN], EDITION = P[C.PLAN_EDITION], WEIGHT = d.weight,
                       PRIORITY = P[C.PLAN_PRIORITY], DENIED = d.denied})
 end
 
@@ -401,9 +403,10 @@ local function record_decision(d)
 end
 
 -- The rules of plan `P` on the stored state, and their reply; `d` is kept for the record.
-local function evaluate(keys, P, main, prefs)
+-- `exempt`: the exempt history when it was read already, else nil.
+local function evaluate(keys, P, main, exempt, prefs)
   local d = {keys = keys, P = P, lo = P[C.PLAN_HASH_LOW], hi = P[C.PLAN_HASH_HIGH],
-             is_exempt = P[C.PLAN_EXEMPT] == 1, main = main, prefs = prefs,
+             is_exempt = P[C.PLAN_EXEMPT] == 1, main = main, exempt = exempt, prefs = prefs,
              send_at = P[C.PLAN_SEND_AT], weight = P[C.PLAN_WEIGHT],
              channel = P[C.PLAN_CHANNEL], subscription = P[C.PLAN_SUBSCRIPTION],
              deny_after = P[C.PLAN_DENY_AFTER], keep_after = P[C.PLAN_KEEP_AFTER],
@@ -422,9 +425,10 @@ local function decide(keys, args, dry_run)
   local is_exempt = P[C.PLAN_EXEMPT] == 1
   -- GET, not one MGET with the preferences: MGET reads a key of another type as missing,
   -- and the history would be written over instead of the call failing.
-  local main = redis.call('GET', keys[C.KEY_MAIN]) or ''
+  local main, exempt = current_histories(keys, dry_run)
+  local depth = C.EXEMPT_REPLAY_DEPTH * C.RECORD_BYTES
   local replay = replay_in(main, lo, hi) or (is_exempt and replay_in(
-      redis.call('GETRANGE', keys[C.KEY_EXEMPT], -C.EXEMPT_REPLAY_DEPTH * C.RECORD_BYTES, -1),
+      exempt and string.sub(exempt, -depth) or redis.call('GETRANGE', keys[C.KEY_EXEMPT], -depth, -1),
       lo, hi))
   if replay then return replay end
 
@@ -438,9 +442,9 @@ local function decide(keys, args, dry_run)
   local shadow_reply
   if shadow then
     local _
-    _, shadow_reply = evaluate(keys, cjson.decode(shadow), main, prefs)
+    _, shadow_reply = evaluate(keys, cjson.decode(shadow), main, exempt, prefs)
   end
-  local d, reply = evaluate(keys, P, main, prefs)
+  local d, reply = evaluate(keys, P, main, exempt, prefs)
   if reply[C.REPLY_OUTCOME] ~= C.DEFERRED and not dry_run then record_decision(d) end
   if shadow_reply then return {reply, shadow_reply} end
   return reply

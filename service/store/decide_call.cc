@@ -61,10 +61,18 @@ absl::StatusOr<Values> Integers(const redisReply* reply) {
 }  // namespace
 
 std::string MainHistoryKey(absl::string_view contact_id) {
-  return absl::StrCat("sg:{", contact_id, "}:h");
+  return absl::StrCat("sg:{", contact_id, "}:h2");
 }
 
 std::string ExemptHistoryKey(absl::string_view contact_id) {
+  return absl::StrCat("sg:{", contact_id, "}:e2");
+}
+
+std::string V1MainHistoryKey(absl::string_view contact_id) {
+  return absl::StrCat("sg:{", contact_id, "}:h");
+}
+
+std::string V1ExemptHistoryKey(absl::string_view contact_id) {
   return absl::StrCat("sg:{", contact_id, "}:e");
 }
 
@@ -86,6 +94,8 @@ std::vector<std::string> ContactKeys(absl::string_view contact_id) {
   keys[static_cast<int>(contract::Key::kExempt)] = ExemptHistoryKey(contact_id);
   keys[static_cast<int>(contract::Key::kPreferences)] = PreferencesKey(contact_id);
   keys[static_cast<int>(contract::Key::kSuppression)] = SuppressionKey(contact_id);
+  keys[static_cast<int>(contract::Key::kV1Main)] = V1MainHistoryKey(contact_id);
+  keys[static_cast<int>(contract::Key::kV1Exempt)] = V1ExemptHistoryKey(contact_id);
   return keys;
 }
 
@@ -182,7 +192,8 @@ std::string DecideCommand(const CheckPlan& plan) {
     count = static_cast<size_t>(contract::DecideArg::kCount);
   }
   return FormatFcall(plan.dry_run ? kDecideDryRunFunction : kDecideFunction,
-                     {keys[0], keys[1], keys[2], keys[3]}, absl::MakeConstSpan(args, count));
+                     std::vector<absl::string_view>(keys.begin(), keys.end()),
+                     absl::MakeConstSpan(args, count));
 }
 
 absl::Status ReplyError(const redisReply* reply) {

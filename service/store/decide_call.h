@@ -21,6 +21,10 @@ namespace sendgate::store {
 // Cluster slot.
 std::string MainHistoryKey(absl::string_view contact_id);
 std::string ExemptHistoryKey(absl::string_view contact_id);
+// Where a version before editions kept the two histories (contract::kV1RecordBytes records):
+// the scripts move them to the keys above when they meet them.
+std::string V1MainHistoryKey(absl::string_view contact_id);
+std::string V1ExemptHistoryKey(absl::string_view contact_id);
 std::string PreferencesKey(absl::string_view contact_id);
 std::string ConsentTrailKey(absl::string_view contact_id);
 // The suppression list for the contact's slot: a hash of keyed contact hashes to suppression

@@ -24,3 +24,47 @@ end
 local function record_denied(blob, pos)
   return string.byte(blob, pos + C.DENIED_OFFSET)
 end
+
+-- A list in the layout before editions (C.V1_RECORD_BYTES a record) in today's: each record
+-- with EDITION 0 (none) inserted at its offset.
+local function upgrade_v1(blob)
+  local parts, size, cut = {}, C.V1_RECORD_BYTES, C.EDITION_OFFSET
+  local none = string.rep('\0', C.EDITION_BYTES)
+  for pos = 1, #blob - size + 1, size do
+    parts[#parts + 1] = string.sub(blob, pos, pos + cut - 1) .. none ..
+                        string.sub(blob, pos + cut, pos + size - 1)
+  end
+  return table.concat(parts)
+end
+
+-- Writes `blob` to `key`, which lives as long as the longer-lived of `key` and `old_key`.
+local function write_moved(key, old_key, blob)
+  local ttl = math.max(redis.call('PTTL', key), redis.call('PTTL', old_key))
+  if ttl > 0 then
+    redis.call('SET', key, blob, 'PX', ttl)
+  else
+    redis.call('SET', key, blob)
+  end
+end
+
+-- The contact's main history in today's layout, and its exempt history when a version before
+-- editions left one (nil otherwise: the caller reads it when it needs it). What such a version
+-- left under keys[C.KEY_V1_MAIN] and keys[C.KEY_V1_EXEMPT] is put after today's records and,
+-- unless `read_only`, moved to today's keys (so that sends a replica of the older version
+-- records during a rolling upgrade are not lost either).
+local function current_histories(keys, read_only)
+  local main = redis.call('GET', keys[C.KEY_MAIN]) or ''
+  if redis.call('EXISTS', keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT]) == 0 then return main, nil end
+  local lists = {}
+  for _, k in ipairs({{C.KEY_MAIN, C.KEY_V1_MAIN}, {C.KEY_EXEMPT, C.KEY_V1_EXEMPT}}) do
+    local key, old_key = keys[k[1]], keys[k[2]]
+    local blob = (k[1] == C.KEY_MAIN and main or redis.call('GET', key) or '') ..
+                 upgrade_v1(redis.call('GET', old_key) or '')
+    if not read_only then
+      if #blob > 0 then write_moved(key, old_key, blob) end
+      redis.call('DEL', old_key)
+    end
+    lists[#lists + 1] = blob
+  end
+  return lists[1], lists[2]
+end

@@ -69,4 +69,31 @@ std::string EncodeHistory(const std::vector<core::SendRecord>& records) {
   return blob;
 }
 
+absl::StatusOr<std::vector<core::SendRecord>> DecodeV1History(absl::string_view blob) {
+  if (blob.size() % contract::kV1RecordBytes != 0) {
+    return StoreError(StoreErrorKind::kCorruptHistory,
+                      absl::StrCat("a history of ", blob.size(), " bytes kept by a version before "
+                                   "editions is not a whole number of records"));
+  }
+  const std::string none(contract::kEditionBytes, '\0');
+  std::string upgraded;
+  for (size_t offset = 0; offset < blob.size(); offset += contract::kV1RecordBytes) {
+    const absl::string_view record = blob.substr(offset, contract::kV1RecordBytes);
+    absl::StrAppend(&upgraded, record.substr(0, contract::kEditionOffset), none,
+                    record.substr(contract::kEditionOffset));
+  }
+  return DecodeHistory(upgraded);
+}
+
+std::string EncodeV1History(const std::vector<core::SendRecord>& records) {
+  const std::string today = EncodeHistory(records);
+  std::string old;
+  for (size_t offset = 0; offset < today.size(); offset += contract::kRecordBytes) {
+    const absl::string_view record = absl::string_view(today).substr(offset, contract::kRecordBytes);
+    absl::StrAppend(&old, record.substr(0, contract::kEditionOffset),
+                    record.substr(contract::kEditionOffset + contract::kEditionBytes));
+  }
+  return old;
+}
+
 }  // namespace sendgate::store

@@ -17,4 +17,11 @@ absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view bl
 // The stored form of `records` (what the scripts write; for tests and tools).
 std::string EncodeHistory(const std::vector<core::SendRecord>& records);
 
+// A history a version before editions stored (contract::kV1RecordBytes records), read as
+// today's: no edition.
+absl::StatusOr<std::vector<core::SendRecord>> DecodeV1History(absl::string_view blob);
+
+// `records` in that older layout (for tests of the move to today's; editions are lost).
+std::string EncodeV1History(const std::vector<core::SendRecord>& records);
+
 }  // namespace sendgate::store

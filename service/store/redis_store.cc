@@ -138,7 +138,8 @@ void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_
   args[static_cast<int>(contract::CancelArg::kHashHigh)] = absl::StrCat(hash >> 32);
   ConnectionFor(contact_id)
       .SendFcall(
-          FormatFcall(kCancelFunction, {keys[0], keys[1]}, {args[0], args[1]}),
+          FormatFcall(kCancelFunction, std::vector<absl::string_view>(keys.begin(), keys.end()),
+                      {args[0], args[1]}),
           deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
             if (!reply.ok()) return done(reply.status());
             const redisReply* answer = *reply;
@@ -154,29 +155,34 @@ void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_
 
 void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
                              HistoryCallback done) {
-  const std::vector<std::string> keys = ContactKeys(contact_id);
+  // Today's lists, then where a version before editions kept them (read as the scripts would
+  // move them: after today's records).
+  const std::string keys[] = {MainHistoryKey(contact_id), ExemptHistoryKey(contact_id),
+                              V1MainHistoryKey(contact_id), V1ExemptHistoryKey(contact_id)};
   ConnectionFor(contact_id)
-      .Send(FormatCommand({"MGET", keys[0], keys[1]}), deadline,
+      .Send(FormatCommand({"MGET", keys[0], keys[1], keys[2], keys[3]}), deadline,
             [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
               if (!reply.ok()) return done(reply.status());
               const redisReply* answer = *reply;
               if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
-              if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 2) {
+              if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 4) {
                 return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
-                                              "MGET answered something other than 2 values")));
+                                              "MGET answered something other than 4 values")));
               }
               core::History history;
-              for (auto [element, list] : {std::pair{answer->element[0], &history.main},
-                                           std::pair{answer->element[1], &history.exempt}}) {
+              for (int i = 0; i < 4; ++i) {
+                const redisReply* element = answer->element[i];
                 if (element->type == REDIS_REPLY_NIL) continue;  // no such key
                 if (element->type != REDIS_REPLY_STRING) {
                   return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
                                                 "MGET answered a value that is not a string")));
                 }
+                const absl::string_view blob(element->str, element->len);
                 absl::StatusOr<std::vector<core::SendRecord>> records =
-                    DecodeHistory(absl::string_view(element->str, element->len));
+                    i < 2 ? DecodeHistory(blob) : DecodeV1History(blob);
                 if (!records.ok()) return done(Logged(records.status()));
-                *list = std::move(*records);
+                std::vector<core::SendRecord>& list = i % 2 == 0 ? history.main : history.exempt;
+                list.insert(list.end(), records->begin(), records->end());
               }
               done(std::move(history));
             });
@@ -284,16 +290,18 @@ void RedisStore::ReadConsentTrail(absl::string_view contact_id, absl::Time deadl
 
 void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) {
   const absl::string_view contact = erasure.contact_id;
-  const std::string keys[] = {MainHistoryKey(contact), ExemptHistoryKey(contact),
-                              PreferencesKey(contact), ConsentTrailKey(contact),
-                              SuppressionKey(contact), options_.feed_key};
+  const std::string keys[] = {MainHistoryKey(contact),   ExemptHistoryKey(contact),
+                              PreferencesKey(contact),   ConsentTrailKey(contact),
+                              SuppressionKey(contact),   options_.feed_key,
+                              V1MainHistoryKey(contact), V1ExemptHistoryKey(contact)};
   std::vector<std::string> args = {absl::StrCat(erasure.read_version), erasure.suppression_hash,
                                    EncodePreferences(erasure.suppression),
                                    absl::StrCat(options_.feed_length)};
   AppendFeed(args, erasure.feed_entry);
   ConnectionFor(contact).SendFcall(
-      FormatFcall(kForgetFunction, {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5]},
-                    Views(args)),
+      FormatFcall(kForgetFunction,
+                  {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7]},
+                  Views(args)),
       deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
         if (!reply.ok()) return done(reply.status());
         const redisReply* answer = *reply;

@@ -1,7 +1,7 @@
 // The Store on Redis: a few hiredis async connections, each on its own loop thread; a contact
 // always goes to the same connection; one EVALSHA of decide.lua per decision.
-// Keys of a contact share one hash tag: sg:{<contact_id>}:h (main history) and
-// sg:{<contact_id>}:e (exempt history); see docs/redis.md.
+// Keys of a contact share one hash tag: sg:{<contact_id>}:h2 (main history) and
+// sg:{<contact_id>}:e2 (exempt history); see docs/redis.md.
 #pragma once
 
 #include <memory>

@@ -17,7 +17,7 @@ namespace sendgate::store::contract {
 
 // X(C++ name, Lua name, width in bytes): a history record's fields in stored order, each an
 // unsigned little-endian integer. Memory per contact is the budget (docs/redis.md); changing
-// this layout means migrating every stored history.
+// this layout means migrating every stored history (as kV1RecordBytes below does).
 #define SENDGATE_RECORD_FIELDS(X) \
   X(kAt, AT, 6)                   \
   X(kHashLow, HASH_LOW, 4)        \
@@ -27,6 +27,7 @@ namespace sendgate::store::contract {
   X(kSubscription, SUBSCRIPTION, 2) \
   X(kProgram, PROGRAM, 4)         \
   X(kCampaign, CAMPAIGN, 4)       \
+  X(kEdition, EDITION, 4)         \
   X(kWeight, WEIGHT, 2)           \
   X(kPriority, PRIORITY, 1)       \
   X(kDenied, DENIED, 1)
@@ -42,6 +43,7 @@ namespace sendgate::store::contract {
   X(kSubscription, SUBSCRIPTION)                      \
   X(kProgram, PROGRAM)                                \
   X(kCampaign, CAMPAIGN)                              \
+  X(kEdition, EDITION)                                \
   X(kWeight, WEIGHT)                                  \
   X(kPriority, PRIORITY)                              \
   X(kExempt, EXEMPT)                                  \
@@ -132,12 +134,16 @@ namespace sendgate::store::contract {
   X(kWindowKind, WINDOW_KIND, 1)         \
   X(kWindowLength, WINDOW_LENGTH, 6)
 
-// X(C++ name, Lua name): the KEYS of decide.lua and cancel.lua, in order.
+// X(C++ name, Lua name): the KEYS of decide.lua and cancel.lua, in order. V1_MAIN and
+// V1_EXEMPT: where a version before editions kept the two histories, in the layout of
+// kV1RecordBytes; the scripts move what they find there to MAIN and EXEMPT.
 #define SENDGATE_KEYS(X)   \
   X(kMain, MAIN)           \
   X(kExempt, EXEMPT)       \
   X(kPreferences, PREFERENCES) \
-  X(kSuppression, SUPPRESSION)
+  X(kSuppression, SUPPRESSION) \
+  X(kV1Main, V1_MAIN)      \
+  X(kV1Exempt, V1_EXEMPT)
 
 // X(C++ name, Lua name): the ARGV of decide.lua, in order.
 #define SENDGATE_DECIDE_ARGS(X) \
@@ -206,11 +212,17 @@ inline constexpr int kPreferenceFormat = 1;
 inline constexpr int kFlagOptOut = 1;
 inline constexpr int kFlagSuppressed = 2;
 
-// The five ids are stored in core::Field order, so a match's field number picks its id.
-static_assert(static_cast<int>(RecordField::kCampaign) - static_cast<int>(RecordField::kChannel) ==
+// The ids are stored in core::Field order, so a match's field number picks its id.
+static_assert(static_cast<int>(RecordField::kEdition) - static_cast<int>(RecordField::kChannel) ==
               core::kFieldCount - 1);
-static_assert(static_cast<int>(PlanSlot::kCampaign) - static_cast<int>(PlanSlot::kChannel) ==
+static_assert(static_cast<int>(PlanSlot::kEdition) - static_cast<int>(PlanSlot::kChannel) ==
               core::kFieldCount - 1);
+
+// The layout before editions (versions up to 2026-11): the same fields without EDITION. Such a
+// record becomes one of today's with EDITION 0 (no edition) inserted at its offset.
+inline constexpr int kEditionOffset = Offset(RecordField::kEdition);
+inline constexpr int kEditionBytes = kFieldBytes[static_cast<int>(RecordField::kEdition)];
+inline constexpr int kV1RecordBytes = kRecordBytes - kEditionBytes;
 
 // Room sentinels in a cap's (used, room) pair: room now, or never (a message heavier than the
 // limit). Any other room is an instant in milliseconds.
@@ -248,6 +260,8 @@ inline constexpr int kSetUpTo = 64;
   X(DENIED_FLOOR, core::kDeniedFloor)                      \
   X(EXEMPT_REPLAY_DEPTH, core::kExemptReplayDepth)         \
   X(SET_UP_TO, kSetUpTo)                                   \
+  X(EDITION_BYTES, kEditionBytes)                          \
+  X(V1_RECORD_BYTES, kV1RecordBytes)                       \
   X(ROOM_NOW, kRoomNow)                                    \
   X(NEVER, kNever)
 

@@ -35,7 +35,7 @@ class OperationsTest : public SendgateTest {
   // The example policy under another version, with the email cap at `email_limit`.
   std::string PolicyVersion(const std::string& version, int email_limit = 3) {
     std::string text = PolicyText();
-    absl::StrReplaceAll({{"version: \"default-2026-11-23\"", "version: \"" + version + "\""}},
+    absl::StrReplaceAll({{"version: \"default-2026-12-01\"", "version: \"" + version + "\""}},
                         &text);
     const std::string cap = "id: email-marketing-7d";
     const size_t limit = text.find("limit: 3", text.find(cap));
@@ -87,7 +87,7 @@ google::protobuf::Struct ParseJson(const std::string& text) {
 
 TEST_F(OperationsTest, GetPolicyShowsThePolicyInForce) {
   const v1::GetPolicyResponse policy = GetPolicy();
-  EXPECT_EQ(policy.version(), "default-2026-11-23");
+  EXPECT_EQ(policy.version(), "default-2026-12-01");
   EXPECT_EQ(policy.path(), policy_path_);
   EXPECT_THAT(policy.channels(), ::testing::ElementsAre("email", "sms", "push"));
   EXPECT_THAT(policy.caps(), ::testing::Contains("email-marketing-7d"));
@@ -105,7 +105,7 @@ TEST_F(OperationsTest, ValidatePolicyAnswersEveryErrorWithoutApplyingIt) {
   }
   EXPECT_TRUE(response.valid());
   EXPECT_EQ(response.version(), "candidate-1");
-  EXPECT_EQ(GetPolicy().version(), "default-2026-11-23");
+  EXPECT_EQ(GetPolicy().version(), "default-2026-12-01");
 
   request.set_policy("channels: [email]\ncategories: {marketing: {}}\ncaps: oops\n");
   request.set_name("shop/fr.yaml");
@@ -137,7 +137,7 @@ TEST_F(OperationsTest, ReloadSwapsAGoodFileAndKeepsThePolicyOnABadOne) {
   WritePolicy(PolicyVersion("v2"));
   ASSERT_TRUE(Reload(&response).ok());
   EXPECT_TRUE(response.changed());
-  EXPECT_EQ(response.previous_version(), "default-2026-11-23");
+  EXPECT_EQ(response.previous_version(), "default-2026-12-01");
   EXPECT_EQ(response.version(), "v2");
   EXPECT_EQ(Decide(Email("after-v2")).policy_version(), "v2");
 
@@ -164,7 +164,7 @@ TEST_F(OperationsTest, AChangedPolicyFileIsLoadedByItself) {
     seen = GetPolicy().version();
   }
   EXPECT_EQ(seen, "watched");
-  EXPECT_THAT(Log(), HasSubstr("(file change): version default-2026-11-23 -> watched"));
+  EXPECT_THAT(Log(), HasSubstr("(file change): version default-2026-12-01 -> watched"));
 
   WritePolicy("channels: [email]\ncaps: oops\n");
   bool refused = false;
@@ -340,7 +340,7 @@ TEST_F(OperationsTest, SendgatectlPolicyCommandsAndReload) {
   EXPECT_THAT(out, HasSubstr("no difference"));
   EXPECT_EQ(Ctl("policy diff " + policy_path_ + " " + good, &out), 1);
   EXPECT_THAT(out, HasSubstr("~ caps[email-marketing-7d].limit: 3 -> 4"));
-  EXPECT_THAT(out, HasSubstr("~ version: default-2026-11-23 -> v9"));
+  EXPECT_THAT(out, HasSubstr("~ version: default-2026-12-01 -> v9"));
 
   EXPECT_EQ(Ctl("reload", &out), 0);
   EXPECT_THAT(out, HasSubstr("unchanged"));

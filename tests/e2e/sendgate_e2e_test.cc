@@ -35,7 +35,7 @@ TEST_F(SendgateTest, MarketingEmailsAreCappedAndDeferredToTheExactInstant) {
     const v1::DecideResponse response = Decide(request);
     EXPECT_EQ(response.outcome(), v1::ALLOW);
     EXPECT_EQ(response.message_id(), "promo-" + std::to_string(i));
-    EXPECT_EQ(response.policy_version(), "default-2026-11-23");
+    EXPECT_EQ(response.policy_version(), "default-2026-12-01");
     EXPECT_FALSE(response.replayed());
   }
   const v1::DecideResponse fourth = Decide(Email("promo-3"));
@@ -85,6 +85,44 @@ TEST_F(SendgateTest, TheRulesOfTheExamplePolicy) {
   v1::DecideRequest sixth = Email("sixth", "fan");
   sixth.set_channel("push");
   EXPECT_EQ(Decide(sixth).reasons(0).rule_id(), "all-marketing-7d");
+}
+
+// The request's edition: an abandoned cart's three steps go, the same step again does not; the
+// history shows each send's edition.
+TEST_F(SendgateTest, AScenariosStepsAreEditionsOfItsCampaign) {
+  for (int step = 1; step <= 3; ++step) {
+    v1::DecideRequest request = Email("cart-" + std::to_string(step), "shopper");
+    request.set_campaign_id("abandoned-cart");
+    request.set_edition("step-" + std::to_string(step));
+    *request.mutable_send_at() = Stamp(t0_ + absl::Hours(step));
+    EXPECT_EQ(Decide(request).outcome(), v1::ALLOW) << step;
+  }
+  v1::DecideRequest again = Email("cart-1-again", "shopper");
+  again.set_channel("sms");
+  again.set_campaign_id("abandoned-cart");
+  again.set_edition("step-1");
+  const v1::DecideResponse refused = Decide(again);
+  EXPECT_EQ(refused.outcome(), v1::DENY);
+  ASSERT_EQ(refused.reasons_size(), 1);
+  EXPECT_EQ(refused.reasons(0).rule_id(), "same-campaign-30d");
+  again.set_edition(std::string(257, 'e'));
+  v1::DecideResponse invalid;
+  const grpc::Status status = Call(again, &invalid);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("edition: is 257 bytes long"));
+
+  grpc::ClientContext context;
+  v1::GetPressureRequest request;
+  request.set_contact_id("shopper");
+  v1::GetPressureResponse pressure;
+  ASSERT_TRUE(stub_->GetPressure(&context, request, &pressure).ok());
+  ASSERT_EQ(pressure.history_size(), 4);  // three sends, one denial
+  std::set<std::string> editions;
+  for (const v1::SendRecord& record : pressure.history()) {
+    EXPECT_THAT(record.edition(), StartsWith("#"));
+    editions.insert(record.edition());
+  }
+  EXPECT_EQ(editions.size(), 3u);
 }
 
 // Quiet hours over gRPC: marketing SMS 08:00-20:00 every day in the contact's zone. An SMS for
@@ -384,7 +422,7 @@ TEST_F(SendgateTest, MetricsPassPromtoolAndCountDecisions) {
       "sendgate_decisions_total{category=\"marketing\",channel=\"email\",outcome=\"allow\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("sendgate_invalid_requests_total{field=\"weight\",method=\"Decide\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("sendgate_grpc_requests_total{code=\"OK\",method=\"Decide\"} 1"));
-  EXPECT_THAT(metrics, HasSubstr("sendgate_policy_info{version=\"default-2026-11-23\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("sendgate_policy_info{version=\"default-2026-12-01\"} 1"));
   const std::string path = dir_.path() + "/metrics.txt";
   std::ofstream(path) << metrics;
   EXPECT_EQ(std::system(("promtool check metrics < " + path).c_str()), 0);
@@ -399,7 +437,7 @@ TEST_F(SendgateTest, SighupReloadsThePolicyAndRefusesABadOne) {
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
   auto write_policy = [&](const std::string& content) { std::ofstream(policy_path_) << content; };
-  const std::string version = "version: \"default-2026-11-23\"";
+  const std::string version = "version: \"default-2026-12-01\"";
   write_policy(text.replace(text.find(version), version.size(), "version: \"v2\""));
   sendgate_->Signal(SIGHUP);
   std::string seen;

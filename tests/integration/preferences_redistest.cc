@@ -223,12 +223,15 @@ TEST_F(PreferencesTest, AForgottenContactThatHadOptedOutStaysSuppressedWhenBroug
   ASSERT_TRUE(Update("f", {.global_opt_out = true}).ok());
   EXPECT_EQ(Decide({.id = "t", .contact = "f", .category = "transactional"}).outcome,
             Outcome::kAllow);
+  // A history a version before editions left goes too.
+  redis_.Cli({"SET", store::V1MainHistoryKey("f"), std::string(32, 'x')});
   absl::StatusOr<api::PreferenceUpdater::Forgotten> forgotten = Forget("f");
   ASSERT_TRUE(forgotten.ok()) << forgotten.status();
   EXPECT_TRUE(forgotten->erased);
   EXPECT_TRUE(forgotten->suppressed);
   for (const std::string& key : {store::MainHistoryKey("f"), store::ExemptHistoryKey("f"),
-                                 store::PreferencesKey("f"), store::ConsentTrailKey("f")}) {
+                                 store::PreferencesKey("f"), store::ConsentTrailKey("f"),
+                                 store::V1MainHistoryKey("f")}) {
     EXPECT_EQ(redis_.Cli({"EXISTS", key}), "0") << key;
   }
   // Only the keyed hash is left, never the id.

@@ -45,6 +45,7 @@ caps:
   - {id: sms-day, channels: [sms], window: calendar day, limit: 1}
   - {id: all-7d, window: 7d, limit: 5}
   - {id: campaign-30d, per: campaign, window: 30d, limit: 1}
+  - {id: edition-30d, per: [campaign, edition], window: 30d, limit: 1}
   - {id: newsletter-week, subscriptions: [newsletter], window: calendar week, limit: 1}
   - {id: program-month, per: [program, channel], window: calendar month, limit: 2}
   - {id: transactional-sms-guard, categories: [transactional], channels: [sms], window: 1h, limit: 3}
@@ -176,6 +177,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
         .subscription = pick({"", "", "newsletter", "offers"}),
         .program = pick({"", "onboarding", "loyalty"}),
         .campaign = pick({"", "", "c1", "c2", "c3"}),
+        .edition = pick({"", "", "w1", "w2"}),
         .weight = std::uniform_int_distribution<int>(1, 3)(random),
         .segments = {pick({"reactive", "inactive", "engaged"})},
         .zone = pick({"Europe/Paris", "America/New_York", "Asia/Tokyo"}),
@@ -421,6 +423,53 @@ TEST_F(RedisStoreTest, ADryRunAnswersLikeTheRealCallAndRecordsNothing) {
   EXPECT_EQ(Check(fresh)->outcome, core::CheckOutcome::kAllowed);
   EXPECT_EQ(Integer({"EXISTS", store::MainHistoryKey("never"), store::ExemptHistoryKey("never")}),
             0);
+}
+
+// A contact last written by a version before editions has its histories under the old keys,
+// in the old layout: the scripts count them, move them to today's keys (after what a newer
+// replica wrote there), keep their expiry, and a dry run reads them without moving them.
+TEST_F(RedisStoreTest, HistoriesFromBeforeEditionsAreCountedAndMoved) {
+  const core::CheckPlan first = Plan({.id = "old-1", .contact = "v1", .send_at = t0_});
+  const core::CheckPlan second = Plan({.id = "old-2", .contact = "v1", .send_at = t0_});
+  const core::CheckPlan exempt =
+      Plan({.id = "old-t", .contact = "v1", .category = "transactional", .send_at = t0_});
+  redis_.CliWithLast({"SET", store::V1MainHistoryKey("v1")},
+                     store::EncodeV1History({first.send, second.send}));
+  redis_.Cli({"PEXPIRE", store::V1MainHistoryKey("v1"), "3600000"});
+  redis_.CliWithLast({"SET", store::V1ExemptHistoryKey("v1")},
+                     store::EncodeV1History({exempt.send}));
+  core::History expected{.main = {first.send, second.send}, .exempt = {exempt.send}};
+  EXPECT_EQ(StoredHistory("v1"), expected);  // GetPressure reads them where they are
+
+  core::CheckPlan dry = Plan({.id = "new-1", .contact = "v1", .send_at = t0_ + absl::Hours(1)});
+  dry.dry_run = true;
+  absl::StatusOr<core::CheckResult> dry_result = Check(dry);
+  ASSERT_TRUE(dry_result.ok()) << dry_result.status();
+  EXPECT_EQ(dry_result->caps[0].used, 2);  // email-7d counts the old sends
+  core::CheckPlan dry_replay = exempt;
+  dry_replay.dry_run = true;
+  EXPECT_EQ(Check(dry_replay)->outcome, core::CheckOutcome::kReplayAllowed);
+  EXPECT_EQ(Integer({"EXISTS", store::V1MainHistoryKey("v1")}), 1);  // a dry run writes nothing
+
+  const core::CheckPlan next =
+      Plan({.id = "new-1", .contact = "v1", .send_at = t0_ + absl::Hours(1)});
+  absl::StatusOr<core::CheckResult> result = Check(next);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->outcome, core::CheckOutcome::kAllowed);
+  EXPECT_EQ(result->caps[0].used, 2);
+  expected.main.push_back(next.send);
+  EXPECT_EQ(StoredHistory("v1"), expected);
+  EXPECT_EQ(Integer({"EXISTS", store::V1MainHistoryKey("v1"), store::V1ExemptHistoryKey("v1")}), 0);
+  EXPECT_GT(Integer({"PTTL", store::MainHistoryKey("v1")}), 3600000 - 60000);
+  EXPECT_EQ(Check(Plan({.id = "old-2", .contact = "v1", .send_at = t0_}))->outcome,
+            core::CheckOutcome::kReplayAllowed);
+
+  // A replica of the older version records one more during a rolling upgrade: it is kept too.
+  const core::CheckPlan late = Plan({.id = "old-3", .contact = "v1", .send_at = t0_});
+  redis_.CliWithLast({"SET", store::V1MainHistoryKey("v1")}, store::EncodeV1History({late.send}));
+  EXPECT_EQ(Cancel("v1", "old-3").value_or(false), true);  // found once moved
+  EXPECT_EQ(StoredHistory("v1"), expected);
+  EXPECT_EQ(Integer({"EXISTS", store::V1MainHistoryKey("v1")}), 0);
 }
 
 TEST_F(RedisStoreTest, AReplayIsAnsweredFromHistoryAndNotCountedAgain) {

@@ -42,7 +42,8 @@ core::Message BuildMessage(const core::Policy& policy, const TestMessage& m) {
                  core::FieldId(Field::kCategory, m.category),
                  core::FieldId(Field::kSubscription, m.subscription),
                  core::FieldId(Field::kProgram, m.program),
-                 core::FieldId(Field::kCampaign, m.campaign)};
+                 core::FieldId(Field::kCampaign, m.campaign),
+                 core::FieldId(Field::kEdition, m.edition)};
   message.weight = m.weight;
   message.priority = m.priority;
   message.segments = m.segments;

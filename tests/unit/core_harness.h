@@ -36,6 +36,7 @@ struct TestMessage {
   std::string subscription;
   std::string program;
   std::string campaign;
+  std::string edition;
   int weight = 1;
   int priority = 50;
   std::vector<std::string> segments;

@@ -8,6 +8,8 @@
 #include "service/core/decision.h"
 #include "service/core/plan.h"
 #include "service/core/pressure.h"
+#include "absl/strings/str_cat.h"
+#include "service/policy/loader.h"
 #include "service/policy/time_zones.h"
 #include "tests/unit/core_harness.h"
 
@@ -136,6 +138,53 @@ TEST_F(CoreRulesTest, DeniesWhenRoomIsBeyondTheMaximumDelay) {
   TestMessage other = Sms("c", T0() + absl::Hours(1));
   other.campaign = "cyber-monday";
   EXPECT_EQ(contact_.Decide(*policy_, other).outcome, Outcome::kAllow);
+}
+
+// The example policy's same-campaign-30d counts per campaign and edition: a scenario's steps
+// and a newsletter's weekly issues go (within the other caps), the same one twice does not.
+TEST(ExamplePolicyTest, ScenarioStepsAndNewsletterIssuesPassTheSameEditionTwiceDoesNot) {
+  absl::StatusOr<std::shared_ptr<const core::Policy>> policy =
+      policy::LoadPolicyFile(std::string(SENDGATE_SOURCE_DIR) + "/policies/default.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ContactHistory contact;
+  auto message = [](std::string id, std::string campaign, std::string edition, absl::Time at) {
+    return TestMessage{.id = std::move(id), .campaign = std::move(campaign),
+                       .edition = std::move(edition), .send_at = at};
+  };
+  // An abandoned cart's three reminders, an hour apart.
+  for (int step = 1; step <= 3; ++step) {
+    const core::Decision decision = contact.Decide(
+        **policy, message(absl::StrCat("cart-", step), "abandoned-cart",
+                          absl::StrCat("step-", step), T0() + absl::Hours(step)));
+    EXPECT_EQ(decision.outcome, Outcome::kAllow) << "step " << step;
+  }
+  // The same step again (another message id) is the same edition: refused.
+  const core::Decision again = contact.Decide(
+      **policy, message("cart-2-again", "abandoned-cart", "step-2", T0() + absl::Hours(5)));
+  EXPECT_EQ(again.outcome, Outcome::kDeny);
+  std::vector<std::string> rules;
+  for (const core::Reason& reason : again.reasons) rules.push_back(reason.rule_id);
+  EXPECT_THAT(rules, ::testing::Contains("same-campaign-30d"));
+
+  // A weekly newsletter: each issue goes, a week apart (3 marketing emails per 7 days).
+  ContactHistory reader;
+  for (int week = 0; week < 5; ++week) {
+    const core::Decision decision = reader.Decide(
+        **policy, message(absl::StrCat("news-", week), "newsletter",
+                          absl::StrCat("2026-W", 45 + week), T0() + absl::Hours(24 * 7 * week)));
+    EXPECT_EQ(decision.outcome, Outcome::kAllow) << "week " << week;
+  }
+  const core::Decision resent = reader.Decide(
+      **policy, message("news-again", "newsletter", "2026-W47", T0() + absl::Hours(24 * 29)));
+  EXPECT_EQ(resent.outcome, Outcome::kDeny);
+  EXPECT_EQ(resent.reasons[0].rule_id, "same-campaign-30d");
+  // A campaign without editions still goes once.
+  EXPECT_EQ(reader.Decide(**policy, message("flash-1", "flash", "", T0() + absl::Hours(24 * 30)))
+                .outcome,
+            Outcome::kAllow);
+  EXPECT_EQ(reader.Decide(**policy, message("flash-2", "flash", "", T0() + absl::Hours(24 * 30 + 1)))
+                .outcome,
+            Outcome::kDeny);
 }
 
 TEST_F(CoreRulesTest, AllChannelsCapCountsEveryChannelTogether) {

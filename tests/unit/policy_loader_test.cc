@@ -28,13 +28,13 @@ TEST(PolicyLoaderTest, TheExamplePolicyLoads) {
       LoadPolicyFile(std::string(SENDGATE_SOURCE_DIR) + "/policies/default.yaml");
   ASSERT_TRUE(policy.ok()) << policy.status();
   const core::Policy& p = **policy;
-  EXPECT_EQ(p.version, "default-2026-11-23");
+  EXPECT_EQ(p.version, "default-2026-12-01");
   EXPECT_EQ(p.channels.size(), 3u);
   ASSERT_EQ(p.caps.size(), 4u);
   EXPECT_EQ(p.caps[0].id, "email-marketing-7d");
   EXPECT_EQ(p.caps[0].limit, 3);
   EXPECT_EQ(p.caps[0].segment_limits[0].segment, "inactive");
-  EXPECT_EQ(p.caps[3].per, std::vector<core::Field>{core::Field::kCampaign});
+  EXPECT_EQ(p.caps[3].per, (std::vector<core::Field>{core::Field::kCampaign, core::Field::kEdition}));
   EXPECT_TRUE(p.categories[p.FindCategory("transactional")].exempt.caps);
   EXPECT_EQ(p.categories[p.FindCategory("transactional")].on_store_failure, core::FailMode::kAllow);
   EXPECT_EQ(p.categories[p.default_category].name, "marketing");

@@ -17,28 +17,42 @@
 namespace sendgate::store {
 namespace {
 
-// One record as decide.lua packs it (struct '<I6I4I4HHHI4I4HBB'), byte by byte.
+// One record as decide.lua packs it (struct '<I6I4I4HHHI4I4I4HBB'), byte by byte.
 const std::string kRecord(
     "\x7b\x61\x56\xee\xa1\x01"          // at: 1795000000891 ms
     "\x08\x07\x06\x05\x04\x03\x02\x01"  // message hash 0x0102030405060708
     "\x01\x00\x02\x00\x00\x00"          // channel 1, category 2, no subscription
     "\xff\xff\xff\xff\x05\x00\x00\x00"  // program 0xffffffff, campaign 5
+    "\x09\x00\x00\x80"                  // edition 0x80000009
     "\xe8\x03\x64\x01",                 // weight 1000, priority 100, denied with code 1
-    32);
+    36);
 const core::SendRecord kDecoded{.at = absl::FromUnixMillis(1795000000891),
                                 .message_hash = 0x0102030405060708,
-                                .ids = {1, 2, 0, 0xffffffff, 5},
+                                .ids = {1, 2, 0, 0xffffffff, 5, 0x80000009},
                                 .weight = 1000,
                                 .priority = 100,
                                 .denied_code = 1};
 
 TEST(HistoryCodecTest, DecodesAndEncodesTheDocumentedLayout) {
-  static_assert(contract::kRecordBytes == 32);
+  static_assert(contract::kRecordBytes == 36);
   absl::StatusOr<std::vector<core::SendRecord>> decoded = DecodeHistory(kRecord + kRecord);
   ASSERT_TRUE(decoded.ok());
   ASSERT_EQ(decoded->size(), 2u);
   EXPECT_EQ((*decoded)[1], kDecoded);
   EXPECT_EQ(EncodeHistory({kDecoded}), kRecord);
+}
+
+// The same record as a version before editions stored it: no edition field.
+TEST(HistoryCodecTest, AHistoryFromBeforeEditionsReadsAsOneWithoutEditions) {
+  const std::string old = kRecord.substr(0, 28) + kRecord.substr(32);
+  static_assert(contract::kV1RecordBytes == 32);
+  core::SendRecord expected = kDecoded;
+  expected.ids[static_cast<int>(core::Field::kEdition)] = 0;
+  absl::StatusOr<std::vector<core::SendRecord>> decoded = DecodeV1History(old + old);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, std::vector<core::SendRecord>(2, expected));
+  EXPECT_EQ(EncodeV1History({kDecoded}), old);
+  EXPECT_EQ(KindOf(DecodeV1History(old.substr(1)).status()), StoreErrorKind::kCorruptHistory);
 }
 
 TEST(HistoryCodecTest, APartialRecordIsACorruptHistory) {
@@ -83,7 +97,7 @@ TEST(LuaLibraryTest, TheLibraryAndItsFunctionsAreNamedWithItsVersion) {
   const std::string version = kLibraryVersion;
   EXPECT_EQ(version.size(), 16u);
   EXPECT_TRUE(absl::StartsWith(source, absl::StrCat("#!lua name=sendgate_", version, "\n")));
-  EXPECT_THAT(std::string(source), ::testing::HasSubstr("  RECORD_BYTES = 32,\n"));
+  EXPECT_THAT(std::string(source), ::testing::HasSubstr("  RECORD_BYTES = 36,\n"));
   for (absl::string_view function : {kDecideFunction, kCancelFunction, kReadPreferencesFunction,
                                      kWritePreferencesFunction, kForgetFunction}) {
     EXPECT_TRUE(absl::EndsWith(function, absl::StrCat("_", version))) << function;
