@@ -62,12 +62,12 @@ int PrintRedisBenchmarkCommand() {
   // A message hash whose low half stands out, so that redis-benchmark can make it random.
   constexpr uint64_t kMarkedHash = 3141592653u;
   plan.send.message_hash = kMarkedHash;
-  // FCALL decide_<version> 4 KEYS... PLAN "": the keys name a random contact, the plan a random message.
+  // FCALL decide_<version> N KEYS... PLAN "": the keys name a random contact, the plan a random message.
   std::vector<std::string> arguments = {"FCALL", store::kDecideFunction};
-  const std::vector<std::string> keys = store::ContactKeys(plan.contact_id);
+  const std::vector<std::string> keys = store::DecideKeys(plan);
   arguments.push_back(absl::StrCat(keys.size()));
   arguments.insert(arguments.end(), keys.begin(), keys.end());
-  arguments.push_back(store::PlanArgument(plan));
+  arguments.push_back(store::PlanArgument(plan, store::kFirstCounterKey));
   arguments.push_back("");  // no suppression hash
   for (std::string& argument : arguments) {
     absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"},

@@ -94,16 +94,14 @@ std::shared_ptr<const DecisionMetrics::Table> DecisionMetrics::TableFor(
       fresh->degraded.push_back(&catalog_.degraded.With({outcome, category.name}));
     }
   }
+  fresh->rules = policy->RuleIds();
   for (int code = 0; code < kReasonCodes; ++code) {
     // Code 0 (unspecified) is never given: no series for it.
     auto child = [&](const std::string& rule) {
       return code == 0 ? nullptr : &catalog_.reasons.With({ReasonLabel(code), rule});
     };
     fresh->reasons.push_back(child(""));
-    for (const core::Cap& cap : policy->caps) fresh->reasons.push_back(child(cap.id));
-    for (const core::QuietHours& rule : policy->quiet_hours) {
-      fresh->reasons.push_back(child(rule.id));
-    }
+    for (const std::string& rule : fresh->rules) fresh->reasons.push_back(child(rule));
   }
   table_.store(fresh, std::memory_order_release);
   return fresh;
@@ -120,14 +118,11 @@ void DecisionMetrics::RecordDecision(const std::shared_ptr<const core::Policy>& 
   table->decisions[(outcome * channels + channel) * categories + category]->Increment();
   if (decision.degraded) table->degraded[outcome * categories + category]->Increment();
   if (decision.replayed) replays_[outcome]->Increment();
-  const size_t rules = 1 + policy->caps.size() + policy->quiet_hours.size();
+  const size_t rules = 1 + table->rules.size();
   for (const core::Reason& reason : decision.reasons) {
-    size_t rule = 0;  // the rule among caps, then quiet hours; 0 for none (or a subscription)
-    for (size_t i = 0; i < policy->caps.size() && !reason.rule_id.empty(); ++i) {
-      if (policy->caps[i].id == reason.rule_id) rule = i + 1;
-    }
-    for (size_t i = 0; i < policy->quiet_hours.size() && !reason.rule_id.empty(); ++i) {
-      if (policy->quiet_hours[i].id == reason.rule_id) rule = 1 + policy->caps.size() + i;
+    size_t rule = 0;  // 1 + the rule's index in `rules`; 0 for none (or a subscription)
+    for (size_t i = 0; i < table->rules.size() && !reason.rule_id.empty(); ++i) {
+      if (table->rules[i] == reason.rule_id) rule = i + 1;
     }
     const size_t code = static_cast<size_t>(reason.code) % kReasonCodes;
     table->reasons[code * rules + rule]->Increment();

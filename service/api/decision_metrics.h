@@ -63,7 +63,8 @@ class DecisionMetrics {
   struct Table {
     std::shared_ptr<const core::Policy> policy;
     std::vector<prometheus::Counter*> decisions;  // [outcome][channel][category]
-    std::vector<prometheus::Counter*> reasons;    // [code][rule]: 0 none, caps, quiet hours
+    std::vector<std::string> rules;               // Policy::RuleIds()
+    std::vector<prometheus::Counter*> reasons;    // [code][rule]: 0 none, then `rules`
     std::vector<prometheus::Counter*> degraded;   // [outcome][category]
   };
   std::shared_ptr<const Table> TableFor(const std::shared_ptr<const core::Policy>& policy);

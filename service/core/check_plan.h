@@ -33,6 +33,7 @@ enum class ReasonCode : uint8_t {
   kContactFrequency = 11,
   kQuietHours = 12,
   kLowerPriority = 13,
+  kCapacity = 14,
 };
 
 // A counted record matches when its id for `field` is one of `ids`.
@@ -53,6 +54,16 @@ struct CapCheck {
   int64_t limit = 0;     // what this message may fill: the contact's limit less `reserved`
   int64_t reserved = 0;  // kept for messages of higher priority (Cap::reserves)
   std::vector<FieldMatch> match;
+};
+
+// One capacity counter (Policy::capacity): the contact's shard of a rule, in the interval that
+// holds the send. The store counts the message on it when it allows the message.
+struct CapacityCheck {
+  int rule = 0;  // index into Policy::capacity, for reasons
+  // The counter's name, one per rule, shard and interval: "<rule id>:<shard>:<start ms>".
+  std::string counter;
+  absl::Time end;     // when the interval ends, and the counter with it
+  int64_t limit = 0;  // the shard's share
 };
 
 // The preference rules of one message; the contact's choices are in the store, next to its
@@ -89,6 +100,8 @@ struct CheckPlan {
   bool exempt = false;
   std::vector<CapCheck> caps;
   PreferenceCheck preferences;
+  // The capacity counters the message takes room on.
+  std::vector<CapacityCheck> capacity;
   // Room found later than this is no use: the decision is DENY, not DEFER.
   absl::Time deny_after;
   // Records older than this can no longer count: a rewrite drops them.
@@ -148,6 +161,9 @@ struct StoredProfile {
 struct CheckResult {
   CheckOutcome outcome = CheckOutcome::kAllowed;
   std::vector<CapResult> caps;  // one per CheckPlan::caps, when evaluated
+  // One per CheckPlan::capacity, when evaluated: the counter's value, and room at the end of
+  // its interval when it is full.
+  std::vector<CapResult> capacity;
   std::vector<RuleVerdict> verdicts;  // the preference rules that hold the message back
   StoredProfile profile;              // kProfileChanged
   absl::Time retry_at = absl::InfiniteFuture();  // kDeferred, kDenied: the latest room_at

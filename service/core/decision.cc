@@ -61,6 +61,28 @@ void CapReasons(const Policy& policy, const Message& message, const CheckPlan& p
   }
 }
 
+// Capacity: every full counter of the plan.
+void CapacityReasons(const Policy& policy, const Message& message, const CheckPlan& plan,
+                     const CheckResult& result, std::vector<Reason>& reasons) {
+  for (size_t i = 0; i < plan.capacity.size() && i < result.capacity.size(); ++i) {
+    const CapResult& counter = result.capacity[i];
+    if (!counter.full()) continue;
+    const CapacityCheck& check = plan.capacity[i];
+    const Capacity& rule = policy.capacity[check.rule];
+    std::string text = absl::StrFormat(
+        "%s: full for now (%d of the %d this contact's share of %d counters may take); room "
+        "again at %s",
+        rule.description, counter.used, check.limit, rule.shards,
+        LocalTime(counter.room_at, message.timezone));
+    absl::StrAppend(&text, TooLate(policy, message, counter.room_at), ".");
+    reasons.push_back(Reason{.code = ReasonCode::kCapacity,
+                             .rule_id = rule.id,
+                             .used = counter.used,
+                             .limit = check.limit,
+                             .message = std::move(text)});
+  }
+}
+
 // The sentence of a preference rule's verdict.
 std::string VerdictText(const Policy& policy, const Message& message, const RuleVerdict& verdict) {
   const std::string channel = policy.NameOf(Field::kChannel, message.id(Field::kChannel));
@@ -125,7 +147,7 @@ using StoreRuleReasons = void (*)(const Policy&, const Message&, const CheckPlan
 
 // The reasons of each rule the store checks, in the order the rules apply; a new
 // rule on the contact's stored state adds its own here (and its part of decide.lua).
-constexpr StoreRuleReasons kStoreRules[] = {&PreferenceReasons, &CapReasons};
+constexpr StoreRuleReasons kStoreRules[] = {&PreferenceReasons, &CapReasons, &CapacityReasons};
 
 // A DEFER's retry_at moved to the next instant quiet hours allow, or a DENY when that is too
 // late. (Redis saw a DEFER, which it does not record: this DENY is not replayed.) Room that a

@@ -176,7 +176,7 @@ absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight) {
 }
 
 CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
-                          const Preferences* stored) {
+                          const Preferences* stored, const CapacityCounters* counters) {
   CheckResult result;
   if (const SendRecord* first = FindMessage(plan, history)) {
     result.outcome = first->counted() ? CheckOutcome::kReplayAllowed : CheckOutcome::kReplayDenied;
@@ -208,6 +208,14 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
     cap_result.used = Used(cap, history);
     cap_result.room_at = RoomAt(cap, history, plan.send.weight);
   }
+  for (const CapacityCheck& check : plan.capacity) {
+    CapResult& counter = result.capacity.emplace_back();
+    if (counters != nullptr) {
+      const auto it = counters->find(check.counter);
+      if (it != counters->end()) counter.used = it->second;
+    }
+    if (counter.used + 1 > check.limit) counter.room_at = check.end;
+  }
 
   // The latest instant wins; the first rule (in order) that cannot be met in time names the
   // denial.
@@ -222,6 +230,9 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
   for (const CapResult& cap : result.caps) {
     if (cap.full()) hold(cap.room_at, ReasonCode::kCapReached);
   }
+  for (const CapResult& counter : result.capacity) {
+    if (counter.full()) hold(counter.room_at, ReasonCode::kCapacity);
+  }
   if (retry == absl::InfinitePast()) {
     result.outcome = CheckOutcome::kAllowed;
     return result;
@@ -229,6 +240,11 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
   result.retry_at = retry;
   result.outcome = result.deny_code == 0 ? CheckOutcome::kDeferred : CheckOutcome::kDenied;
   return result;
+}
+
+void CountCapacity(const CheckPlan& plan, const CheckResult& result, CapacityCounters& counters) {
+  if (plan.dry_run || result.outcome != CheckOutcome::kAllowed) return;
+  for (const CapacityCheck& check : plan.capacity) ++counters[check.counter];
 }
 
 History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const History& history) {

@@ -3,6 +3,8 @@
 // it as the store, and an integration test holds the script to it on random histories.
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "service/core/check_plan.h"
@@ -42,14 +44,23 @@ int64_t Used(const CapCheck& cap, const History& history);
 // When `cap` has room for `weight` more units (see CapResult::room_at).
 absl::Time RoomAt(const CapCheck& cap, const History& history, int64_t weight);
 
+// The capacity counters a store keeps, by CapacityCheck::counter (absent: 0).
+using CapacityCounters = std::map<std::string, int64_t>;
+
 // The answer to `plan` for a contact whose history is `history` and whose stored preferences
-// are `stored` (its suppression entry when it was forgotten; nullptr when nothing is stored).
+// are `stored` (its suppression entry when it was forgotten; nullptr when nothing is stored),
+// with the capacity counters at `counters` (nullptr: all 0).
 // A replay is looked up in `main`, and for an exempt message in the last kExemptReplayDepth
 // records of `exempt`. Then the rules, in order: opt-outs, consent, pause, the contact's own
-// frequency, caps (preference_rules.h); the latest instant any of them holds the message to is
-// the retry, and the first that cannot be met by deny_after names the denial.
+// frequency, caps (preference_rules.h), capacity (a full counter holds the message to the end
+// of its interval); the latest instant any of them holds the message to is the retry, and the
+// first that cannot be met by deny_after names the denial.
 CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
-                          const Preferences* stored = nullptr);
+                          const Preferences* stored = nullptr,
+                          const CapacityCounters* counters = nullptr);
+
+// An allowed message counted on its capacity counters (not for a dry run, nor another outcome).
+void CountCapacity(const CheckPlan& plan, const CheckResult& result, CapacityCounters& counters);
 
 // The history to store after `result`. Only a recorded outcome writes, and only to the list it
 // records in: an allowed send of an exempt category to `exempt`, any other allowed send and

@@ -35,6 +35,15 @@ uint64_t MessageHash(absl::string_view message_id) {
   return hash == 0 ? 1 : hash;
 }
 
+uint64_t Spread(uint64_t hash) {
+  hash ^= hash >> 33;
+  hash *= 0xff51afd7ed558ccdull;
+  hash ^= hash >> 33;
+  hash *= 0xc4ceb9fe1a85ec53ull;
+  hash ^= hash >> 33;
+  return hash;
+}
+
 std::string HexId(uint64_t id, int digits) { return absl::StrFormat("#%0*x", digits, id); }
 
 }  // namespace sendgate::core

@@ -25,6 +25,11 @@ uint32_t FieldId(Field field, absl::string_view name);
 // 64-bit FNV-1a of a message_id: the idempotency key kept in history. 0 is never returned.
 uint64_t MessageHash(absl::string_view message_id);
 
+// `hash` with every bit spread over every other (MurmurHash3's 64-bit finalizer): FNV-1a's
+// bits depend little on a name's last characters, so a shard taken from them would put
+// "contact-1" ... "contact-64" on one shard.
+uint64_t Spread(uint64_t hash);
+
 // "#1a2b3c4d": how an id is shown when no name is known for it.
 std::string HexId(uint64_t id, int digits);
 

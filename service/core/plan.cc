@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "service/core/names.h"
 #include "service/core/preferences.h"
 
@@ -57,7 +58,34 @@ PreferenceCheck PreferencesFor(const Policy& policy, const Message& message,
   return check;
 }
 
+// The capacity counters of `message`, sent at `at`: the contact's shard of each rule on its
+// channel and category, in the interval holding `at`.
+std::vector<CapacityCheck> CapacityFor(const Policy& policy, const Message& message,
+                                       absl::Time at) {
+  std::vector<CapacityCheck> checks;
+  for (size_t i = 0; i < policy.capacity.size(); ++i) {
+    const Capacity& rule = policy.capacity[i];
+    if (!Contains(rule.channels, message.id(Field::kChannel)) ||
+        (!rule.categories.empty() && !Contains(rule.categories, message.id(Field::kCategory)))) {
+      continue;
+    }
+    const WindowBounds interval =
+        IntervalAt(rule.interval, at, policy.default_timezone, policy.week_starts);
+    const int shard = CapacityShard(message.contact_id, rule.shards);
+    checks.push_back({.rule = static_cast<int>(i),
+                      .counter = absl::StrCat(rule.id, ":", shard, ":",
+                                              absl::ToUnixMillis(interval.start)),
+                      .end = interval.end,
+                      .limit = rule.ShareOf(shard)});
+  }
+  return checks;
+}
+
 }  // namespace
+
+int CapacityShard(absl::string_view contact_id, int shards) {
+  return static_cast<int>(Spread(MessageHash(contact_id)) % static_cast<uint64_t>(shards));
+}
 
 bool HasPartition(Field field, uint32_t id) { return id != 0 || field == Field::kEdition; }
 
@@ -135,6 +163,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
                                  .match = MatchFor(cap, message)});
   }
   plan.preferences = PreferencesFor(policy, message, calendar);
+  plan.capacity = CapacityFor(policy, message, at);
   plan.deny_after = DenyAfter(policy, message);
   plan.exempt = policy.categories[message.category].exempt.caps;
   plan.retention = policy.Retention();

@@ -27,6 +27,10 @@ int64_t EffectiveLimit(const Cap& cap, const std::vector<std::string>& segments)
 // The weight units of `cap` kept from a message of `priority` (the largest reserve it is below).
 int64_t Reserved(const Cap& cap, int priority);
 
+// The shard of a capacity rule of `shards` shards a contact's messages count on: always the
+// same for one contact.
+int CapacityShard(absl::string_view contact_id, int shards);
+
 // `now` is the server's clock, passed in so that tests control it.
 CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time now);
 

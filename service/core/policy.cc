@@ -37,6 +37,18 @@ int Policy::FindSubscription(absl::string_view name) const {
   return FindByName(subscriptions, name);
 }
 
+int64_t Capacity::ShareOf(int shard) const {
+  return limit / shards + (shard < limit % shards ? 1 : 0);
+}
+
+std::vector<std::string> Policy::RuleIds() const {
+  std::vector<std::string> ids;
+  for (const Cap& cap : caps) ids.push_back(cap.id);
+  for (const QuietHours& rule : quiet_hours) ids.push_back(rule.id);
+  for (const Capacity& rule : capacity) ids.push_back(rule.id);
+  return ids;
+}
+
 bool Subscription::Covers(uint32_t channel) const {
   return channels.empty() || std::find(channels.begin(), channels.end(), channel) != channels.end();
 }

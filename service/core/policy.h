@@ -109,6 +109,26 @@ struct Cap {
   std::vector<Reserve> reserves;
 };
 
+// Capacity: what a channel can absorb in total, whoever the contacts (an SMS provider's 100
+// messages a second, a call centre's 500 calls a day), counted in fixed intervals: a rolling
+// window's length from the epoch (1s: each second), or the calendar day, week or month in the
+// policy's time zone. Each message counts 1. The count is split in `shards` counters, a contact
+// always on the same one with its share of the limit, so that no single Redis key takes every
+// send; the total never exceeds the limit.
+struct Capacity {
+  std::string id;
+  std::string description;
+  std::vector<uint32_t> channels;    // channel ids, never empty
+  std::vector<uint32_t> categories;  // category ids; empty: every category
+  Window interval;
+  int64_t limit = 1;
+  int shards = 1;  // 1 to min(limit, kMaxCapacityShards)
+
+  // The part of the limit shard `shard` (0 to shards - 1) may use.
+  int64_t ShareOf(int shard) const;
+};
+inline constexpr int kMaxCapacityShards = 64;
+
 struct Policy {
   std::string version;
   absl::TimeZone default_timezone;
@@ -129,6 +149,7 @@ struct Policy {
   std::vector<Cap> caps;
   std::vector<HolidayCalendar> holidays;
   std::vector<QuietHours> quiet_hours;
+  std::vector<Capacity> capacity;
 
   // How long history is kept: the longest cap reach and the idempotency window.
   absl::Duration Retention() const;
@@ -145,6 +166,8 @@ struct Policy {
   bool KnowsSegment(absl::string_view segment) const;
   // The name an id stands for in this policy, or "#<hex>" when it names nothing here.
   std::string NameOf(Field field, uint32_t id) const;
+  // The ids of every rule a reason may name, in order: caps, quiet hours, capacity.
+  std::vector<std::string> RuleIds() const;
 };
 
 }  // namespace sendgate::core

@@ -82,6 +82,15 @@ WindowBounds BoundsAt(const Window& window, absl::Time at, absl::TimeZone zone,
   return {at, at, absl::ZeroDuration()};
 }
 
+WindowBounds IntervalAt(const Window& window, absl::Time at, absl::TimeZone zone,
+                        absl::Weekday week_starts) {
+  if (window.kind != WindowKind::kRolling) return BoundsAt(window, at, zone, week_starts);
+  const int64_t length = absl::ToInt64Milliseconds(window.length);
+  const int64_t millis = absl::ToUnixMillis(at);
+  const int64_t start = millis - ((millis % length) + length) % length;
+  return {absl::FromUnixMillis(start), absl::FromUnixMillis(start + length), absl::ZeroDuration()};
+}
+
 Calendar CalendarAt(absl::Time at, absl::TimeZone zone, absl::Weekday week_starts) {
   const absl::CivilDay day = absl::ToCivilDay(at, zone);
   const absl::CivilDay first = WeekStart(day, week_starts);

@@ -35,6 +35,12 @@ struct WindowBounds {
 WindowBounds BoundsAt(const Window& window, absl::Time at, absl::TimeZone zone,
                       absl::Weekday week_starts);
 
+// The fixed interval of `window` that holds `at`, [start, end): for a rolling window, the
+// interval of its length counted from the Unix epoch (a window of 1s: each second); for a
+// calendar window, the day, week or month in `zone`. Capacity counts in these.
+WindowBounds IntervalAt(const Window& window, absl::Time at, absl::TimeZone zone,
+                        absl::Weekday week_starts);
+
 // The day, week and month that hold `at` in `zone`: the bounds of every calendar window at
 // once, for one time-zone lookup instead of one per window (a decision plans several).
 struct Calendar {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,7 +34,8 @@ const std::vector<absl::string_view> kTopKeys = {
     "version",         "timezone",         "week_starts",      "max_delay",
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
     "channels",        "categories",       "subscriptions",    "segments",
-    "caps",            "holidays",         "quiet_hours",      "programs"};
+    "caps",            "holidays",         "quiet_hours",      "programs",
+    "capacity"};
 const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure",
                                                       "max_delay"};
 const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
@@ -822,6 +824,99 @@ std::vector<core::QuietHours> ReadQuietHours(Reader& reader, const YAML::Node& n
   return rules;
 }
 
+// --- Capacity ---
+
+const std::vector<absl::string_view> kCapacityKeys = {"id",       "description", "channels",
+                                                      "categories", "interval",  "limit",
+                                                      "shards"};
+constexpr int64_t kMaxCapacity = 1000000000;
+constexpr int kDefaultCapacityShards = 4;
+
+// `interval`: a fixed duration from 1s to 31d (counted from the epoch) or a calendar window.
+std::optional<core::Window> ReadInterval(Reader& reader, const YAML::Node& node) {
+  const std::string text = reader.Scalar(node, "interval").value_or("");
+  std::optional<core::Window> window;
+  if (absl::StartsWith(text, "calendar ")) {
+    window = ParseWindow(text);
+  } else if (std::optional<absl::Duration> length = ParseDuration(text);
+             length && *length >= absl::Seconds(1) && *length <= absl::Hours(24 * 31)) {
+    window = core::Window{.kind = core::WindowKind::kRolling, .length = *length};
+  }
+  if (!window) {
+    reader.Error(node, absl::StrCat("interval must be a duration from 1s to 31d (such as 1s or "
+                                    "1h, counted from the epoch) or 'calendar day', 'calendar "
+                                    "week' or 'calendar month', not '", text, "'"));
+  }
+  return window;
+}
+
+std::optional<core::Capacity> ReadOneCapacity(Reader& reader, const YAML::Node& node,
+                                              const core::Policy& policy) {
+  if (!reader.IsMap(node, "a capacity rule")) return std::nullopt;
+  core::Capacity rule;
+  if (node["id"]) {
+    rule.id = reader.Name(node["id"], "capacity id").value_or("");
+  } else {
+    reader.Error(node, "a capacity rule needs an id (such as sms-provider-rate)");
+  }
+  const std::string where = absl::StrCat("capacity '", rule.id, "'");
+  reader.CheckKeys(node, kCapacityKeys, where);
+  ReadFilter(reader, node["channels"], "channels", Field::kChannel, &policy.channels,
+             rule.channels);
+  if (rule.channels.empty() && !node["channels"]) {
+    reader.Error(node, absl::StrCat(where, " needs the channels it limits"));
+  }
+  ReadFilter(reader, node["categories"], "categories", Field::kCategory, &policy.categories,
+             rule.categories);
+  if (node["interval"]) {
+    rule.interval = ReadInterval(reader, node["interval"]).value_or(core::Window{});
+  } else {
+    reader.Error(node, absl::StrCat(where, " needs an interval (such as 1s or 'calendar day')"));
+  }
+  if (node["limit"]) {
+    // 0 would close the channel for good: an impossible rule, refused.
+    rule.limit = reader.Integer(node["limit"], "limit", 1, kMaxCapacity).value_or(1);
+  } else {
+    reader.Error(node, absl::StrCat(where, " needs a limit (the most messages per interval)"));
+  }
+  rule.shards = static_cast<int>(std::min<int64_t>(kDefaultCapacityShards, rule.limit));
+  if (node["shards"]) {
+    rule.shards = static_cast<int>(
+        reader.Integer(node["shards"], "shards", 1, core::kMaxCapacityShards).value_or(1));
+    if (rule.shards > rule.limit) {
+      reader.Error(node["shards"], absl::StrCat(rule.shards, " shards of a limit of ", rule.limit,
+                                                " would leave some with no share"));
+    }
+  }
+  rule.description = node["description"]
+                         ? reader.Value(node["description"], "description").value_or("")
+                         : absl::StrCat("At most ", rule.limit, " messages per ",
+                                        rule.interval.kind == core::WindowKind::kRolling
+                                            ? FormatWindow(rule.interval)
+                                            : rule.interval.Describe());
+  return rule;
+}
+
+std::vector<core::Capacity> ReadCapacity(Reader& reader, const YAML::Node& node,
+                                         const core::Policy& policy) {
+  std::vector<core::Capacity> rules;
+  if (!node.IsSequence()) {
+    reader.Error(node, "capacity must be a list of rules");
+    return rules;
+  }
+  std::vector<std::string> taken = policy.RuleIds();
+  for (const YAML::Node& item : node) {
+    std::optional<core::Capacity> rule = ReadOneCapacity(reader, item, policy);
+    if (!rule) continue;
+    if (!rule->id.empty() && std::find(taken.begin(), taken.end(), rule->id) != taken.end()) {
+      reader.Error(item["id"], absl::StrCat("id '", rule->id, "' is used twice"));
+    }
+    taken.push_back(rule->id);
+    rules.push_back(std::move(*rule));
+  }
+  return rules;
+}
+
 std::optional<absl::Weekday> ReadWeekday(Reader& reader, const YAML::Node& node) {
   static constexpr std::pair<absl::string_view, absl::Weekday> kDays[] = {
       {"monday", absl::Weekday::monday},     {"tuesday", absl::Weekday::tuesday},
@@ -923,6 +1018,7 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
   if (root["quiet_hours"]) {
     policy->quiet_hours = ReadQuietHours(reader, root["quiet_hours"], *policy);
   }
+  if (root["capacity"]) policy->capacity = ReadCapacity(reader, root["capacity"], *policy);
   if (!reader.ok()) return reader.Status();
   if (policy->version.empty()) policy->version = ContentVersion(yaml);
   return std::shared_ptr<const core::Policy>(std::move(policy));

@@ -1,6 +1,7 @@
 -- decide.lua: one decision for one contact, atomic: the replay lookup, then each rule on the
 -- contact's stored state in order (opt-outs, consent, pause, the contact's own frequency,
--- caps), then the record of the send when every rule lets it go now, or of its denial.
+-- caps, capacity), then the record of the send when every rule lets it go now (and its count on
+-- the capacity counters), or of its denial.
 -- Policy-agnostic: service/core compiles the plan; service/core/history.cc and
 -- preference_rules.cc state the same rules in C++ and the tests hold this function to them.
 -- Positions, outcomes, codes, sentinels and bounds (PLAN_*, CAP_*, REPLY_*, VERDICT_*,
@@ -15,6 +16,8 @@
 --                        has no stored preferences)
 -- keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT]  the histories as a version before editions kept
 --                        them: moved to the two above (current_histories, history.lua)
+-- keys[...]              the plan's capacity counters, then the shadow plan's (the plan names
+--                        each by its position)
 -- args[C.ARG_PLAN]  the plan, a JSON array of numbers (one cjson.decode is cheaper than an
 --                 argument each, and it stays text that redis-cli, MONITOR and redis-benchmark
 --                 show as is)
@@ -26,7 +29,7 @@
 -- the stored profile is not the one the plan was made with: {C.PROFILE_CHANGED, 0, 0, profile};
 -- otherwise {C.ALLOWED, 0, 0}, {C.DEFERRED, retry, 0} or {C.DENIED, retry or C.NEVER, reason code},
 -- then each cap's (used, room) (room: C.ROOM_NOW, C.NEVER or the instant, in ms, it has room for
--- the message), then the number of verdicts of the other rules and each as
+-- the message), each capacity counter's (used, room), then the number of verdicts of the other rules and each as
 -- (code, at, used, limit, detail). With a shadow plan, a decided message's reply is
 -- {that reply, the shadow plan's reply}.
 
@@ -112,6 +115,12 @@ local function plan_caps(P)
     caps[c] = cap
   end
   return caps, i
+end
+
+-- The position in the plan after the contact's own frequency's categories: the capacity
+-- counters' count.
+local function capacity_position(P, after_caps)
+  return after_caps + 1 + P[after_caps]
 end
 
 -- The contact's own maximum on the channel as a cap to count, or nil. Its categories are
@@ -230,6 +239,7 @@ end
 local function check_caps(d)
   local caps, after_caps = plan_caps(d.P)
   d.caps = caps
+  d.after_caps = after_caps
   local counted = {}  -- the caps of the plan, then the contact's own
   for c = 1, #caps do counted[c] = caps[c] end
   local own = contact_cap(d, after_caps)
@@ -256,8 +266,35 @@ local function check_caps(d)
   end
 end
 
+-- Rule: capacity. Each counter of the plan holds the message to the end of its interval when
+-- one more would pass its share.
+local function check_capacity(d)
+  local P, counters = d.P, {}
+  local i = capacity_position(P, d.after_caps)
+  for c = 1, P[i] do
+    local at = i + 1 + (c - 1) * C.CAPACITY_SIZE
+    local counter = {key = d.keys[P[at + C.CAPACITY_KEY]], limit = P[at + C.CAPACITY_LIMIT],
+                     stop = P[at + C.CAPACITY_END]}
+    counter.used = tonumber(redis.call('GET', counter.key)) or 0
+    if counter.used + 1 > counter.limit then counter.room = counter.stop end
+    counters[c] = counter
+  end
+  d.capacity = counters
+end
+
+-- Counts the allowed message on its capacity counters; each lives until a little after the end
+-- of its interval.
+local function count_capacity(d)
+  for _, counter in ipairs(d.capacity) do
+    if redis.call('INCR', counter.key) == 1 then
+      redis.call('PEXPIRE', counter.key,
+                 math.max(counter.stop - d.now + C.CAPACITY_LINGER, C.CAPACITY_LINGER))
+    end
+  end
+end
+
 -- The rules, in order; each notes what holds the message back.
-local RULES = {check_opt_out, check_consent, check_pause, check_caps}
+local RULES = {check_opt_out, check_consent, check_pause, check_caps, check_capacity}
 
 -- Holds the message until `at` for `code`: the latest instant wins; the first rule (verdicts
 -- in order, then caps) that cannot be met by deny_after names the denial.
@@ -276,6 +313,11 @@ local function verdict_reply(d)
     reply[#reply + 1] = cap.used
     reply[#reply + 1] = cap.room or C.ROOM_NOW
     if cap.room then hold(d, cap.room, C.REASON_CAP_REACHED) end
+  end
+  for _, counter in ipairs(d.capacity) do
+    reply[#reply + 1] = counter.used
+    reply[#reply + 1] = counter.room or C.ROOM_NOW
+    if counter.room then hold(d, counter.room, C.REASON_CAPACITY) end
   end
   reply[#reply + 1] = #d.verdicts
   for _, v in ipairs(d.verdicts) do
@@ -388,6 +430,7 @@ end
 -- only when a cap counts it, when it is short, or when it is rewritten.
 local function record_decision(d)
   local record = decision_record(d)
+  if d.denied == 0 then count_capacity(d) end
   if d.denied == 0 and d.is_exempt then
     local key = d.keys[C.KEY_EXEMPT]
     local n = (d.exempt and #d.exempt or redis.call('STRLEN', key)) / C.RECORD_BYTES
@@ -411,7 +454,7 @@ local function evaluate(keys, P, main, exempt, prefs)
              channel = P[C.PLAN_CHANNEL], subscription = P[C.PLAN_SUBSCRIPTION],
              deny_after = P[C.PLAN_DENY_AFTER], keep_after = P[C.PLAN_KEEP_AFTER],
              trim_before = P[C.PLAN_TRIM_BEFORE], retention = P[C.PLAN_RETENTION],
-             now = P[C.PLAN_NOW], verdicts = {}, caps = {}}
+             now = P[C.PLAN_NOW], verdicts = {}, caps = {}, capacity = {}}
   for _, rule in ipairs(RULES) do rule(d) end
   return d, verdict_reply(d)
 end

@@ -88,6 +88,11 @@ std::string SuppressionKey(absl::string_view contact_id) {
   return absl::StrCat("sg:{", TagOfSlot(SlotOf(MainHistoryKey(contact_id))), "}:suppressed");
 }
 
+std::string CapacityKey(absl::string_view counter) {
+  const size_t last = counter.rfind(':');
+  return absl::StrCat("sg:{capacity:", counter.substr(0, last), "}:", counter.substr(last + 1));
+}
+
 std::vector<std::string> ContactKeys(absl::string_view contact_id) {
   std::vector<std::string> keys(static_cast<int>(contract::Key::kCount));
   keys[static_cast<int>(contract::Key::kMain)] = MainHistoryKey(contact_id);
@@ -118,7 +123,7 @@ std::string JsonArray(absl::Span<const int64_t> numbers) {
 
 }  // namespace
 
-std::string PlanArgument(const CheckPlan& plan) {
+std::string PlanArgument(const CheckPlan& plan, int first_counter_key) {
   const core::SendRecord& send = plan.send;
   std::array<int64_t, static_cast<int>(PlanSlot::kCount)> head{};
   auto set = [&head](PlanSlot slot, int64_t value) { head[static_cast<int>(slot)] = value; };
@@ -174,12 +179,31 @@ std::string PlanArgument(const CheckPlan& plan) {
   numbers.push_back(static_cast<int64_t>(preferences.frequency_categories.size()));
   numbers.insert(numbers.end(), preferences.frequency_categories.begin(),
                  preferences.frequency_categories.end());
+  numbers.push_back(static_cast<int64_t>(plan.capacity.size()));
+  for (size_t i = 0; i < plan.capacity.size(); ++i) {
+    std::array<int64_t, static_cast<int>(contract::CapacitySlot::kCount)> slots{};
+    slots[static_cast<int>(contract::CapacitySlot::kKey)] = first_counter_key + static_cast<int>(i);
+    slots[static_cast<int>(contract::CapacitySlot::kLimit)] = plan.capacity[i].limit;
+    slots[static_cast<int>(contract::CapacitySlot::kEnd)] = Millis(plan.capacity[i].end);
+    numbers.insert(numbers.end(), slots.begin(), slots.end());
+  }
   return JsonArray(numbers);
 }
 
+std::vector<std::string> DecideKeys(const CheckPlan& plan) {
+  std::vector<std::string> keys = ContactKeys(plan.contact_id);
+  for (const CheckPlan* each : {&plan, plan.shadow.get()}) {
+    if (each == nullptr) continue;
+    for (const core::CapacityCheck& check : each->capacity) {
+      keys.push_back(CapacityKey(check.counter));
+    }
+  }
+  return keys;
+}
+
 std::string DecideCommand(const CheckPlan& plan) {
-  const std::vector<std::string> keys = ContactKeys(plan.contact_id);
-  const std::string plan_argument = PlanArgument(plan);
+  const std::vector<std::string> keys = DecideKeys(plan);
+  const std::string plan_argument = PlanArgument(plan, kFirstCounterKey);
   absl::string_view args[static_cast<int>(contract::DecideArg::kCount)];
   args[static_cast<int>(contract::DecideArg::kPlan)] = plan_argument;
   args[static_cast<int>(contract::DecideArg::kSuppressionHash)] =
@@ -187,12 +211,13 @@ std::string DecideCommand(const CheckPlan& plan) {
   std::string shadow_argument;
   size_t count = static_cast<size_t>(contract::DecideArg::kShadowPlan);
   if (plan.shadow != nullptr) {
-    shadow_argument = PlanArgument(*plan.shadow);
+    shadow_argument =
+        PlanArgument(*plan.shadow, kFirstCounterKey + static_cast<int>(plan.capacity.size()));
     args[static_cast<int>(contract::DecideArg::kShadowPlan)] = shadow_argument;
     count = static_cast<size_t>(contract::DecideArg::kCount);
   }
-  return FormatFcall(plan.dry_run ? kDecideDryRunFunction : kDecideFunction,
-                     std::vector<absl::string_view>(keys.begin(), keys.end()),
+  const absl::InlinedVector<absl::string_view, 8> key_views(keys.begin(), keys.end());
+  return FormatFcall(plan.dry_run ? kDecideDryRunFunction : kDecideFunction, key_views,
                      absl::MakeConstSpan(args, count));
 }
 
@@ -262,17 +287,17 @@ absl::Status ReadVerdicts(const Values& values, size_t from, CheckResult& result
 
 }  // namespace
 
-absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, size_t caps,
-                                             std::optional<size_t> shadow_caps) {
+absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, ReplyShape shape,
+                                             std::optional<ReplyShape> shadow_shape) {
   if (reply->type == REDIS_REPLY_ERROR) return ReplyError(reply);
   // With a shadow plan, a decision is {the plan's reply, the shadow's reply}.
   if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
       reply->element[0]->type == REDIS_REPLY_ARRAY) {
-    if (!shadow_caps.has_value()) return Malformed("a shadow reply to a plan without shadow");
-    absl::StatusOr<CheckResult> result = ParseDecideReply(reply->element[0], caps, std::nullopt);
+    if (!shadow_shape.has_value()) return Malformed("a shadow reply to a plan without shadow");
+    absl::StatusOr<CheckResult> result = ParseDecideReply(reply->element[0], shape, std::nullopt);
     if (!result.ok()) return result;
     absl::StatusOr<CheckResult> shadow =
-        ParseDecideReply(reply->element[1], *shadow_caps, std::nullopt);
+        ParseDecideReply(reply->element[1], *shadow_shape, std::nullopt);
     if (!shadow.ok()) return shadow.status();
     result->shadow = std::make_shared<const CheckResult>(std::move(*shadow));
     return result;
@@ -304,19 +329,22 @@ absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, size_t cap
     case contract::Outcome::kDenied: result.outcome = CheckOutcome::kDenied; break;
     default: return Malformed(absl::StrCat("an unknown outcome ", at(ReplySlot::kOutcome)));
   }
-  if (values->size() < head + 2 * caps) {
-    return Malformed(absl::StrCat(values->size(), " elements for ", caps, " caps"));
+  const size_t pairs = shape.caps + shape.capacity;
+  if (values->size() < head + 2 * pairs) {
+    return Malformed(absl::StrCat(values->size(), " elements for ", shape.caps, " caps and ",
+                                  shape.capacity, " capacity counters"));
   }
   bool held = false;
-  for (size_t i = 0; i < caps; ++i) {
+  for (size_t i = 0; i < pairs; ++i) {
     absl::StatusOr<absl::Time> room = Room((*values)[head + 2 * i + 1]);
     if (!room.ok()) return room.status();
     const int64_t used = (*values)[head + 2 * i];
     if (used < 0) return Malformed(absl::StrCat("a usage of ", used));
-    result.caps.push_back({.used = used, .room_at = *room});
-    held = held || result.caps.back().full();
+    std::vector<core::CapResult>& list = i < shape.caps ? result.caps : result.capacity;
+    list.push_back({.used = used, .room_at = *room});
+    held = held || list.back().full();
   }
-  if (absl::Status verdicts = ReadVerdicts(*values, head + 2 * caps, result); !verdicts.ok()) {
+  if (absl::Status verdicts = ReadVerdicts(*values, head + 2 * pairs, result); !verdicts.ok()) {
     return verdicts;
   }
   held = held || !result.verdicts.empty();

@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "service/core/check_plan.h"
 #include "service/store/lua_library.h"
+#include "service/store/script_contract.h"
 
 struct redisReply;
 
@@ -33,19 +34,40 @@ std::string SuppressionKey(absl::string_view contact_id);
 // The keys decide.lua takes, in order (contract::Key).
 std::vector<std::string> ContactKeys(absl::string_view contact_id);
 
-// decide.lua's one argument for `plan`: the plan as a JSON array of numbers.
-std::string PlanArgument(const core::CheckPlan& plan);
+// A capacity counter's key (core::CapacityCheck::counter "<rule>:<shard>:<start>"):
+// sg:{capacity:<rule>:<shard>}:<start>, one hash tag per shard, so that the shards of a rule
+// spread over a cluster's slots.
+std::string CapacityKey(absl::string_view counter);
+
+// The KEYS of decide.lua for `plan`: the contact's (ContactKeys), then the keys of the plan's
+// capacity counters, then those of its shadow plan's.
+std::vector<std::string> DecideKeys(const core::CheckPlan& plan);
+// Where in those KEYS (from 1) the plan's capacity counters start.
+inline constexpr int kFirstCounterKey = static_cast<int>(contract::Key::kCount) + 1;
+
+// decide.lua's argument for `plan`: the plan as a JSON array of numbers. Its capacity counters'
+// keys are in KEYS from position `first_counter_key` (from 1) on.
+std::string PlanArgument(const core::CheckPlan& plan, int first_counter_key);
 
 // FCALL of decide.lua's function for `plan`, in RESP form.
 std::string DecideCommand(const core::CheckPlan& plan);
 
-// decide.lua's answer to a plan of `caps` caps. An error reply is a store error of its kind (ReplyError); a
-// reply that breaks the contract in any way (a missing or non-integer element, an unknown
-// outcome, a wrong count) is kMalformedReply: it never reads as "room now".
-// With `shadow_caps` (the plan had a shadow plan of that many caps), a decided reply carries the
+// How many caps and capacity counters a plan has: the shape of its reply.
+struct ReplyShape {
+  ReplyShape(size_t caps, size_t capacity = 0) : caps(caps), capacity(capacity) {}
+  explicit ReplyShape(const core::CheckPlan& plan)
+      : caps(plan.caps.size()), capacity(plan.capacity.size()) {}
+  size_t caps;
+  size_t capacity;
+};
+
+// decide.lua's answer to a plan of that shape. An error reply is a store error of its kind
+// (ReplyError); a reply that breaks the contract in any way (a missing or non-integer element,
+// an unknown outcome, a wrong count) is kMalformedReply: it never reads as "room now".
+// With `shadow` (the plan had a shadow plan of that shape), a decided reply carries the
 // shadow's answer too (CheckResult::shadow).
-absl::StatusOr<core::CheckResult> ParseDecideReply(const redisReply* reply, size_t caps,
-                                                   std::optional<size_t> shadow_caps = std::nullopt);
+absl::StatusOr<core::CheckResult> ParseDecideReply(
+    const redisReply* reply, ReplyShape shape, std::optional<ReplyShape> shadow = std::nullopt);
 
 // A Redis error reply as a store error: kUnavailable when Redis cannot serve now (loading,
 // busy, read-only replica, master down), kOutOfMemory, kRedirected (MOVED, ASK, CLUSTERDOWN,

@@ -94,6 +94,12 @@ void WriteLayouts(std::ostream& out) {
   SENDGATE_CAP_SLOTS(SENDGATE_CAP_LINE)
 #undef SENDGATE_CAP_LINE
   out << "  CAP_HEAD = " << static_cast<int>(CapSlot::kCount) << ",\n"
+      << "-- Each capacity counter: offsets from its first slot.\n";
+#define SENDGATE_CAPACITY_LINE(name, lua) \
+  out << "  CAPACITY_" #lua " = " << static_cast<int>(CapacitySlot::name) << ",\n";
+  SENDGATE_CAPACITY_SLOTS(SENDGATE_CAPACITY_LINE)
+#undef SENDGATE_CAPACITY_LINE
+  out << "  CAPACITY_SIZE = " << static_cast<int>(CapacitySlot::kCount) << ",\n"
       << "-- decide.lua's reply: outcomes, and 1-based positions of its head.\n";
 #define SENDGATE_OUTCOME_LINE(name, lua, value) out << "  " #lua " = " << value << ",\n";
   SENDGATE_OUTCOMES(SENDGATE_OUTCOME_LINE)

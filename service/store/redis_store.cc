@@ -116,14 +116,14 @@ RedisConnection& RedisStore::ConnectionFor(absl::string_view contact_id) {
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
   ConnectionFor(plan.contact_id)
       .SendFcall(DecideCommand(plan), deadline,
-                  [caps = plan.caps.size(),
-                   shadow_caps = plan.shadow != nullptr
-                                     ? std::optional<size_t>(plan.shadow->caps.size())
-                                     : std::nullopt,
+                  [shape = ReplyShape(plan),
+                   shadow = plan.shadow != nullptr
+                                ? std::optional<ReplyShape>(ReplyShape(*plan.shadow))
+                                : std::nullopt,
                    done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
                     if (!reply.ok()) return done(reply.status());
                     absl::StatusOr<core::CheckResult> result =
-                        ParseDecideReply(*reply, caps, shadow_caps);
+                        ParseDecideReply(*reply, shape, shadow);
                     if (!result.ok()) return done(Logged(result.status()));
                     done(std::move(result));
                   });

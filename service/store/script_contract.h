@@ -79,6 +79,15 @@ namespace sendgate::store::contract {
   X(kCountsExempt, COUNTS_EXEMPT)     \
   X(kMatchCount, MATCH_COUNT)
 
+// X(C++ name, Lua name): each capacity counter of the plan, after the contact's own frequency's
+// categories (their number comes first, then the counters'). KEY: the position (from 1) in
+// KEYS of the counter's key; the plan's counters follow the contact's keys, then the shadow
+// plan's.
+#define SENDGATE_CAPACITY_SLOTS(X) \
+  X(kKey, KEY)                     \
+  X(kLimit, LIMIT)                 \
+  X(kEnd, END)
+
 // X(C++ name, Lua name, value): the outcome decide.lua answers.
 #define SENDGATE_OUTCOMES(X)                 \
   X(kAllowed, ALLOWED, 1)                    \
@@ -90,8 +99,8 @@ namespace sendgate::store::contract {
 
 // X(C++ name, Lua name): decide.lua's reply, an array of integers: this head (AT: the retry, or
 // a replay's first time; CODE: the denial's reason code, or a replay's), then for a decided
-// outcome (allowed, deferred, denied) each cap of the plan as (used, room), then the number of
-// verdicts and each as SENDGATE_VERDICT_SLOTS. PROFILE_CHANGED: the head, then the stored
+// outcome (allowed, deferred, denied) each cap of the plan as (used, room), each capacity
+// counter as (used, room), then the number of verdicts and each as SENDGATE_VERDICT_SLOTS. PROFILE_CHANGED: the head, then the stored
 // profile (a string, see SENDGATE_PREFERENCE_HEAD).
 #define SENDGATE_REPLY_SLOTS(X) \
   X(kOutcome, OUTCOME)          \
@@ -160,6 +169,7 @@ namespace sendgate::store::contract {
 enum class RecordField { SENDGATE_RECORD_FIELDS(SENDGATE_ENUM_ENTRY) kCount };
 enum class PlanSlot { SENDGATE_PLAN_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class CapSlot { SENDGATE_CAP_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
+enum class CapacitySlot { SENDGATE_CAPACITY_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class ReplySlot { SENDGATE_REPLY_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class Key { SENDGATE_KEYS(SENDGATE_ENUM_ENTRY) kCount };
 enum class DecideArg { SENDGATE_DECIDE_ARGS(SENDGATE_ENUM_ENTRY) kCount };
@@ -231,6 +241,10 @@ inline constexpr int64_t kNever = -1;
 // An infinite instant in the plan: Lua numbers are doubles, so 2^53 and not int64's maximum.
 inline constexpr int64_t kInfiniteMillis = int64_t{1} << 53;
 
+// A capacity counter lives this long past the end of its interval, so that an instance whose
+// clock is a little behind does not find it gone and start it again.
+inline constexpr int64_t kCapacityLingerMillis = 60000;
+
 // A list shorter than this many records is written whole with SET (exact allocation); a longer
 // one is appended to (docs/redis.md, "The life of a list").
 inline constexpr int kSetUpTo = 64;
@@ -241,6 +255,7 @@ inline constexpr int kSetUpTo = 64;
   X(FLAG_OPT_OUT, kFlagOptOut)                             \
   X(FLAG_SUPPRESSED, kFlagSuppressed)                      \
   X(REASON_CAP_REACHED, static_cast<int>(core::ReasonCode::kCapReached)) \
+  X(REASON_CAPACITY, static_cast<int>(core::ReasonCode::kCapacity))       \
   X(REASON_UNSUBSCRIBED, static_cast<int>(core::ReasonCode::kUnsubscribed)) \
   X(REASON_NOT_OPTED_IN, static_cast<int>(core::ReasonCode::kNotOptedIn)) \
   X(REASON_OPTED_OUT, static_cast<int>(core::ReasonCode::kOptedOut))    \
@@ -260,6 +275,7 @@ inline constexpr int kSetUpTo = 64;
   X(DENIED_FLOOR, core::kDeniedFloor)                      \
   X(EXEMPT_REPLAY_DEPTH, core::kExemptReplayDepth)         \
   X(SET_UP_TO, kSetUpTo)                                   \
+  X(CAPACITY_LINGER, kCapacityLingerMillis)                \
   X(EDITION_BYTES, kEditionBytes)                          \
   X(V1_RECORD_BYTES, kV1RecordBytes)                       \
   X(ROOM_NOW, kRoomNow)                                    \

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -49,6 +51,10 @@ caps:
   - {id: newsletter-week, subscriptions: [newsletter], window: calendar week, limit: 1}
   - {id: program-month, per: [program, channel], window: calendar month, limit: 2}
   - {id: transactional-sms-guard, categories: [transactional], channels: [sms], window: 1h, limit: 3}
+capacity:
+  - {id: sms-rate, channels: [sms], interval: 3d, limit: 4, shards: 2}
+  - {id: push-week, channels: [push], categories: [transactional], interval: calendar week,
+     limit: 2}
 )yaml";
 
 class RedisStoreTest : public ::testing::Test {
@@ -164,9 +170,10 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
     return options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(random)];
   };
   std::map<std::string, core::History> reference;
+  core::CapacityCounters counters;
   absl::Time now = t0_;
   std::map<core::CheckOutcome, int> seen;
-  int expired = 0, shadowed = 0, shadow_differs = 0;
+  int expired = 0, shadowed = 0, shadow_differs = 0, capacity_full = 0;
   for (int step = 0; step < 1500; ++step) {
     now += absl::Minutes(std::uniform_int_distribution<int>(1, 240)(random));
     TestMessage message{
@@ -203,13 +210,15 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
       std::variant<core::Decision, core::CheckPlan> candidate =
           core::StartDecision(*candidate_, BuildMessage(*candidate_, message), now);
       if (auto* candidate_plan = std::get_if<core::CheckPlan>(&candidate)) {
-        expected_shadow = core::EvaluateCheck(*candidate_plan, history);
+        expected_shadow = core::EvaluateCheck(*candidate_plan, history, nullptr, &counters);
         plan.shadow = std::make_shared<const core::CheckPlan>(std::move(*candidate_plan));
         ++shadowed;
       }
     }
-    const core::CheckResult expected = core::EvaluateCheck(plan, history);
+    const core::CheckResult expected = core::EvaluateCheck(plan, history, nullptr, &counters);
     history = core::HistoryAfter(plan, expected, history);
+    core::CountCapacity(plan, expected, counters);
+    for (const core::CapResult& counter : expected.capacity) capacity_full += counter.full();
     absl::StatusOr<core::CheckResult> actual = Check(plan);
     ASSERT_TRUE(actual.ok()) << actual.status();
     ExpectSameResult(*actual, expected, step);
@@ -223,6 +232,11 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
       EXPECT_EQ(actual->shadow, nullptr) << "step " << step;
     }
     ASSERT_EQ(StoredHistory(message.contact), history) << "step " << step;
+    for (const core::CapacityCheck& check : plan.capacity) {
+      const std::string stored = redis_.Cli({"GET", store::CapacityKey(check.counter)});
+      EXPECT_EQ(stored.empty() ? 0 : std::stoll(stored), counters[check.counter])
+          << "step " << step << " " << check.counter;
+    }
     ++seen[expected.outcome];
   }
   // The traffic reached every kind of answer, and the candidate often answered otherwise.
@@ -230,6 +244,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
   EXPECT_GT(expired, 0);
   EXPECT_GT(shadowed, 500);
   EXPECT_GT(shadow_differs, 50);
+  EXPECT_GT(capacity_full, 20);
 }
 
 const char* const kPreferencePolicy = R"yaml(
@@ -600,6 +615,39 @@ TEST_F(RedisStoreTest, SixtyFourConcurrentCallsForOneContactAllowExactlyTheCap) 
   EXPECT_EQ(allowed.load(), 5);
   EXPECT_EQ(deferred.load(), 59);
   EXPECT_EQ(StoredHistory("busy").main.size(), 5u);
+}
+
+// Capacity across contacts: 64 SMS at once, each for another contact, against 4 per 3 days in
+// 2 shards: exactly 4 go, 2 on each shard's counter, the rest wait for the next interval.
+TEST_F(RedisStoreTest, SixtyFourConcurrentContactsTakeExactlyTheCapacity) {
+  std::vector<std::thread> callers;
+  std::atomic<int> allowed{0}, deferred{0};
+  std::mutex mutex;
+  std::set<std::string> counters;
+  for (int i = 0; i < 64; ++i) {
+    callers.emplace_back([&, i] {
+      const core::CheckPlan plan = Plan({.id = "t", .contact = "contact-" + std::to_string(i),
+                                         .channel = "sms", .send_at = t0_});
+      absl::StatusOr<core::CheckResult> result = Check(plan);
+      ASSERT_TRUE(result.ok()) << result.status();
+      if (result->outcome == core::CheckOutcome::kAllowed) ++allowed;
+      if (result->outcome == core::CheckOutcome::kDeferred) {
+        ++deferred;
+        EXPECT_EQ(result->retry_at, plan.capacity.at(0).end);
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      counters.insert(plan.capacity.at(0).counter);
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(allowed.load(), 4);
+  EXPECT_EQ(deferred.load(), 60);
+  ASSERT_EQ(counters.size(), 2u);
+  for (const std::string& counter : counters) {
+    EXPECT_EQ(redis_.Cli({"GET", store::CapacityKey(counter)}), "2");
+    // The counter goes a minute after its interval ends (the plan's clock is t0_).
+    EXPECT_GT(Integer({"PTTL", store::CapacityKey(counter)}), 60000);
+  }
 }
 
 // A send stamped in the past is recorded when it can go out, now: it keeps its idempotency

@@ -69,8 +69,9 @@ core::Decision ContactHistory::Decide(const core::Policy& policy, const TestMess
   if (auto* decision = std::get_if<core::Decision>(&start)) return *decision;
   last_plan = std::get<core::CheckPlan>(std::move(start));
   const core::CheckResult result =
-      core::EvaluateCheck(last_plan, history_, preferences ? &*preferences : nullptr);
+      core::EvaluateCheck(last_plan, history_, preferences ? &*preferences : nullptr, capacity);
   history_ = core::HistoryAfter(last_plan, result, history_);
+  if (capacity != nullptr) core::CountCapacity(last_plan, result, *capacity);
   return core::DecisionFromCheck(policy, message, last_plan, result);
 }
 

@@ -62,6 +62,8 @@ class ContactHistory {
   core::CheckPlan last_plan;
   // The contact's stored preferences (or suppression entry), as the store would read them.
   std::optional<core::Preferences> preferences;
+  // The capacity counters, shared by every contact of a test (nullptr: all 0, never counted).
+  core::CapacityCounters* capacity = nullptr;
 
  private:
   core::History history_;
