@@ -3,6 +3,7 @@
 #include <deque>
 #include <mutex>
 
+#include "service/api/plan_stream.h"
 #include "service/api/proto_conversion.h"
 #include "service/api/request_validation.h"
 #include "service/api/unary_call.h"
@@ -280,6 +281,11 @@ grpc::ServerUnaryReactor* ArbiterService::Cancel(grpc::CallbackServerContext* co
   return reactor;
 }
 
+grpc::ServerReadReactor<grpc::ByteBuffer>* ArbiterService::Plan(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
+  return StartPlanStream(parts_, context, response);
+}
+
 grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContext* context,
                                                       const grpc::ByteBuffer* in,
                                                       grpc::ByteBuffer* out) {
@@ -314,6 +320,9 @@ grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContex
           return;
         }
         const core::Pressure pressure = core::PressureAt(*policy, *history, segments, zone, at);
+        std::erase_if(history->planned, [&](const core::PlannedSend& planned) {
+          return planned.at + policy->plan_grace <= parts_.clock.Now();
+        });
         FillPressure(*policy, *history, pressure, &call->response);
         call->Finish(grpc::Status::OK);
       });

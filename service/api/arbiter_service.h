@@ -30,7 +30,8 @@ struct ArbiterParts {
 
 using RawArbiterService = v1::Arbiter::WithRawCallbackMethod_Decide<
     v1::Arbiter::WithRawCallbackMethod_DecideStream<v1::Arbiter::WithRawCallbackMethod_Cancel<
-        v1::Arbiter::WithRawCallbackMethod_GetPressure<v1::Arbiter::Service>>>>;
+        v1::Arbiter::WithRawCallbackMethod_GetPressure<
+            v1::Arbiter::WithRawCallbackMethod_Plan<v1::Arbiter::Service>>>>>;
 
 class ArbiterService final : public RawArbiterService {
  public:
@@ -50,6 +51,9 @@ class ArbiterService final : public RawArbiterService {
   grpc::ServerUnaryReactor* GetPressure(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* request,
                                         grpc::ByteBuffer* response) override;
+  // Look-ahead: planned sends, stored as plan_stream.h says.
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Plan(grpc::CallbackServerContext* context,
+                                                  grpc::ByteBuffer* response) override;
 
  private:
   class StreamReactor;

@@ -47,6 +47,7 @@ absl::string_view MethodName(Method method) {
     case Method::kDecideStream: return "DecideStream";
     case Method::kCancel: return "Cancel";
     case Method::kGetPressure: return "GetPressure";
+    case Method::kPlan: return "Plan";
     case Method::kGet: return "Get";
     case Method::kUpdate: return "Update";
     case Method::kImport: return "Import";

@@ -22,7 +22,8 @@ enum class Method {
   kDecide,
   kDecideStream,
   kCancel,
-  kGetPressure,  // sendgate.v1.Arbiter
+  kGetPressure,
+  kPlan,  // sendgate.v1.Arbiter
   kGet,
   kUpdate,
   kImport,
@@ -32,7 +33,7 @@ enum class Method {
   kValidatePolicy,
   kReload,  // sendgate.v1.Admin
 };
-inline constexpr int kMethodCount = 12;
+inline constexpr int kMethodCount = static_cast<int>(Method::kReload) + 1;  // the last one
 absl::string_view MethodName(Method method);
 
 class DecisionMetrics {

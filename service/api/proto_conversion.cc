@@ -111,6 +111,20 @@ void FillPressure(const core::Policy& policy, const core::History& history,
     out->set_channel(policy.channels[room.channel].name);
     if (room.next_allowed.has_value()) ToTimestamp(*room.next_allowed, out->mutable_next_allowed_at());
   }
+  std::vector<core::PlannedSend> planned = history.planned;
+  std::stable_sort(planned.begin(), planned.end(),
+                   [](const core::PlannedSend& a, const core::PlannedSend& b) { return a.at < b.at; });
+  for (const core::PlannedSend& send : planned) {
+    v1::PlannedSendRecord* out = response->add_planned();
+    ToTimestamp(send.at, out->mutable_planned_at());
+    ToTimestamp(send.announced, out->mutable_announced_at());
+    out->set_channel(policy.NameOf(Field::kChannel, send.id(Field::kChannel)));
+    out->set_category(policy.NameOf(Field::kCategory, send.id(Field::kCategory)));
+    out->set_campaign(policy.NameOf(Field::kCampaign, send.id(Field::kCampaign)));
+    out->set_edition(policy.NameOf(Field::kEdition, send.id(Field::kEdition)));
+    out->set_priority(send.priority);
+    out->set_weight(send.weight);
+  }
   response->set_policy_version(policy.version);
 }
 

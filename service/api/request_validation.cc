@@ -180,18 +180,9 @@ absl::StatusOr<absl::Time> TimeFromRequest(absl::string_view field, bool present
   return time;
 }
 
-absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& request,
-                                                 const core::Policy& policy, absl::Time now) {
-  core::Message message;
-  if (absl::Status status = CheckId("message_id", request.message_id()); !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = CheckId("contact_id", request.contact_id()); !status.ok()) {
-    return status;
-  }
-  message.message_id = request.message_id();
-  message.contact_id = request.contact_id();
-
+template <typename Request>
+absl::Status ResolveSend(const Request& request, const core::Policy& policy,
+                         core::Message& message) {
   if (request.channel().empty()) return Invalid("channel", "is required");
   absl::StatusOr<int> channel = Resolve("channel", "channel", request.channel(), policy.channels);
   if (!channel.ok()) return channel.status();
@@ -244,6 +235,25 @@ absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& reques
                                                 : policy.default_priority);
   if (!priority.ok()) return priority.status();
   message.priority = *priority;
+  return absl::OkStatus();
+}
+
+template absl::Status ResolveSend(const v1::DecideRequest&, const core::Policy&, core::Message&);
+template absl::Status ResolveSend(const v1::PlannedCampaign&, const core::Policy&,
+                                  core::Message&);
+
+absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& request,
+                                                 const core::Policy& policy, absl::Time now) {
+  core::Message message;
+  if (absl::Status status = CheckId("message_id", request.message_id()); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = CheckId("contact_id", request.contact_id()); !status.ok()) {
+    return status;
+  }
+  message.message_id = request.message_id();
+  message.contact_id = request.contact_id();
+  if (absl::Status status = ResolveSend(request, policy, message); !status.ok()) return status;
 
   absl::StatusOr<std::vector<std::string>> segments =
       SegmentsFromRequest(request.segments(), policy);

@@ -23,6 +23,14 @@ inline constexpr int kMaxPriority = 100;
 // send_at, expires_at and GetPressure's `at` must be within this of now.
 const absl::Duration kMaxTimeOffset = absl::Hours(24 * 366);
 
+// What a request says of the message it is about, resolved into `message`: channel (required),
+// category, subscription (covering the channel), program, campaign_id, edition, their ids,
+// weight and priority (the program's defaults, else the policy's). For a DecideRequest and a
+// PlannedCampaign, which name these fields alike.
+template <typename Request>
+absl::Status ResolveSend(const Request& request, const core::Policy& policy,
+                         core::Message& message);
+
 // `now` is the server's clock.
 absl::StatusOr<core::Message> MessageFromRequest(const v1::DecideRequest& request,
                                                  const core::Policy& policy, absl::Time now);

@@ -111,6 +111,8 @@ struct CheckPlan {
   absl::Time trim_before;
   // The history keys expire `retention` after their latest record.
   absl::Duration retention;
+  // A planned send not decided this long after its planned time is forgotten (Policy::plan_grace).
+  absl::Duration planned_grace = absl::Hours(6);
   absl::Time now;
   // Evaluate only: nothing is written (the store calls a read-only function).
   bool dry_run = false;
@@ -135,6 +137,8 @@ enum class CheckOutcome {
 
 struct CapResult {
   int64_t used = 0;  // weight units already counted in the window
+  // Weight units the planned sends that outrank the message add to `used` (look-ahead).
+  int64_t planned = 0;
   // When the cap has room for the message; InfinitePast when it has room now,
   // InfiniteFuture when it never will (the message weighs more than the limit).
   absl::Time room_at = absl::InfinitePast();

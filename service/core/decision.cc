@@ -31,20 +31,27 @@ std::string TooLate(const Policy& policy, const Message& message, absl::Time roo
 Reason CapReason(const Policy& policy, const Message& message, const CapCheck& check,
                  const CapResult& result) {
   const Cap& cap = policy.caps[check.cap];
-  // Full for this message only because of a reserve: the cap has room for higher priorities.
-  const bool reserved = check.reserved > 0 && result.used + message.weight <= check.limit + check.reserved;
+  // Full for this message only because of a reserve or of planned sends that outrank it: the
+  // cap has room for higher priorities.
+  const bool for_higher = (check.reserved > 0 || result.planned > 0) &&
+                          result.used + message.weight <= check.limit + check.reserved;
   std::string text = absl::StrFormat("%s: %d of %d used", cap.description, result.used,
                                      check.limit + check.reserved);
-  if (reserved) {
+  if (for_higher && check.reserved > 0) {
     absl::StrAppend(&text, absl::StrFormat(", the last %d kept for messages of higher priority "
                                            "than %d",
                                            check.reserved, message.priority));
+  }
+  if (for_higher && result.planned > 0) {
+    absl::StrAppend(&text, absl::StrFormat(", %d kept for planned sends that come first (higher "
+                                           "priority, or announced earlier)",
+                                           result.planned));
   }
   if (result.room_at != absl::InfiniteFuture()) {
     absl::StrAppend(&text, "; room again at ", LocalTime(result.room_at, message.timezone));
   }
   absl::StrAppend(&text, TooLate(policy, message, result.room_at), ".");
-  return Reason{.code = reserved ? ReasonCode::kLowerPriority : ReasonCode::kCapReached,
+  return Reason{.code = for_higher ? ReasonCode::kLowerPriority : ReasonCode::kCapReached,
                 .rule_id = cap.id,
                 .used = result.used,
                 .limit = check.limit + check.reserved,

@@ -135,6 +135,39 @@ absl::Time ScheduledRoomAt(const CapCheck& cap, const std::vector<const SendReco
   return absl::InfiniteFuture();
 }
 
+// --- Look-ahead: planned sends of higher priority keep their room ---
+
+// When the message of `plan` was announced itself: its own planned send's announcement, or
+// never (a message nobody announced comes after every planned send of its priority).
+absl::Time OwnAnnouncement(const CheckPlan& plan, const History& history) {
+  for (const PlannedSend& planned : history.planned) {
+    if (planned.SameSend(plan.send.ids)) return planned.announced;
+  }
+  return absl::InfiniteFuture();
+}
+
+// The planned sends the plan's caps keep room for, as sends at the instant they can go out
+// (their planned time, or now when it has passed): those not expired, of another campaign,
+// and of a higher priority than the message, or of the same and announced before it.
+std::vector<SendRecord> Competitors(const CheckPlan& plan, const History& history) {
+  std::vector<SendRecord> competitors;
+  if (history.planned.empty()) return competitors;
+  const absl::Time own = OwnAnnouncement(plan, history);
+  for (const PlannedSend& planned : history.planned) {
+    if (planned.at + plan.planned_grace <= plan.now) continue;
+    if (planned.id(Field::kCampaign) == plan.send.id(Field::kCampaign)) continue;
+    const bool outranks = planned.priority != plan.send.priority
+                              ? planned.priority > plan.send.priority
+                              : planned.announced < own;
+    if (!outranks) continue;
+    competitors.push_back(SendRecord{.at = std::max(planned.at, plan.now),
+                                     .ids = planned.ids,
+                                     .weight = planned.weight,
+                                     .priority = planned.priority});
+  }
+  return competitors;
+}
+
 }  // namespace
 
 bool Counts(const CapCheck& cap, const SendRecord& record) {
@@ -203,10 +236,20 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
                                  .limit = own->limit});
     }
   }
+  // The caps count the planned sends that outrank the message as if they were sent.
+  const std::vector<SendRecord> competitors = Competitors(plan, history);
+  History with_planned;
+  if (!competitors.empty()) {
+    with_planned.main = history.main;
+    with_planned.main.insert(with_planned.main.end(), competitors.begin(), competitors.end());
+    with_planned.exempt = history.exempt;
+  }
+  const History& counted = competitors.empty() ? history : with_planned;
   for (const CapCheck& cap : plan.caps) {
     CapResult& cap_result = result.caps.emplace_back();
     cap_result.used = Used(cap, history);
-    cap_result.room_at = RoomAt(cap, history, plan.send.weight);
+    if (!competitors.empty()) cap_result.planned = Used(cap, counted) - cap_result.used;
+    cap_result.room_at = RoomAt(cap, counted, plan.send.weight);
   }
   for (const CapacityCheck& check : plan.capacity) {
     CapResult& counter = result.capacity.emplace_back();
@@ -257,7 +300,36 @@ History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const His
     denial.denied_code = result.deny_code;
     Append(plan, after.main, denial);
   }
+  if (result.outcome == CheckOutcome::kAllowed || result.outcome == CheckOutcome::kDenied) {
+    ConsumePlanned(plan, after.planned);
+  }
   return after;
+}
+
+bool ConsumePlanned(const CheckPlan& plan, std::vector<PlannedSend>& planned) {
+  const bool own = std::any_of(planned.begin(), planned.end(), [&](const PlannedSend& each) {
+    return each.SameSend(plan.send.ids);
+  });
+  if (!own) return false;
+  std::erase_if(planned, [&](const PlannedSend& each) {
+    return each.SameSend(plan.send.ids) || each.at + plan.planned_grace <= plan.now;
+  });
+  return true;
+}
+
+void PlanSends(const std::vector<PlannedChange>& changes, absl::Time now, absl::Duration grace,
+               std::vector<PlannedSend>& planned) {
+  std::erase_if(planned, [&](const PlannedSend& each) { return each.at + grace <= now; });
+  for (const PlannedChange& change : changes) {
+    std::erase_if(planned,
+                  [&](const PlannedSend& each) { return each.SameSend(change.send.ids); });
+    if (!change.withdraw) planned.push_back(change.send);
+  }
+  while (planned.size() > static_cast<size_t>(kMaxPlannedSends)) {
+    planned.erase(std::max_element(
+        planned.begin(), planned.end(),
+        [](const PlannedSend& a, const PlannedSend& b) { return a.at < b.at; }));
+  }
 }
 
 }  // namespace sendgate::core

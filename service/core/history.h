@@ -17,11 +17,17 @@ namespace sendgate::core {
 // `main` holds the sends of categories that caps limit, and denials (kept for replays); caps
 // keep it small. `exempt` holds the sends of categories exempt from caps (transactional): often
 // many, scanned only by caps that name such a category. Both are in append order.
+// `planned` holds the sends campaign tools announced for the contact (Arbiter.Plan), in the
+// order they were stored.
 struct History {
   std::vector<SendRecord> main;
   std::vector<SendRecord> exempt;
+  std::vector<PlannedSend> planned;
   friend bool operator==(const History&, const History&) = default;
 };
+
+// The most planned sends a contact keeps; beyond, those planned furthest ahead go.
+inline constexpr int kMaxPlannedSends = 32;
 
 // Bounds of one list, whatever the policy. Beyond one, the oldest of that kind go in a chunk,
 // down to the floor, so that rewrites stay rare.
@@ -52,12 +58,30 @@ using CapacityCounters = std::map<std::string, int64_t>;
 // with the capacity counters at `counters` (nullptr: all 0).
 // A replay is looked up in `main`, and for an exempt message in the last kExemptReplayDepth
 // records of `exempt`. Then the rules, in order: opt-outs, consent, pause, the contact's own
-// frequency, caps (preference_rules.h), capacity (a full counter holds the message to the end
+// frequency, caps (preference_rules.h; each counting, as if sent, the planned sends that
+// outrank the message: higher priority, or the same and announced first), capacity (a full counter holds the message to the end
 // of its interval); the latest instant any of them holds the message to is the retry, and the
 // first that cannot be met by deny_after names the denial.
 CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
                           const Preferences* stored = nullptr,
                           const CapacityCounters* counters = nullptr);
+
+// A decided message (allowed or denied) consumes its own planned send, if it has one (same
+// campaign and edition); the contact's expired planned sends go with it. Whether there was one.
+bool ConsumePlanned(const CheckPlan& plan, std::vector<PlannedSend>& planned);
+
+// A change of a contact's planned sends (Arbiter.Plan): a planned send in place of any of the
+// same campaign and edition, or its withdrawal.
+struct PlannedChange {
+  PlannedSend send;
+  bool withdraw = false;
+};
+
+// `planned` after `changes`, at `now`: expired sends (past their time by `grace`) go first;
+// then each change in order; beyond kMaxPlannedSends, the one planned furthest ahead goes (of
+// equal ones, the first stored), until they fit.
+void PlanSends(const std::vector<PlannedChange>& changes, absl::Time now, absl::Duration grace,
+               std::vector<PlannedSend>& planned);
 
 // An allowed message counted on its capacity counters (not for a dry run, nor another outcome).
 void CountCapacity(const CheckPlan& plan, const CheckResult& result, CapacityCounters& counters);
@@ -66,7 +90,8 @@ void CountCapacity(const CheckPlan& plan, const CheckResult& result, CapacityCou
 // records in: an allowed send of an exempt category to `exempt`, any other allowed send and
 // every denial to `main`. That list gets the record appended; when its first record is older
 // than plan.trim_before or a bound is passed, it is also trimmed: records older than
-// plan.keep_after go, and the oldest beyond a bound down to its floor.
+// plan.keep_after go, and the oldest beyond a bound down to its floor. A recorded outcome also
+// consumes the message's planned send (ConsumePlanned).
 History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const History& history);
 
 }  // namespace sendgate::core

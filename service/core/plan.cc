@@ -167,6 +167,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
   plan.deny_after = DenyAfter(policy, message);
   plan.exempt = policy.categories[message.category].exempt.caps;
   plan.retention = policy.Retention();
+  plan.planned_grace = policy.plan_grace;
   // Every record is at or after the decision that wrote it, so a record kept `retention`
   // after its own time stays replayable for the idempotency window from that decision on.
   plan.keep_after = now - plan.retention;

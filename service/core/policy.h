@@ -136,6 +136,9 @@ struct Policy {
   absl::Duration max_delay;             // a DEFER further away than this becomes a DENY
   absl::Duration store_failure_retry;   // retry_at offset of a fail-mode DEFER
   absl::Duration idempotency_window;    // a message_id is remembered at least this long
+  // A planned send (Arbiter.Plan) that no decision consumed is forgotten this long after its
+  // planned time.
+  absl::Duration plan_grace = absl::Hours(6);
   int default_category = 0;             // index into categories
   int default_priority = 50;
 

@@ -2,6 +2,11 @@
 
 namespace sendgate::core {
 
+bool PlannedSend::SameSend(const FieldIds& other) const {
+  return id(Field::kCampaign) == other[static_cast<int>(Field::kCampaign)] &&
+         id(Field::kEdition) == other[static_cast<int>(Field::kEdition)];
+}
+
 absl::string_view FieldName(Field field) {
   switch (field) {
     case Field::kChannel: return "channel";

@@ -36,4 +36,20 @@ struct SendRecord {
   friend bool operator==(const SendRecord&, const SendRecord&) = default;
 };
 
+// A send a campaign tool announced before making it (Arbiter.Plan): it keeps the room it will
+// need in the contact's caps from messages of lower priority, until its own decision consumes
+// it or it expires. Identified by its campaign and edition.
+struct PlannedSend {
+  absl::Time at;         // when it is planned, millisecond precision
+  absl::Time announced;  // when it was announced: on equal priorities the earliest wins
+  FieldIds ids{};
+  uint16_t weight = 1;
+  uint8_t priority = 0;
+
+  uint32_t id(Field field) const { return ids[static_cast<int>(field)]; }
+  // Whether it is the planned send of a message with these ids (same campaign and edition).
+  bool SameSend(const FieldIds& other) const;
+  friend bool operator==(const PlannedSend&, const PlannedSend&) = default;
+};
+
 }  // namespace sendgate::core

@@ -35,7 +35,7 @@ const std::vector<absl::string_view> kTopKeys = {
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
     "channels",        "categories",       "subscriptions",    "segments",
     "caps",            "holidays",         "quiet_hours",      "programs",
-    "capacity"};
+    "capacity",        "plan_grace"};
 const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure",
                                                       "max_delay"};
 const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
@@ -957,6 +957,7 @@ void ReadSettings(Reader& reader, const YAML::Node& root, core::Policy& policy) 
       duration("idempotency_window", absl::Hours(24 * 7), absl::Hours(1), kMaxWindow);
   policy.store_failure_retry =
       duration("store_failure_retry", absl::Minutes(1), absl::Seconds(1), absl::Hours(24));
+  policy.plan_grace = duration("plan_grace", absl::Hours(6), absl::Minutes(1), absl::Hours(24 * 7));
   if (root["default_priority"]) {
     policy.default_priority =
         reader.Integer(root["default_priority"], "default_priority", 0, 100).value_or(50);

@@ -16,6 +16,9 @@
 --                        has no stored preferences)
 -- keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT]  the histories as a version before editions kept
 --                        them: moved to the two above (current_histories, history.lua)
+-- keys[C.KEY_PLANNED]      the contact's planned sends (plan.lua), sg:{<contact>}:l: the caps keep
+--                        room for those that outrank the message; a decided message consumes
+--                        its own
 -- keys[...]              the plan's capacity counters, then the shadow plan's (the plan names
 --                        each by its position)
 -- args[C.ARG_PLAN]  the plan, a JSON array of numbers (one cjson.decode is cheaper than an
@@ -28,8 +31,9 @@
 -- decision's time, its denied code}; when the request left the time zone or segments out and
 -- the stored profile is not the one the plan was made with: {C.PROFILE_CHANGED, 0, 0, profile};
 -- otherwise {C.ALLOWED, 0, 0}, {C.DEFERRED, retry, 0} or {C.DENIED, retry or C.NEVER, reason code},
--- then each cap's (used, room) (room: C.ROOM_NOW, C.NEVER or the instant, in ms, it has room for
--- the message), each capacity counter's (used, room), then the number of verdicts of the other rules and each as
+-- then each cap's and each capacity counter's (used, room, planned) (room: C.ROOM_NOW, C.NEVER or
+-- the instant, in ms, it has room for the message; planned: what the planned sends that outrank
+-- the message add to used), then the number of verdicts of the other rules and each as
 -- (code, at, used, limit, detail). With a shadow plan, a decided message's reply is
 -- {that reply, the shadow plan's reply}.
 
@@ -182,14 +186,15 @@ local function earlier(a, b)
   return a[1] < b[1]
 end
 
--- When a full cap has room for `weight` more: its window's end (calendar), or `slide` after
--- the counted send whose leaving makes enough room (rolling); C.NEVER when weight > limit.
-local function room(cap, weight)
+-- When a full cap has room for `weight` more, its `sends` weighing `used` in its window: its
+-- window's end (calendar), or `slide` after the counted send whose leaving makes enough room
+-- (rolling); C.NEVER when weight > limit.
+local function room(cap, sends, used, weight)
   if weight > cap.limit then return C.NEVER end
   if cap.slide == 0 then return cap.stop end
-  table.sort(cap.sends, earlier)
-  local left = cap.used
-  for _, s in ipairs(cap.sends) do
+  table.sort(sends, earlier)
+  local left = used
+  for _, s in ipairs(sends) do
     left = left - s[2]
     if left + weight <= cap.limit then return s[1] + cap.slide end
   end
@@ -224,14 +229,71 @@ end
 
 -- The first instant after the check when `weight` fits every window containing it: the peak
 -- only falls when a send leaves reach, `slide` after it.
-local function scheduled_room(cap, weight)
+local function scheduled_room(cap, sends, weight)
   if weight > cap.limit then return C.NEVER end
   local at = cap.start + cap.slide - 1
-  for _, s in ipairs(cap.sends) do
+  for _, s in ipairs(sends) do
     local exit = s[1] + cap.slide
-    if exit > at and peak(cap.sends, exit, cap.slide) + weight <= cap.limit then return exit end
+    if exit > at and peak(sends, exit, cap.slide) + weight <= cap.limit then return exit end
   end
   return C.NEVER
+end
+
+-- A cap's usage over `sends` (`used`: their weight in its window; `scheduled`: one is after
+-- the check, so every window containing the send is looked at), and when a message of
+-- `weight` fits if it does not now (nil: it fits now).
+local function usage(cap, sends, used, scheduled, weight)
+  if scheduled then
+    table.sort(sends, earlier)
+    used = peak(sends, cap.start + cap.slide - 1, cap.slide)
+    if used + weight > cap.limit then return used, scheduled_room(cap, sends, weight) end
+  elseif used + weight > cap.limit then
+    return used, room(cap, sends, used, weight)
+  end
+  return used, nil
+end
+
+-- Look-ahead, as core/history.cc: the contact's planned sends that outrank the message (not
+-- expired, of another campaign, of a higher priority, or of the same and announced before the
+-- message's own planned send), each as a send {at, fields, weight} at the instant it can go
+-- out (its planned time, or now once that has passed).
+local function rivals(d)
+  local entries = read_planned(d.planned)
+  if #entries == 0 then return entries end
+  local P = d.P
+  local campaign, edition, priority = P[C.PLAN_CAMPAIGN], P[C.PLAN_EDITION], P[C.PLAN_PRIORITY]
+  local own
+  for _, e in ipairs(entries) do
+    if own == nil and same_planned_send(e, campaign, edition) then own = e.announced end
+  end
+  local out = {}
+  for _, e in ipairs(entries) do
+    if e.at + d.grace > d.now and e.fields[5] ~= campaign then
+      local outranks
+      if e.priority ~= priority then
+        outranks = e.priority > priority
+      else  -- a message never announced comes after every planned send of its priority
+        outranks = own == nil or e.announced < own
+      end
+      if outranks then out[#out + 1] = {at = math.max(e.at, d.now), fields = e.fields, w = e.weight} end
+    end
+  end
+  return out
+end
+
+-- A cap's sends with the `rivals` it counts: copies of its sends with theirs, their weight in
+-- its window (`used`: the sends' alone), and whether one is after the check.
+local function with_rivals(cap, used, rivals_of_message)
+  local sends, scheduled = {}, cap.scheduled
+  for i, s in ipairs(cap.sends) do sends[i] = s end
+  for _, r in ipairs(rivals_of_message) do
+    if r.at >= cap.start and (r.at < cap.stop or cap.slide > 0) and cap_matches(cap, r.fields) then
+      if r.at < cap.stop then used = used + r.w end
+      if r.at > cap.start + cap.slide - 1 and cap.slide > 0 then scheduled = true end
+      sends[#sends + 1] = {r.at, r.w}
+    end
+  end
+  return sends, used, scheduled
 end
 
 -- Rules: caps, and the contact's own frequency. Counts each cap's matching sends in its
@@ -252,13 +314,17 @@ local function check_caps(d)
     d.exempt = d.exempt or redis.call('GET', d.keys[C.KEY_EXEMPT]) or ''
     count(counted, d.exempt, true)
   end
-  for _, cap in ipairs(counted) do
-    if cap.scheduled then
-      table.sort(cap.sends, earlier)
-      cap.used = peak(cap.sends, cap.start + cap.slide - 1, cap.slide)
-      if cap.used + d.weight > cap.limit then cap.room = scheduled_room(cap, d.weight) end
-    elseif cap.used + d.weight > cap.limit then
-      cap.room = room(cap, d.weight)
+  -- The plan's caps count the planned sends that outrank the message as if they were sent.
+  local planned_rivals = rivals(d)
+  for c, cap in ipairs(counted) do
+    local in_window = cap.used
+    local used, room_at = usage(cap, cap.sends, in_window, cap.scheduled, d.weight)
+    cap.used, cap.room, cap.planned = used, room_at, 0
+    if c <= #caps and #planned_rivals > 0 then
+      local sends, with, scheduled = with_rivals(cap, in_window, planned_rivals)
+      local total
+      total, cap.room = usage(cap, sends, with, scheduled, d.weight)
+      cap.planned = total - used
     end
   end
   if own and own.room then
@@ -304,19 +370,26 @@ local function hold(d, at, code)
   if d.denied == 0 and (at == C.NEVER or at > d.deny_after) then d.denied = code end
 end
 
+-- Appends a cap's or a counter's answer to `reply` (SENDGATE_COUNTED_SLOTS).
+local function add_counted(reply, counted)
+  local slots = {}
+  slots[C.COUNTED_USED + 1] = counted.used
+  slots[C.COUNTED_ROOM + 1] = counted.room or C.ROOM_NOW
+  slots[C.COUNTED_PLANNED + 1] = counted.planned or 0
+  for k = 1, C.COUNTED_SIZE do reply[#reply + 1] = slots[k] end
+end
+
 -- The reply to the rules' verdicts, and d.denied set.
 local function verdict_reply(d)
   local reply = {C.ALLOWED, 0, 0}
   d.denied = 0
   for _, v in ipairs(d.verdicts) do hold(d, v[2], v[1]) end
   for _, cap in ipairs(d.caps) do
-    reply[#reply + 1] = cap.used
-    reply[#reply + 1] = cap.room or C.ROOM_NOW
+    add_counted(reply, cap)
     if cap.room then hold(d, cap.room, C.REASON_CAP_REACHED) end
   end
   for _, counter in ipairs(d.capacity) do
-    reply[#reply + 1] = counter.used
-    reply[#reply + 1] = counter.room or C.ROOM_NOW
+    add_counted(reply, counter)
     if counter.room then hold(d, counter.room, C.REASON_CAPACITY) end
   end
   reply[#reply + 1] = #d.verdicts
@@ -428,9 +501,27 @@ end
 -- Records the decision: a counted send of an exempt category in the exempt list, any other
 -- send or denial in the main one. A busy contact's exempt list can be long: it is read whole
 -- only when a cap counts it, when it is short, or when it is rewritten.
+-- A decided message consumes its own planned send (same campaign and edition), and the
+-- contact's expired planned sends go with it, as core::ConsumePlanned.
+local function consume_planned(d)
+  local entries = read_planned(d.planned)
+  local campaign, edition = d.P[C.PLAN_CAMPAIGN], d.P[C.PLAN_EDITION]
+  local own = false
+  for _, e in ipairs(entries) do own = own or same_planned_send(e, campaign, edition) end
+  if not own then return end
+  local kept = {}
+  for _, e in ipairs(entries) do
+    if not same_planned_send(e, campaign, edition) and e.at + d.grace > d.now then
+      kept[#kept + 1] = e
+    end
+  end
+  write_planned(d.keys[C.KEY_PLANNED], kept, d.now, d.grace)
+end
+
 local function record_decision(d)
   local record = decision_record(d)
   if d.denied == 0 then count_capacity(d) end
+  if #d.planned > 0 then consume_planned(d) end
   if d.denied == 0 and d.is_exempt then
     local key = d.keys[C.KEY_EXEMPT]
     local n = (d.exempt and #d.exempt or redis.call('STRLEN', key)) / C.RECORD_BYTES
@@ -446,10 +537,12 @@ local function record_decision(d)
 end
 
 -- The rules of plan `P` on the stored state, and their reply; `d` is kept for the record.
--- `exempt`: the exempt history when it was read already, else nil.
-local function evaluate(keys, P, main, exempt, prefs)
+-- `exempt`: the exempt history when it was read already, else nil; `planned`: the contact's
+-- planned sends.
+local function evaluate(keys, P, main, exempt, planned, prefs)
   local d = {keys = keys, P = P, lo = P[C.PLAN_HASH_LOW], hi = P[C.PLAN_HASH_HIGH],
              is_exempt = P[C.PLAN_EXEMPT] == 1, main = main, exempt = exempt, prefs = prefs,
+             planned = planned, grace = P[C.PLAN_PLANNED_GRACE],
              send_at = P[C.PLAN_SEND_AT], weight = P[C.PLAN_WEIGHT],
              channel = P[C.PLAN_CHANNEL], subscription = P[C.PLAN_SUBSCRIPTION],
              deny_after = P[C.PLAN_DENY_AFTER], keep_after = P[C.PLAN_KEEP_AFTER],
@@ -481,13 +574,14 @@ local function decide(keys, args, dry_run)
     return {C.PROFILE_CHANGED, 0, 0, prefs and prefs.profile or '\0\0'}
   end
 
+  local planned = redis.call('GET', keys[C.KEY_PLANNED]) or ''
   local shadow = args[C.ARG_SHADOW_PLAN]
   local shadow_reply
   if shadow then
     local _
-    _, shadow_reply = evaluate(keys, cjson.decode(shadow), main, exempt, prefs)
+    _, shadow_reply = evaluate(keys, cjson.decode(shadow), main, exempt, planned, prefs)
   end
-  local d, reply = evaluate(keys, P, main, exempt, prefs)
+  local d, reply = evaluate(keys, P, main, exempt, planned, prefs)
   if reply[C.REPLY_OUTCOME] ~= C.DEFERRED and not dry_run then record_decision(d) end
   if shadow_reply then return {reply, shadow_reply} end
   return reply

@@ -80,6 +80,10 @@ std::string PreferencesKey(absl::string_view contact_id) {
   return absl::StrCat("sg:{", contact_id, "}:p");
 }
 
+std::string PlannedKey(absl::string_view contact_id) {
+  return absl::StrCat("sg:{", contact_id, "}:l");
+}
+
 std::string ConsentTrailKey(absl::string_view contact_id) {
   return absl::StrCat("sg:{", contact_id, "}:a");
 }
@@ -101,6 +105,7 @@ std::vector<std::string> ContactKeys(absl::string_view contact_id) {
   keys[static_cast<int>(contract::Key::kSuppression)] = SuppressionKey(contact_id);
   keys[static_cast<int>(contract::Key::kV1Main)] = V1MainHistoryKey(contact_id);
   keys[static_cast<int>(contract::Key::kV1Exempt)] = V1ExemptHistoryKey(contact_id);
+  keys[static_cast<int>(contract::Key::kPlanned)] = PlannedKey(contact_id);
   return keys;
 }
 
@@ -158,6 +163,7 @@ std::string PlanArgument(const CheckPlan& plan, int first_counter_key) {
   set(PlanSlot::kMonthStart, Millis(preferences.month.start));
   set(PlanSlot::kMonthEnd, Millis(preferences.month.end));
   set(PlanSlot::kFrequencyCountsExempt, preferences.frequency_counts_exempt ? 1 : 0);
+  set(PlanSlot::kPlannedGrace, absl::ToInt64Milliseconds(plan.planned_grace));
   set(PlanSlot::kCapCount, static_cast<int64_t>(plan.caps.size()));
 
   absl::InlinedVector<int64_t, 128> numbers(head.begin(), head.end());
@@ -329,22 +335,28 @@ absl::StatusOr<CheckResult> ParseDecideReply(const redisReply* reply, ReplyShape
     case contract::Outcome::kDenied: result.outcome = CheckOutcome::kDenied; break;
     default: return Malformed(absl::StrCat("an unknown outcome ", at(ReplySlot::kOutcome)));
   }
-  const size_t pairs = shape.caps + shape.capacity;
-  if (values->size() < head + 2 * pairs) {
+  const size_t counted = shape.caps + shape.capacity;
+  const size_t size = static_cast<size_t>(contract::CountedSlot::kCount);
+  if (values->size() < head + size * counted) {
     return Malformed(absl::StrCat(values->size(), " elements for ", shape.caps, " caps and ",
                                   shape.capacity, " capacity counters"));
   }
   bool held = false;
-  for (size_t i = 0; i < pairs; ++i) {
-    absl::StatusOr<absl::Time> room = Room((*values)[head + 2 * i + 1]);
+  for (size_t i = 0; i < counted; ++i) {
+    auto slot = [&](contract::CountedSlot slot) {
+      return (*values)[head + size * i + static_cast<size_t>(slot)];
+    };
+    absl::StatusOr<absl::Time> room = Room(slot(contract::CountedSlot::kRoom));
     if (!room.ok()) return room.status();
-    const int64_t used = (*values)[head + 2 * i];
-    if (used < 0) return Malformed(absl::StrCat("a usage of ", used));
+    const int64_t used = slot(contract::CountedSlot::kUsed);
+    const int64_t planned = slot(contract::CountedSlot::kPlanned);
+    if (used < 0 || planned < 0) return Malformed(absl::StrCat("a usage of ", used, "+", planned));
     std::vector<core::CapResult>& list = i < shape.caps ? result.caps : result.capacity;
-    list.push_back({.used = used, .room_at = *room});
+    list.push_back({.used = used, .planned = planned, .room_at = *room});
     held = held || list.back().full();
   }
-  if (absl::Status verdicts = ReadVerdicts(*values, head + 2 * pairs, result); !verdicts.ok()) {
+  if (absl::Status verdicts = ReadVerdicts(*values, head + size * counted, result);
+      !verdicts.ok()) {
     return verdicts;
   }
   held = held || !result.verdicts.empty();

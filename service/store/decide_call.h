@@ -27,6 +27,8 @@ std::string ExemptHistoryKey(absl::string_view contact_id);
 std::string V1MainHistoryKey(absl::string_view contact_id);
 std::string V1ExemptHistoryKey(absl::string_view contact_id);
 std::string PreferencesKey(absl::string_view contact_id);
+// The contact's planned sends (Arbiter.Plan).
+std::string PlannedKey(absl::string_view contact_id);
 std::string ConsentTrailKey(absl::string_view contact_id);
 // The suppression list for the contact's slot: a hash of keyed contact hashes to suppression
 // entries, named by a tag of that slot (slots.h) rather than by the contact id.

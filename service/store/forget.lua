@@ -6,6 +6,7 @@
 -- keys[5]     the suppression list of the contact's slot
 -- keys[6]     the change feed
 -- keys[7..8]  the main and exempt histories as a version before editions kept them
+-- keys[9]     the contact's planned sends
 -- args[1]  the preferences' version read (0: none stored)
 -- args[2]  the contact's keyed hash; args[3] its suppression entry (PREF_* layout)
 -- args[4]  the feed's length bound (approximate); args[5..] the feed entry's field-value pairs
@@ -15,7 +16,7 @@ local function forget(keys, args)
   local version = 0
   if stored then version = preferences_version(stored) end
   if version ~= tonumber(args[1]) then return {0} end
-  local erased = redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[7], keys[8])
+  local erased = redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[7], keys[8], keys[9])
   redis.call('HSET', keys[5], args[2], args[3])
   redis.call('XADD', keys[6], 'MAXLEN', '~', args[4], '*', unpack(args, 5))
   return {1, erased > 0 and 1 or 0}

@@ -68,3 +68,36 @@ local function current_histories(keys, read_only)
   end
   return lists[1], lists[2]
 end
+
+-- The planned sends (Arbiter.Plan) of `blob`, a contact's list of them (C.PLANNED records), in
+-- stored order: each as {raw, at, announced, fields (the six ids), weight, priority}.
+local function read_planned(blob)
+  local entries = {}
+  for pos = 1, #blob - C.PLANNED_BYTES + 1, C.PLANNED_BYTES do
+    local at, announced, f1, f2, f3, f4, f5, f6, w, p = struct.unpack(C.PLANNED, blob, pos)
+    entries[#entries + 1] = {raw = string.sub(blob, pos, pos + C.PLANNED_BYTES - 1), at = at,
+                             announced = announced, fields = {f1, f2, f3, f4, f5, f6},
+                             weight = w, priority = p}
+  end
+  return entries
+end
+
+-- Whether planned send `e` is the one of campaign and edition `campaign`, `edition`.
+local function same_planned_send(e, campaign, edition)
+  return e.fields[5] == campaign and e.fields[6] == edition
+end
+
+-- Writes a contact's planned sends `entries` to `key`, which lives until the last of them
+-- expires (`grace` after its planned time); an empty list is deleted.
+local function write_planned(key, entries, now, grace)
+  if #entries == 0 then
+    redis.call('DEL', key)
+    return
+  end
+  local parts, last = {}, 0
+  for i, e in ipairs(entries) do
+    parts[i] = e.raw
+    if e.at > last then last = e.at end
+  end
+  redis.call('SET', key, table.concat(parts), 'PX', math.max(last + grace - now, 1))
+end

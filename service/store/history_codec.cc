@@ -69,6 +69,63 @@ std::string EncodeHistory(const std::vector<core::SendRecord>& records) {
   return blob;
 }
 
+namespace {
+
+using contract::PlannedField;
+
+uint64_t Get(absl::string_view entry, PlannedField field) {
+  return GetLittleEndian(entry, contract::kPlannedSend.Offset(field),
+                         contract::kPlannedSend.bytes[static_cast<int>(field)]);
+}
+
+void Put(std::string& entry, PlannedField field, uint64_t value) {
+  PutLittleEndian(entry, contract::kPlannedSend.Offset(field),
+                  contract::kPlannedSend.bytes[static_cast<int>(field)], value);
+}
+
+PlannedField PlannedIdField(int field) {
+  return static_cast<PlannedField>(static_cast<int>(PlannedField::kChannel) + field);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<core::PlannedSend>> DecodePlanned(absl::string_view blob) {
+  const size_t size = contract::kPlannedSend.size();
+  if (blob.size() % size != 0) {
+    return StoreError(StoreErrorKind::kCorruptHistory,
+                      absl::StrCat("a contact's planned sends of ", blob.size(),
+                                   " bytes are not a whole number of them"));
+  }
+  std::vector<core::PlannedSend> planned;
+  for (size_t offset = 0; offset < blob.size(); offset += size) {
+    const absl::string_view entry = blob.substr(offset, size);
+    core::PlannedSend& out = planned.emplace_back();
+    out.at = absl::FromUnixMillis(static_cast<int64_t>(Get(entry, PlannedField::kAt)));
+    out.announced =
+        absl::FromUnixMillis(static_cast<int64_t>(Get(entry, PlannedField::kAnnounced)));
+    for (int i = 0; i < core::kFieldCount; ++i) {
+      out.ids[i] = static_cast<uint32_t>(Get(entry, PlannedIdField(i)));
+    }
+    out.weight = static_cast<uint16_t>(Get(entry, PlannedField::kWeight));
+    out.priority = static_cast<uint8_t>(Get(entry, PlannedField::kPriority));
+  }
+  return planned;
+}
+
+std::string EncodePlanned(const std::vector<core::PlannedSend>& planned) {
+  std::string blob;
+  for (const core::PlannedSend& in : planned) {
+    std::string entry(contract::kPlannedSend.size(), '\0');
+    Put(entry, PlannedField::kAt, static_cast<uint64_t>(absl::ToUnixMillis(in.at)));
+    Put(entry, PlannedField::kAnnounced, static_cast<uint64_t>(absl::ToUnixMillis(in.announced)));
+    for (int i = 0; i < core::kFieldCount; ++i) Put(entry, PlannedIdField(i), in.ids[i]);
+    Put(entry, PlannedField::kWeight, in.weight);
+    Put(entry, PlannedField::kPriority, in.priority);
+    blob += entry;
+  }
+  return blob;
+}
+
 absl::StatusOr<std::vector<core::SendRecord>> DecodeV1History(absl::string_view blob) {
   if (blob.size() % contract::kV1RecordBytes != 0) {
     return StoreError(StoreErrorKind::kCorruptHistory,

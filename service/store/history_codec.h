@@ -17,6 +17,10 @@ absl::StatusOr<std::vector<core::SendRecord>> DecodeHistory(absl::string_view bl
 // The stored form of `records` (what the scripts write; for tests and tools).
 std::string EncodeHistory(const std::vector<core::SendRecord>& records);
 
+// A contact's planned sends as stored (contract::kPlannedSend records), and back.
+absl::StatusOr<std::vector<core::PlannedSend>> DecodePlanned(absl::string_view blob);
+std::string EncodePlanned(const std::vector<core::PlannedSend>& planned);
+
 // A history a version before editions stored (contract::kV1RecordBytes records), read as
 // today's: no edition.
 absl::StatusOr<std::vector<core::SendRecord>> DecodeV1History(absl::string_view blob);

@@ -81,6 +81,11 @@ void WritePreferences(std::ostream& out) {
   WriteFormat(out, "PREF_FREQUENCY", kPreferenceFrequency);
 }
 
+void WritePlanned(std::ostream& out) {
+  out << "-- A planned send (struct format, unpacked whole) and its size.\n";
+  WriteFormat(out, "PLANNED", kPlannedSend);
+}
+
 void WriteLayouts(std::ostream& out) {
   out << "-- decide.lua's plan: ARGV[1], a JSON array; these are 1-based positions in it.\n";
 #define SENDGATE_PLAN_LINE(name, lua) \
@@ -109,6 +114,11 @@ void WriteLayouts(std::ostream& out) {
   SENDGATE_REPLY_SLOTS(SENDGATE_REPLY_LINE)
 #undef SENDGATE_REPLY_LINE
   out << "  REPLY_HEAD = " << static_cast<int>(ReplySlot::kCount) << ",\n";
+#define SENDGATE_COUNTED_LINE(name, lua) \
+  out << "  COUNTED_" #lua " = " << static_cast<int>(CountedSlot::name) << ",\n";
+  SENDGATE_COUNTED_SLOTS(SENDGATE_COUNTED_LINE)
+#undef SENDGATE_COUNTED_LINE
+  out << "  COUNTED_SIZE = " << static_cast<int>(CountedSlot::kCount) << ",\n";
 #define SENDGATE_VERDICT_LINE(name, lua) \
   out << "  VERDICT_" #lua " = " << static_cast<int>(VerdictSlot::name) << ",\n";
   SENDGATE_VERDICT_SLOTS(SENDGATE_VERDICT_LINE)
@@ -122,6 +132,11 @@ void WriteLayouts(std::ostream& out) {
   out << "  KEY_" #lua " = " << static_cast<int>(Key::name) + 1 << ",\n";
   SENDGATE_KEYS(SENDGATE_KEY_LINE)
 #undef SENDGATE_KEY_LINE
+#define SENDGATE_PLAN_SENDS_LINE(name, lua) \
+  out << "  PLAN_SENDS_" #lua " = " << static_cast<int>(PlanSendsArg::name) + 1 << ",\n";
+  SENDGATE_PLAN_SENDS_ARGS(SENDGATE_PLAN_SENDS_LINE)
+#undef SENDGATE_PLAN_SENDS_LINE
+  out << "  PLAN_SENDS_HEAD = " << static_cast<int>(PlanSendsArg::kCount) << ",\n";
 #define SENDGATE_CANCEL_LINE(name, lua) \
   out << "  CANCEL_" #lua " = " << static_cast<int>(CancelArg::name) + 1 << ",\n";
   SENDGATE_CANCEL_ARGS(SENDGATE_CANCEL_LINE)
@@ -152,6 +167,7 @@ int main(int argc, char** argv) {
   sendgate::store::contract::WriteRecord(out);
   sendgate::store::contract::WriteLayouts(out);
   sendgate::store::contract::WritePreferences(out);
+  sendgate::store::contract::WritePlanned(out);
   sendgate::store::contract::WriteBounds(out);
   out << "}\n";
   sendgate::store::contract::WriteFunctions(out);

@@ -156,20 +156,28 @@ void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_
 void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
                              HistoryCallback done) {
   // Today's lists, then where a version before editions kept them (read as the scripts would
-  // move them: after today's records).
+  // move them: after today's records), then the planned sends.
   const std::string keys[] = {MainHistoryKey(contact_id), ExemptHistoryKey(contact_id),
-                              V1MainHistoryKey(contact_id), V1ExemptHistoryKey(contact_id)};
+                              V1MainHistoryKey(contact_id), V1ExemptHistoryKey(contact_id),
+                              PlannedKey(contact_id)};
   ConnectionFor(contact_id)
-      .Send(FormatCommand({"MGET", keys[0], keys[1], keys[2], keys[3]}), deadline,
+      .Send(FormatCommand({"MGET", keys[0], keys[1], keys[2], keys[3], keys[4]}), deadline,
             [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
               if (!reply.ok()) return done(reply.status());
               const redisReply* answer = *reply;
               if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
-              if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 4) {
+              if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 5) {
                 return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
-                                              "MGET answered something other than 4 values")));
+                                              "MGET answered something other than 5 values")));
               }
               core::History history;
+              if (const redisReply* planned = answer->element[4];
+                  planned->type == REDIS_REPLY_STRING) {
+                absl::StatusOr<std::vector<core::PlannedSend>> sends =
+                    DecodePlanned(absl::string_view(planned->str, planned->len));
+                if (!sends.ok()) return done(Logged(sends.status()));
+                history.planned = std::move(*sends);
+              }
               for (int i = 0; i < 4; ++i) {
                 const redisReply* element = answer->element[i];
                 if (element->type == REDIS_REPLY_NIL) continue;  // no such key
@@ -219,6 +227,30 @@ std::vector<absl::string_view> Views(const std::vector<std::string>& strings) {
 }
 
 }  // namespace
+
+void RedisStore::PlanSends(absl::string_view contact_id,
+                           const std::vector<core::PlannedChange>& changes, absl::Time now,
+                           absl::Duration grace, absl::Time deadline, PlanCallback done) {
+  const std::string key = PlannedKey(contact_id);
+  std::vector<std::string> args(static_cast<int>(contract::PlanSendsArg::kCount));
+  args[static_cast<int>(contract::PlanSendsArg::kNow)] = absl::StrCat(absl::ToUnixMillis(now));
+  args[static_cast<int>(contract::PlanSendsArg::kGrace)] =
+      absl::StrCat(absl::ToInt64Milliseconds(grace));
+  for (const core::PlannedChange& change : changes) {
+    args.push_back(change.withdraw ? "0" : "1");
+    args.push_back(EncodePlanned({change.send}));
+  }
+  ConnectionFor(contact_id)
+      .SendFcall(FormatFcall(kPlanFunction, {key}, Views(args)), deadline,
+                 [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+                   if (!reply.ok()) return done(reply.status());
+                   const redisReply* answer = *reply;
+                   if (answer->type != REDIS_REPLY_INTEGER) {
+                     return done(FunctionError(answer, "plan.lua"));
+                   }
+                   done(absl::OkStatus());
+                 });
+}
 
 void RedisStore::ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
                                  absl::Time deadline, PreferencesCallback done) {
@@ -293,14 +325,16 @@ void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallb
   const std::string keys[] = {MainHistoryKey(contact),   ExemptHistoryKey(contact),
                               PreferencesKey(contact),   ConsentTrailKey(contact),
                               SuppressionKey(contact),   options_.feed_key,
-                              V1MainHistoryKey(contact), V1ExemptHistoryKey(contact)};
+                              V1MainHistoryKey(contact), V1ExemptHistoryKey(contact),
+                              PlannedKey(contact)};
   std::vector<std::string> args = {absl::StrCat(erasure.read_version), erasure.suppression_hash,
                                    EncodePreferences(erasure.suppression),
                                    absl::StrCat(options_.feed_length)};
   AppendFeed(args, erasure.feed_entry);
   ConnectionFor(contact).SendFcall(
       FormatFcall(kForgetFunction,
-                  {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7]},
+                  {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7],
+                   keys[8]},
                   Views(args)),
       deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
         if (!reply.ok()) return done(reply.status());

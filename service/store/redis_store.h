@@ -45,6 +45,9 @@ class RedisStore final : public Store {
               CancelCallback done) override;
   void ReadHistory(absl::string_view contact_id, absl::Time deadline,
                    HistoryCallback done) override;
+  void PlanSends(absl::string_view contact_id, const std::vector<core::PlannedChange>& changes,
+                 absl::Time now, absl::Duration grace, absl::Time deadline,
+                 PlanCallback done) override;
   void ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
                        absl::Time deadline, PreferencesCallback done) override;
   void WritePreferences(const PreferencesWrite& write, absl::Time deadline,

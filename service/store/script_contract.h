@@ -32,6 +32,20 @@ namespace sendgate::store::contract {
   X(kPriority, PRIORITY, 1)       \
   X(kDenied, DENIED, 1)
 
+// X(C++ name, Lua name, width in bytes): a planned send (Arbiter.Plan) in a contact's list of
+// them, sg:{<contact>}:l, in stored order; the six ids in core::Field order, as in a record.
+#define SENDGATE_PLANNED_FIELDS(X) \
+  X(kAt, AT, 6)                    \
+  X(kAnnounced, ANNOUNCED, 6)      \
+  X(kChannel, CHANNEL, 2)          \
+  X(kCategory, CATEGORY, 2)        \
+  X(kSubscription, SUBSCRIPTION, 2) \
+  X(kProgram, PROGRAM, 4)          \
+  X(kCampaign, CAMPAIGN, 4)        \
+  X(kEdition, EDITION, 4)          \
+  X(kWeight, WEIGHT, 2)            \
+  X(kPriority, PRIORITY, 1)
+
 // X(C++ name, Lua name): the head of decide.lua's plan (ARGV[1], a JSON array of numbers), in
 // order. Times are milliseconds since the epoch; ids are core::FieldId()s; flags are 0 or 1.
 #define SENDGATE_PLAN_SLOTS(X)                        \
@@ -66,6 +80,7 @@ namespace sendgate::store::contract {
   X(kMonthStart, MONTH_START)                         \
   X(kMonthEnd, MONTH_END)                             \
   X(kFrequencyCountsExempt, FREQUENCY_COUNTS_EXEMPT)  \
+  X(kPlannedGrace, PLANNED_GRACE)                     \
   X(kCapCount, CAP_COUNT)
 
 // X(C++ name, Lua name): each cap of the plan, after the head, in order; then its matches,
@@ -99,13 +114,21 @@ namespace sendgate::store::contract {
 
 // X(C++ name, Lua name): decide.lua's reply, an array of integers: this head (AT: the retry, or
 // a replay's first time; CODE: the denial's reason code, or a replay's), then for a decided
-// outcome (allowed, deferred, denied) each cap of the plan as (used, room), each capacity
-// counter as (used, room), then the number of verdicts and each as SENDGATE_VERDICT_SLOTS. PROFILE_CHANGED: the head, then the stored
+// outcome (allowed, deferred, denied) each cap of the plan and each capacity counter as
+// SENDGATE_COUNTED_SLOTS, then the number of verdicts and each as SENDGATE_VERDICT_SLOTS. PROFILE_CHANGED: the head, then the stored
 // profile (a string, see SENDGATE_PREFERENCE_HEAD).
 #define SENDGATE_REPLY_SLOTS(X) \
   X(kOutcome, OUTCOME)          \
   X(kAt, AT)                    \
   X(kCode, CODE)
+
+// X(C++ name, Lua name): a cap's or a capacity counter's answer in decide.lua's reply
+// (core::CapResult): its usage, its room (ROOM_NOW, NEVER or an instant), and the weight the
+// planned sends that outrank the message add to the usage (0 for a counter).
+#define SENDGATE_COUNTED_SLOTS(X) \
+  X(kUsed, USED)                  \
+  X(kRoom, ROOM)                  \
+  X(kPlanned, PLANNED)
 
 // X(C++ name, Lua name): a preference rule's verdict in decide.lua's reply (RuleVerdict).
 #define SENDGATE_VERDICT_SLOTS(X) \
@@ -143,7 +166,8 @@ namespace sendgate::store::contract {
   X(kWindowKind, WINDOW_KIND, 1)         \
   X(kWindowLength, WINDOW_LENGTH, 6)
 
-// X(C++ name, Lua name): the KEYS of decide.lua and cancel.lua, in order. V1_MAIN and
+// X(C++ name, Lua name): the KEYS of decide.lua and cancel.lua, in order. PLANNED: the
+// contact's planned sends. V1_MAIN and
 // V1_EXEMPT: where a version before editions kept the two histories, in the layout of
 // kV1RecordBytes; the scripts move what they find there to MAIN and EXEMPT.
 #define SENDGATE_KEYS(X)   \
@@ -152,13 +176,20 @@ namespace sendgate::store::contract {
   X(kPreferences, PREFERENCES) \
   X(kSuppression, SUPPRESSION) \
   X(kV1Main, V1_MAIN)      \
-  X(kV1Exempt, V1_EXEMPT)
+  X(kV1Exempt, V1_EXEMPT)  \
+  X(kPlanned, PLANNED)
 
 // X(C++ name, Lua name): the ARGV of decide.lua, in order.
 #define SENDGATE_DECIDE_ARGS(X) \
   X(kPlan, PLAN)                \
   X(kSuppressionHash, SUPPRESSION_HASH) \
   X(kShadowPlan, SHADOW_PLAN)
+
+// X(C++ name, Lua name): the ARGV of plan.lua, in order; after them, each change as two
+// arguments: 1 to plan (0 to withdraw), and the planned send (SENDGATE_PLANNED_FIELDS).
+#define SENDGATE_PLAN_SENDS_ARGS(X) \
+  X(kNow, NOW)                      \
+  X(kGrace, GRACE)
 
 // X(C++ name, Lua name): the ARGV of cancel.lua, in order.
 #define SENDGATE_CANCEL_ARGS(X) \
@@ -170,6 +201,9 @@ enum class RecordField { SENDGATE_RECORD_FIELDS(SENDGATE_ENUM_ENTRY) kCount };
 enum class PlanSlot { SENDGATE_PLAN_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class CapSlot { SENDGATE_CAP_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class CapacitySlot { SENDGATE_CAPACITY_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
+enum class CountedSlot { SENDGATE_COUNTED_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
+enum class PlannedField { SENDGATE_PLANNED_FIELDS(SENDGATE_ENUM_ENTRY) kCount };
+enum class PlanSendsArg { SENDGATE_PLAN_SENDS_ARGS(SENDGATE_ENUM_ENTRY) kCount };
 enum class ReplySlot { SENDGATE_REPLY_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class Key { SENDGATE_KEYS(SENDGATE_ENUM_ENTRY) kCount };
 enum class DecideArg { SENDGATE_DECIDE_ARGS(SENDGATE_ENUM_ENTRY) kCount };
@@ -203,6 +237,8 @@ struct Layout {
 #define SENDGATE_WIDTH_ENTRY(name, lua, bytes) bytes,
 inline constexpr Layout<static_cast<int>(RecordField::kCount)> kRecord{
     {SENDGATE_RECORD_FIELDS(SENDGATE_WIDTH_ENTRY)}};
+inline constexpr Layout<static_cast<int>(PlannedField::kCount)> kPlannedSend{
+    {SENDGATE_PLANNED_FIELDS(SENDGATE_WIDTH_ENTRY)}};
 inline constexpr Layout<static_cast<int>(PreferenceHead::kCount)> kPreferenceHead{
     {SENDGATE_PREFERENCE_HEAD(SENDGATE_WIDTH_ENTRY)}};
 inline constexpr Layout<static_cast<int>(PreferenceSubscription::kCount)> kPreferenceSubscription{
@@ -226,6 +262,9 @@ inline constexpr int kFlagSuppressed = 2;
 static_assert(static_cast<int>(RecordField::kEdition) - static_cast<int>(RecordField::kChannel) ==
               core::kFieldCount - 1);
 static_assert(static_cast<int>(PlanSlot::kEdition) - static_cast<int>(PlanSlot::kChannel) ==
+              core::kFieldCount - 1);
+static_assert(static_cast<int>(PlannedField::kEdition) -
+                  static_cast<int>(PlannedField::kChannel) ==
               core::kFieldCount - 1);
 
 // The layout before editions (versions up to 2026-11): the same fields without EDITION. Such a
@@ -272,6 +311,7 @@ inline constexpr int kSetUpTo = 64;
   X(MAX_COUNTED, core::kMaxCountedRecords)                 \
   X(COUNTED_FLOOR, core::kCountedFloor)                    \
   X(MAX_DENIED, core::kMaxDeniedRecords)                   \
+  X(MAX_PLANNED, core::kMaxPlannedSends)                   \
   X(DENIED_FLOOR, core::kDeniedFloor)                      \
   X(EXEMPT_REPLAY_DEPTH, core::kExemptReplayDepth)         \
   X(SET_UP_TO, kSetUpTo)                                   \

@@ -36,9 +36,16 @@ class Store {
                       absl::Time deadline, CancelCallback done) = 0;
 
   using HistoryCallback = absl::AnyInvocable<void(absl::StatusOr<core::History>)>;
-  // The contact's history as stored.
+  // The contact's history as stored, its planned sends included.
   virtual void ReadHistory(absl::string_view contact_id, absl::Time deadline,
                            HistoryCallback done) = 0;
+
+  using PlanCallback = absl::AnyInvocable<void(absl::Status)>;
+  // Applies `changes` to the contact's planned sends at `now`, as core::PlanSends with
+  // `grace` (Arbiter.Plan); one round trip.
+  virtual void PlanSends(absl::string_view contact_id,
+                         const std::vector<core::PlannedChange>& changes, absl::Time now,
+                         absl::Duration grace, absl::Time deadline, PlanCallback done) = 0;
 
   // --- Preferences (preference centre): not on the decision path; each call is one or two
   // round trips. `suppression_hash` is the contact id's keyed hash, "" when no suppression

@@ -87,6 +87,14 @@ class RedisStoreTest : public ::testing::Test {
     return result.ok() ? result->outcome : core::CheckOutcome::kDenied;
   }
 
+  absl::Status PlanSends(const std::string& contact, const std::vector<core::PlannedChange>& changes,
+                         absl::Time now) {
+    std::promise<absl::Status> answer;
+    store_->PlanSends(contact, changes, now, policy_->plan_grace, absl::Now() + absl::Seconds(5),
+                      [&](absl::Status status) { answer.set_value(status); });
+    return answer.get_future().get();
+  }
+
   absl::StatusOr<bool> Cancel(const std::string& contact, const std::string& message_id) {
     std::promise<absl::StatusOr<bool>> answer;
     store_->Cancel(contact, message_id, absl::Now() + absl::Seconds(5),
@@ -159,6 +167,12 @@ void ExpectSameResult(const core::CheckResult& actual, const core::CheckResult& 
   for (size_t i = 0; i < actual.caps.size(); ++i) {
     EXPECT_EQ(actual.caps[i].used, expected.caps[i].used) << "step " << step << " cap " << i;
     EXPECT_EQ(actual.caps[i].room_at, expected.caps[i].room_at) << "step " << step << " cap " << i;
+    EXPECT_EQ(actual.caps[i].planned, expected.caps[i].planned) << "step " << step << " cap " << i;
+  }
+  ASSERT_EQ(actual.capacity.size(), expected.capacity.size()) << "step " << step;
+  for (size_t i = 0; i < actual.capacity.size(); ++i) {
+    EXPECT_EQ(actual.capacity[i].used, expected.capacity[i].used) << "step " << step;
+    EXPECT_EQ(actual.capacity[i].room_at, expected.capacity[i].room_at) << "step " << step;
   }
 }
 
@@ -173,9 +187,26 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
   core::CapacityCounters counters;
   absl::Time now = t0_;
   std::map<core::CheckOutcome, int> seen;
-  int expired = 0, shadowed = 0, shadow_differs = 0, capacity_full = 0;
+  int expired = 0, shadowed = 0, shadow_differs = 0, capacity_full = 0, held_for_planned = 0;
   for (int step = 0; step < 1500; ++step) {
     now += absl::Minutes(std::uniform_int_distribution<int>(1, 240)(random));
+    if (step % 5 == 0) {  // a campaign tool announces (or withdraws) planned sends
+      const std::string contact = pick({"alice", "bob", "chloé"});
+      std::vector<core::PlannedChange> changes;
+      for (int i = std::uniform_int_distribution<int>(1, 3)(random); i > 0; --i) {
+        TestMessage planned{
+            .channel = pick({"email", "email", "sms", "push"}),
+            .campaign = pick({"c1", "c2", "c3", "c4"}),
+            .edition = pick({"", "w1"}),
+            .priority = std::uniform_int_distribution<int>(3, 7)(random) * 10,
+            .send_at = now + absl::Minutes(std::uniform_int_distribution<int>(-120, 2880)(random))};
+        changes.push_back({.send = PlannedFor(*policy_, planned, now),
+                           .withdraw = std::bernoulli_distribution(0.2)(random)});
+      }
+      ASSERT_TRUE(PlanSends(contact, changes, now).ok());
+      core::PlanSends(changes, now, policy_->plan_grace, reference[contact].planned);
+      ASSERT_EQ(StoredHistory(contact), reference[contact]) << "step " << step;
+    }
     TestMessage message{
         .id = "m" + std::to_string(std::uniform_int_distribution<int>(0, 1200)(random)),
         .contact = pick({"alice", "bob", "chloé"}),
@@ -186,6 +217,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
         .campaign = pick({"", "", "c1", "c2", "c3"}),
         .edition = pick({"", "", "w1", "w2"}),
         .weight = std::uniform_int_distribution<int>(1, 3)(random),
+        .priority = std::uniform_int_distribution<int>(3, 7)(random) * 10,
         .segments = {pick({"reactive", "inactive", "engaged"})},
         .zone = pick({"Europe/Paris", "America/New_York", "Asia/Tokyo"}),
         .send_at = now + absl::Minutes(std::uniform_int_distribution<int>(-30, 600)(random))};
@@ -219,6 +251,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
     history = core::HistoryAfter(plan, expected, history);
     core::CountCapacity(plan, expected, counters);
     for (const core::CapResult& counter : expected.capacity) capacity_full += counter.full();
+    for (const core::CapResult& cap : expected.caps) held_for_planned += cap.planned > 0;
     absl::StatusOr<core::CheckResult> actual = Check(plan);
     ASSERT_TRUE(actual.ok()) << actual.status();
     ExpectSameResult(*actual, expected, step);
@@ -245,6 +278,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
   EXPECT_GT(shadowed, 500);
   EXPECT_GT(shadow_differs, 50);
   EXPECT_GT(capacity_full, 20);
+  EXPECT_GT(held_for_planned, 50);
 }
 
 const char* const kPreferencePolicy = R"yaml(
@@ -383,6 +417,7 @@ TEST_F(RedisStoreTest, ThePreferenceRulesAgreeWithTheReferenceOnRandomTraffic) {
 // the stored history stay those of the reference.
 TEST_F(RedisStoreTest, ABusyContactStaysExactAndBounded) {
   core::History reference;
+  core::CapacityCounters counters;
   absl::Time now = t0_;
   size_t largest = 0;
   for (int step = 0; step < 1150; ++step) {
@@ -393,8 +428,9 @@ TEST_F(RedisStoreTest, ABusyContactStaysExactAndBounded) {
                         .category = marketing ? "marketing" : "transactional",
                         .send_at = now};
     const core::CheckPlan plan = Plan(message, now);
-    const core::CheckResult expected = core::EvaluateCheck(plan, reference);
+    const core::CheckResult expected = core::EvaluateCheck(plan, reference, nullptr, &counters);
     reference = core::HistoryAfter(plan, expected, reference);
+    core::CountCapacity(plan, expected, counters);
     absl::StatusOr<core::CheckResult> actual = Check(plan);
     ASSERT_TRUE(actual.ok()) << actual.status();
     ExpectSameResult(*actual, expected, step);
@@ -827,6 +863,31 @@ TEST_F(RedisStoreTest, AContactWithTwentySendsFitsInAKilobyte) {
   std::printf("MEMORY USAGE of a contact with 20 sends (5 + 15): %lld bytes\n",
               static_cast<long long>(bytes));
   EXPECT_LE(bytes, 1024);
+}
+
+// Memory of a contact's planned sends (Arbiter.Plan): one key of 33-byte entries.
+TEST_F(RedisStoreTest, PlannedSendsCostAFewTensOfBytesEach) {
+  const std::string contact = "contact-0001234567";
+  std::vector<int64_t> bytes;
+  for (int count : {1, 5, core::kMaxPlannedSends}) {
+    std::vector<core::PlannedChange> changes;
+    for (int i = 0; i < count; ++i) {
+      changes.push_back({.send = PlannedFor(*policy_,
+                                            {.campaign = "campaign-2026-" + std::to_string(i),
+                                             .send_at = t0_ + absl::Hours(24 + i)},
+                                            t0_)});
+    }
+    ASSERT_TRUE(PlanSends(contact, changes, t0_).ok());
+    ASSERT_EQ(StoredHistory(contact).planned.size(), static_cast<size_t>(count));
+    bytes.push_back(Integer({"MEMORY", "USAGE", store::PlannedKey(contact)}));
+  }
+  std::printf("MEMORY USAGE of a contact's planned sends: 1: %lld, 5: %lld, %d: %lld bytes\n",
+              static_cast<long long>(bytes[0]), static_cast<long long>(bytes[1]),
+              core::kMaxPlannedSends, static_cast<long long>(bytes[2]));
+  EXPECT_LE(bytes[0], 128);
+  EXPECT_LE(bytes[2], 128 + 40 * core::kMaxPlannedSends);
+  // The key lives until its last planned send expires.
+  EXPECT_GT(Integer({"PTTL", store::PlannedKey(contact)}), 0);
 }
 
 }  // namespace

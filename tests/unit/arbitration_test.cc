@@ -207,3 +207,137 @@ TEST(CapacityPolicyTest, ImpossibleOrMalformedRulesAreRefusedWithTheirPosition) 
 
 }  // namespace
 }  // namespace sendgate::testing
+
+namespace sendgate::testing {
+namespace {
+
+const char* const kLookAheadPolicy = R"yaml(
+timezone: Europe/Paris
+max_delay: 3d
+plan_grace: 6h
+channels: [email, sms]
+categories:
+  marketing: {}
+caps:
+  - id: email-week
+    channels: [email]
+    window: 7d
+    limit: 2
+)yaml";
+
+class LookAheadTest : public ::testing::Test {
+ protected:
+  TestMessage Email(std::string id, std::string campaign, int priority, absl::Time at) {
+    return TestMessage{.id = std::move(id), .campaign = std::move(campaign),
+                       .priority = priority, .send_at = at};
+  }
+  // Announces `message` as planned, at `announced`.
+  void Announce(const TestMessage& message, absl::Time announced) {
+    contact_.Plan({{.send = PlannedFor(*policy_, message, announced)}}, announced,
+                  policy_->plan_grace);
+  }
+  std::vector<ReasonCode> Codes(const core::Decision& decision) {
+    std::vector<ReasonCode> codes;
+    for (const core::Reason& reason : decision.reasons) codes.push_back(reason.code);
+    return codes;
+  }
+
+  std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kLookAheadPolicy);
+  ContactHistory contact_;
+  const absl::Time t0_ = Paris(2026, 11, 2, 10);
+};
+
+// One email sent; a birthday (priority 90) is planned for tomorrow: a promotion (50) today may
+// not take the last room of the week, and is denied (the room it needs comes after its
+// maximum delay); the birthday itself goes, and its decision consumes its planned send.
+TEST_F(LookAheadTest, APlannedSendOfHigherPriorityKeepsItsRoom) {
+  ASSERT_EQ(contact_.Decide(*policy_, Email("sent", "welcome", 50, t0_)).outcome, Outcome::kAllow);
+  const TestMessage birthday = Email("bday", "birthday", 90, t0_ + absl::Hours(24));
+  Announce(birthday, t0_);
+  const core::Decision promo =
+      contact_.Decide(*policy_, Email("promo", "promo", 50, t0_ + absl::Hours(1)));
+  EXPECT_EQ(promo.outcome, Outcome::kDeny);
+  ASSERT_EQ(promo.reasons.size(), 1u);
+  EXPECT_EQ(promo.reasons[0].code, ReasonCode::kLowerPriority);
+  EXPECT_EQ(promo.reasons[0].rule_id, "email-week");
+  EXPECT_EQ(promo.reasons[0].used, 1);
+  EXPECT_EQ(promo.reasons[0].limit, 2);
+  EXPECT_THAT(promo.reasons[0].message, HasSubstr("1 kept for planned sends that come first"));
+
+  EXPECT_EQ(contact_.Decide(*policy_, birthday).outcome, Outcome::kAllow);
+  EXPECT_TRUE(contact_.history().planned.empty());
+  // Now full for real: a promotion is CAP_REACHED, not LOWER_PRIORITY.
+  EXPECT_THAT(Codes(contact_.Decide(*policy_, Email("p2", "promo", 50, t0_ + absl::Hours(25)))),
+              ::testing::ElementsAre(ReasonCode::kCapReached));
+}
+
+TEST_F(LookAheadTest, OnlyHigherPrioritiesAndTheirCapsAreKept) {
+  Announce(Email("low", "loyalty", 40, t0_ + absl::Hours(5)), t0_);
+  TestMessage sms{.id = "sms", .channel = "sms", .campaign = "flash", .priority = 99,
+                  .send_at = t0_ + absl::Hours(5)};
+  Announce(sms, t0_);
+  // Neither a lower priority nor another channel's planned send holds a priority-50 email.
+  EXPECT_EQ(contact_.Decide(*policy_, Email("a", "news", 50, t0_)).outcome, Outcome::kAllow);
+  EXPECT_EQ(contact_.Decide(*policy_, Email("b", "news2", 50, t0_)).outcome, Outcome::kAllow);
+}
+
+// Equal priorities: the earliest announced wins. B, announced after A, may not take the room A
+// needs; A may take the room B would need; a message nobody announced comes last.
+TEST_F(LookAheadTest, OnATieTheEarliestAnnouncedWins) {
+  ASSERT_EQ(contact_.Decide(*policy_, Email("sent", "welcome", 50, t0_)).outcome, Outcome::kAllow);
+  const TestMessage a = Email("a", "campaign-a", 60, t0_ + absl::Hours(4));
+  const TestMessage b = Email("b", "campaign-b", 60, t0_ + absl::Hours(2));
+  Announce(a, t0_);
+  Announce(b, t0_ + absl::Minutes(1));
+  EXPECT_THAT(Codes(contact_.Decide(*policy_, Email("c", "campaign-c", 60, t0_ + absl::Hours(1)))),
+              ::testing::ElementsAre(ReasonCode::kLowerPriority));
+  const core::Decision second = contact_.Decide(*policy_, b);
+  EXPECT_NE(second.outcome, Outcome::kAllow);
+  EXPECT_THAT(Codes(second), ::testing::ElementsAre(ReasonCode::kLowerPriority));
+  EXPECT_EQ(contact_.Decide(*policy_, a).outcome, Outcome::kAllow);
+  // b's denial consumed its planned send too; a's allow its own.
+  EXPECT_TRUE(contact_.history().planned.empty());
+}
+
+TEST_F(LookAheadTest, AnExpiredOrWithdrawnPlannedSendKeepsNothing) {
+  ASSERT_EQ(contact_.Decide(*policy_, Email("sent", "welcome", 50, t0_)).outcome, Outcome::kAllow);
+  const TestMessage vip = Email("vip", "vip", 90, t0_ + absl::Hours(1));
+  Announce(vip, t0_);
+  // Six hours after its planned time (the policy's plan_grace) it no longer counts.
+  EXPECT_NE(contact_.Decide(*policy_, Email("x", "x", 50, t0_ + absl::Hours(7)),
+                            t0_ + absl::Hours(7) - absl::Milliseconds(1))
+                .outcome,
+            Outcome::kAllow);
+  EXPECT_EQ(contact_.Decide(*policy_, Email("y", "y", 50, t0_ + absl::Hours(7))).outcome,
+            Outcome::kAllow);
+
+  ContactHistory other;
+  ASSERT_EQ(other.Decide(*policy_, Email("sent", "welcome", 50, t0_)).outcome, Outcome::kAllow);
+  other.Plan({{.send = PlannedFor(*policy_, vip, t0_)}}, t0_, policy_->plan_grace);
+  other.Plan({{.send = PlannedFor(*policy_, vip, t0_), .withdraw = true}}, t0_,
+             policy_->plan_grace);
+  EXPECT_TRUE(other.history().planned.empty());
+  EXPECT_EQ(other.Decide(*policy_, Email("z", "z", 50, t0_)).outcome, Outcome::kAllow);
+}
+
+TEST_F(LookAheadTest, AContactKeepsAtMostItsBoundOfPlannedSendsTheNearestFirst) {
+  std::vector<core::PlannedChange> changes;
+  for (int i = 0; i <= core::kMaxPlannedSends; ++i) {
+    changes.push_back({.send = PlannedFor(*policy_, Email("m", absl::StrCat("c", i), 50,
+                                                          t0_ + absl::Hours(i + 1)),
+                                          t0_)});
+  }
+  contact_.Plan(changes, t0_, policy_->plan_grace);
+  ASSERT_EQ(contact_.history().planned.size(), static_cast<size_t>(core::kMaxPlannedSends));
+  for (const core::PlannedSend& planned : contact_.history().planned) {
+    EXPECT_LT(planned.at, t0_ + absl::Hours(core::kMaxPlannedSends + 1));
+  }
+  // Planned again, the same campaign and edition replaces its planned send.
+  contact_.Plan({{.send = PlannedFor(*policy_, Email("m", "c0", 70, t0_ + absl::Hours(2)), t0_)}},
+                t0_, policy_->plan_grace);
+  EXPECT_EQ(contact_.history().planned.size(), static_cast<size_t>(core::kMaxPlannedSends));
+  EXPECT_EQ(contact_.history().planned.back().priority, 70);
+}
+
+}  // namespace
+}  // namespace sendgate::testing

@@ -56,6 +56,16 @@ core::Message BuildMessage(const core::Policy& policy, const TestMessage& m) {
   return message;
 }
 
+core::PlannedSend PlannedFor(const core::Policy& policy, const TestMessage& test_message,
+                             absl::Time announced) {
+  const core::Message message = BuildMessage(policy, test_message);
+  return core::PlannedSend{.at = message.send_at,
+                           .announced = announced,
+                           .ids = message.ids,
+                           .weight = static_cast<uint16_t>(message.weight),
+                           .priority = static_cast<uint8_t>(message.priority)};
+}
+
 absl::Time Paris(int year, int month, int day, int hour, int minute) {
   const absl::TimeZone zone = *policy::FindTimeZone("Europe/Paris");
   return absl::FromCivil(absl::CivilMinute(year, month, day, hour, minute), zone);

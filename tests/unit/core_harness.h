@@ -47,6 +47,11 @@ struct TestMessage {
 
 core::Message BuildMessage(const core::Policy& policy, const TestMessage& message);
 
+// The planned send a campaign tool announces at `announced` for `message` (its send_at the
+// planned time).
+core::PlannedSend PlannedFor(const core::Policy& policy, const TestMessage& message,
+                             absl::Time announced);
+
 // Paris wall-clock time, the zone most tests live in.
 absl::Time Paris(int year, int month, int day, int hour = 0, int minute = 0);
 
@@ -59,6 +64,11 @@ class ContactHistory {
                         std::optional<absl::Time> now = std::nullopt);
 
   const core::History& history() const { return history_; }
+  // Applies planned-send changes as the store does (core::PlanSends).
+  void Plan(const std::vector<core::PlannedChange>& changes, absl::Time now,
+            absl::Duration grace) {
+    core::PlanSends(changes, now, grace, history_.planned);
+  }
   core::CheckPlan last_plan;
   // The contact's stored preferences (or suppression entry), as the store would read them.
   std::optional<core::Preferences> preferences;

@@ -31,14 +31,15 @@ class FakeStore final : public store::Store {
                  !plan.preferences.suppression_hash.empty() && entry != suppression_.end()) {
         stored = &entry->second;
       }
-      result = core::EvaluateCheck(plan, history, stored);
+      result = core::EvaluateCheck(plan, history, stored, &counters_);
       if (plan.shadow != nullptr && result.outcome != core::CheckOutcome::kReplayAllowed &&
           result.outcome != core::CheckOutcome::kReplayDenied &&
           result.outcome != core::CheckOutcome::kProfileChanged) {
         result.shadow = std::make_shared<const core::CheckResult>(
-            core::EvaluateCheck(*plan.shadow, history, stored));
+            core::EvaluateCheck(*plan.shadow, history, stored, &counters_));
       }
       history = core::HistoryAfter(plan, result, history);
+      core::CountCapacity(plan, result, counters_);
     }
     done(result);
   }
@@ -65,6 +66,15 @@ class FakeStore final : public store::Store {
     if (!failure.ok()) return done(failure);
     std::lock_guard<std::mutex> lock(mutex_);
     done(histories_[std::string(contact_id)]);
+  }
+
+  void PlanSends(absl::string_view contact_id, const std::vector<core::PlannedChange>& changes,
+                 absl::Time now, absl::Duration grace, absl::Time deadline,
+                 PlanCallback done) override {
+    if (!failure.ok()) return done(failure);
+    std::lock_guard<std::mutex> lock(mutex_);
+    core::PlanSends(changes, now, grace, histories_[std::string(contact_id)].planned);
+    done(absl::OkStatus());
   }
 
   void ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
@@ -135,6 +145,7 @@ class FakeStore final : public store::Store {
  private:
   std::mutex mutex_;
   std::map<std::string, core::History> histories_;
+  core::CapacityCounters counters_;
   std::map<std::string, core::Preferences> preferences_;
   std::map<std::string, std::vector<std::string>> trails_;
   std::map<std::string, core::Preferences> suppression_;

@@ -55,6 +55,27 @@ TEST(HistoryCodecTest, AHistoryFromBeforeEditionsReadsAsOneWithoutEditions) {
   EXPECT_EQ(KindOf(DecodeV1History(old.substr(1)).status()), StoreErrorKind::kCorruptHistory);
 }
 
+// A planned send as plan.lua stores it (struct '<I6I6HHHI4I4I4HB').
+TEST(HistoryCodecTest, PlannedSendsHaveTheDocumentedLayout) {
+  const std::string entry(
+      "\x7b\x61\x56\xee\xa1\x01"  // planned at 1795000000891 ms
+      "\x00\x61\x56\xee\xa1\x01"  // announced at 1795000000768 ms
+      "\x01\x00\x02\x00\x03\x00"  // channel 1, category 2, subscription 3
+      "\x04\x00\x00\x00\x05\x00\x00\x00\x06\x00\x00\x00"  // program 4, campaign 5, edition 6
+      "\x02\x00\x5a",  // weight 2, priority 90
+      33);
+  const core::PlannedSend planned{.at = absl::FromUnixMillis(1795000000891),
+                                  .announced = absl::FromUnixMillis(1795000000768),
+                                  .ids = {1, 2, 3, 4, 5, 6},
+                                  .weight = 2,
+                                  .priority = 90};
+  EXPECT_EQ(EncodePlanned({planned}), entry);
+  absl::StatusOr<std::vector<core::PlannedSend>> decoded = DecodePlanned(entry + entry);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(*decoded, std::vector<core::PlannedSend>(2, planned));
+  EXPECT_EQ(KindOf(DecodePlanned(entry.substr(2)).status()), StoreErrorKind::kCorruptHistory);
+}
+
 TEST(HistoryCodecTest, APartialRecordIsACorruptHistory) {
   const absl::Status status = DecodeHistory(kRecord.substr(1)).status();
   EXPECT_EQ(KindOf(status), StoreErrorKind::kCorruptHistory);
@@ -145,18 +166,19 @@ class Reply {
 };
 
 TEST(DecideReplyTest, ReadsEachOutcome) {
-  Reply allowed = Reply::Integers({1, 0, 0, 2, 0, 0});
+  // Each cap as (used, room, planned), then the verdict count.
+  Reply allowed = Reply::Integers({1, 0, 0, 2, 0, 0, 0});
   absl::StatusOr<core::CheckResult> result = ParseDecideReply(allowed.get(), 1);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->outcome, core::CheckOutcome::kAllowed);
   EXPECT_EQ(result->caps[0].used, 2);
 
-  Reply deferred = Reply::Integers({2, 1795000000000, 0, 3, 1795000000000, 0});
+  Reply deferred = Reply::Integers({2, 1795000000000, 0, 3, 1795000000000, 0, 0});
   result = ParseDecideReply(deferred.get(), 1);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->retry_at, absl::FromUnixMillis(1795000000000));
 
-  Reply never = Reply::Integers({3, -1, 1, 3, -1, 0});
+  Reply never = Reply::Integers({3, -1, 1, 3, -1, 0, 0});
   result = ParseDecideReply(never.get(), 1);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->outcome, core::CheckOutcome::kDenied);
@@ -172,6 +194,17 @@ TEST(DecideReplyTest, ReadsEachOutcome) {
             (core::RuleVerdict{.code = core::ReasonCode::kOptedOut, .at = absl::InfiniteFuture()}));
   EXPECT_EQ(result->verdicts[1].at, absl::FromUnixMillis(1795000000000));
   EXPECT_EQ(result->deny_code, 7);
+
+  // A cap full for planned sends (2 used, 1 planned), then a full capacity counter.
+  Reply lookahead =
+      Reply::Integers({2, 1795000000000, 0, 2, 1795000000000, 1, 3, 1795000000000, 0, 0});
+  result = ParseDecideReply(lookahead.get(), ReplyShape(1, 1));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->caps[0].used, 2);
+  EXPECT_EQ(result->caps[0].planned, 1);
+  ASSERT_EQ(result->capacity.size(), 1u);
+  EXPECT_EQ(result->capacity[0].used, 3);
+  EXPECT_TRUE(result->capacity[0].full());
 
   Reply replay = Reply::Integers({5, 1795000000000, 1});
   result = ParseDecideReply(replay.get(), 4);
@@ -190,15 +223,16 @@ TEST(DecideReplyTest, AMalformedReplyIsAnErrorNeverAnAllow) {
   const std::vector<Case> cases = {
       {"empty", {}, 0},
       {"a missing cap", {1, 0, 0, 0}, 1},
-      {"no verdict count", {1, 0, 0, 1, 0}, 1},
-      {"a cap too many", {1, 0, 0, 1, 0, 1, 0, 0}, 1},
+      {"no verdict count", {1, 0, 0, 1, 0, 0}, 1},
+      {"a cap too many", {1, 0, 0, 1, 0, 0, 1, 0, 0, 0}, 1},
+      {"a negative planned weight", {1, 0, 0, 1, 0, -1, 0}, 1},
       {"an unknown outcome", {9, 0, 0}, 0},
-      {"allowed with a full cap", {1, 0, 0, 3, 1795000000000, 0}, 1},
+      {"allowed with a full cap", {1, 0, 0, 3, 1795000000000, 0, 0}, 1},
       {"allowed with a verdict", {1, 0, 0, 1, 7, -1, 0, 0, 0}, 0},
       {"a verdict without a code", {3, -1, 7, 1, 0, -1, 0, 0, 0}, 0},
-      {"a negative room", {2, 5, 0, 3, -7, 0}, 1},
-      {"a deferral without a time", {2, 0, 0, 3, 1795000000000, 0}, 1},
-      {"a denial without a code", {3, -1, 0, 3, -1, 0}, 1},
+      {"a negative room", {2, 5, 0, 3, -7, 0, 0}, 1},
+      {"a deferral without a time", {2, 0, 0, 3, 1795000000000, 0, 0}, 1},
+      {"a denial without a code", {3, -1, 0, 3, -1, 0, 0}, 1},
       {"held back by no rule", {2, 1795000000000, 0, 0}, 0},
       {"a replay without a time", {4, 0, 0}, 0},
   };
@@ -208,7 +242,7 @@ TEST(DecideReplyTest, AMalformedReplyIsAnErrorNeverAnAllow) {
     ASSERT_FALSE(result.ok()) << each.what;
     EXPECT_EQ(KindOf(result.status()), StoreErrorKind::kMalformedReply) << each.what;
   }
-  Reply text = Reply::Integers({1, 0, 0, 2, 0, 0});
+  Reply text = Reply::Integers({1, 0, 0, 2, 0, 0, 0});
   text.MakeString(3);
   EXPECT_EQ(KindOf(ParseDecideReply(text.get(), 1).status()), StoreErrorKind::kMalformedReply);
 }
