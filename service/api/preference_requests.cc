@@ -141,6 +141,36 @@ absl::Status ReadPause(const Request& request, absl::Time now, core::PreferenceC
   return absl::OkStatus();
 }
 
+// Pauses of single channels: each after now and at most kMaxPause ahead, one change per channel.
+template <typename Request>
+absl::Status ReadChannelPauses(const Request& request, const core::Policy& policy,
+                               absl::Time now, core::PreferenceChanges& changes) {
+  std::vector<uint32_t> seen;
+  for (int i = 0; i < request.pause_channels_size(); ++i) {
+    const v1::ChannelPause& pause = request.pause_channels(i);
+    const std::string field = At("pause_channels", i);
+    absl::StatusOr<uint32_t> channel = ChannelId(field + ".channel", pause.channel(), policy);
+    if (!channel.ok()) return channel.status();
+    if (!pause.has_until()) return Invalid(field + ".until", "is required");
+    absl::StatusOr<absl::Time> until = InstantFromRequest(field + ".until", pause.until());
+    if (!until.ok()) return until.status();
+    if (*until <= now) {
+      return Invalid(field + ".until", "must be in the future (use resume_channels to lift it)");
+    }
+    if (*until > now + kMaxPause) return Invalid(field + ".until", "must be at most 2 years ahead");
+    if (absl::Status once = CheckOnce(field + ".channel", seen, *channel); !once.ok()) return once;
+    changes.pause_channels.push_back({.channel = *channel, .until = *until});
+  }
+  for (int i = 0; i < request.resume_channels_size(); ++i) {
+    const std::string field = At("resume_channels", i);
+    absl::StatusOr<uint32_t> channel = ChannelId(field, request.resume_channels(i), policy);
+    if (!channel.ok()) return channel.status();
+    if (absl::Status once = CheckOnce(field, seen, *channel); !once.ok()) return once;
+    changes.resume_channels.push_back(*channel);
+  }
+  return absl::OkStatus();
+}
+
 template <typename Request>
 absl::Status ReadProfile(const Request& request, const core::Policy& policy,
                          core::PreferenceChanges& changes) {
@@ -178,6 +208,7 @@ absl::StatusOr<PreferenceUpdate> Read(const Request& request, const core::Policy
        {ReadSubscriptions(request, policy, update.changes),
         ReadBlocks(request, policy, update.changes),
         ReadFrequency(request, policy, update.changes), ReadPause(request, now, update.changes),
+        ReadChannelPauses(request, policy, now, update.changes),
         ReadProfile(request, policy, update.changes)}) {
     if (!status.ok()) return status;
   }
@@ -240,6 +271,11 @@ void FillPreferences(const core::Policy& policy, absl::string_view contact_id,
     shown->set_channel(Names(policy, Field::kChannel, frequency.channel));
     shown->set_limit(static_cast<int32_t>(frequency.limit));
     shown->set_window(policy::FormatWindow(frequency.window));
+  }
+  for (const core::ChannelPause& pause : preferences.channel_pauses) {
+    v1::ChannelPause* shown = out->add_channel_pauses();
+    shown->set_channel(Names(policy, Field::kChannel, pause.channel));
+    ToTimestamp(pause.until, shown->mutable_until());
   }
   out->set_timezone(preferences.timezone);
   for (const std::string& segment : preferences.segments) out->add_segments(segment);

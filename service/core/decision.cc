@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "service/core/plan.h"
+#include "service/core/preference_rules.h"
 #include "service/core/preferences.h"
 #include "service/core/stateless_rules.h"
 
@@ -108,7 +109,8 @@ std::string VerdictText(const Policy& policy, const Message& message, const Rule
       return absl::StrCat(subscription, " is opt-in, and the contact has not opted in on ",
                           channel, ".");
     case ReasonCode::kPaused:
-      return absl::StrCat("The contact paused messages until ",
+      return absl::StrCat("The contact paused ",
+                          verdict.detail == kPauseOfChannel ? channel : "messages", " until ",
                           LocalTime(verdict.at, message.timezone),
                           TooLate(policy, message, verdict.at), ".");
     case ReasonCode::kContactFrequency: {
@@ -124,12 +126,15 @@ std::string VerdictText(const Policy& policy, const Message& message, const Rule
 }
 
 // The rule a preference reason is about: the subscription for consent, the channel for
-// blocks and the contact's own limit.
-std::string VerdictRule(const Policy& policy, const Message& message, ReasonCode code) {
-  switch (code) {
+// blocks, the contact's own limit and a pause of the channel.
+std::string VerdictRule(const Policy& policy, const Message& message, const RuleVerdict& verdict) {
+  switch (verdict.code) {
     case ReasonCode::kUnsubscribed:
     case ReasonCode::kNotOptedIn:
       return policy.NameOf(Field::kSubscription, message.id(Field::kSubscription));
+    case ReasonCode::kPaused:
+      if (verdict.detail != kPauseOfChannel) return "";
+      [[fallthrough]];
     case ReasonCode::kChannelBlocked:
     case ReasonCode::kContactFrequency:
       return policy.NameOf(Field::kChannel, message.id(Field::kChannel));
@@ -142,7 +147,7 @@ void PreferenceReasons(const Policy& policy, const Message& message, const Check
                        const CheckResult& result, std::vector<Reason>& reasons) {
   for (const RuleVerdict& verdict : result.verdicts) {
     reasons.push_back(Reason{.code = verdict.code,
-                             .rule_id = VerdictRule(policy, message, verdict.code),
+                             .rule_id = VerdictRule(policy, message, verdict),
                              .used = verdict.used,
                              .limit = verdict.limit,
                              .message = VerdictText(policy, message, verdict)});

@@ -33,9 +33,14 @@ void CheckConsent(const PreferenceCheck& check, const Preferences* stored,
 
 void CheckPause(const PreferenceCheck& check, const Preferences* stored, absl::Time at,
                 std::vector<RuleVerdict>& verdicts) {
-  if (stored == nullptr || check.exempt.pause || !stored->pause_until.has_value()) return;
-  if (*stored->pause_until > at) {
+  if (stored == nullptr || check.exempt.pause) return;
+  if (stored->pause_until.has_value() && *stored->pause_until > at) {
     verdicts.push_back({.code = ReasonCode::kPaused, .at = *stored->pause_until});
+  }
+  if (const ChannelPause* pause = stored->PauseOf(check.channel);
+      pause != nullptr && pause->until > at) {
+    verdicts.push_back(
+        {.code = ReasonCode::kPaused, .at = pause->until, .detail = kPauseOfChannel});
   }
 }
 

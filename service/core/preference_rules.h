@@ -10,6 +10,9 @@
 
 namespace sendgate::core {
 
+// RuleVerdict::detail of a PAUSED verdict for a pause of the message's channel alone.
+inline constexpr uint8_t kPauseOfChannel = 1;
+
 // Each rule appends a verdict for what holds the message back (nothing when it may go).
 // `stored` is the contact's preferences, or its suppression entry when it was forgotten, or
 // nullptr when nothing is stored.
@@ -22,7 +25,8 @@ void CheckOptOut(const PreferenceCheck& check, const Preferences* stored,
 // regime, no recorded opt-in (NOT_OPTED_IN): never.
 void CheckConsent(const PreferenceCheck& check, const Preferences* stored,
                   std::vector<RuleVerdict>& verdicts);
-// A pause that lasts past `at`: PAUSED until its end.
+// A pause that lasts past `at`: PAUSED until its end; and a pause of the message's channel
+// that does, another PAUSED with detail kPauseOfChannel.
 void CheckPause(const PreferenceCheck& check, const Preferences* stored, absl::Time at,
                 std::vector<RuleVerdict>& verdicts);
 

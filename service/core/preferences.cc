@@ -97,6 +97,30 @@ void ApplyFrequency(const Policy& policy, const PreferenceChanges& changes,
   }
 }
 
+void ApplyChannelPauses(const Policy& policy, const PreferenceChanges& changes,
+                        Preferences& preferences, std::vector<AppliedChange>& applied) {
+  auto until = [&](uint32_t channel) -> std::optional<absl::Time> {
+    const ChannelPause* pause = preferences.PauseOf(channel);
+    return pause == nullptr ? std::nullopt : std::optional<absl::Time>(pause->until);
+  };
+  auto field = [&](uint32_t channel) {
+    return absl::StrCat("pause of ", ChannelName(policy, channel));
+  };
+  for (uint32_t channel : changes.resume_channels) {
+    const std::string before = Instant(until(channel));
+    std::erase_if(preferences.channel_pauses,
+                  [&](const ChannelPause& p) { return p.channel == channel; });
+    Note(applied, field(channel), before, "none");
+  }
+  for (const ChannelPause& pause : changes.pause_channels) {
+    const std::string before = Instant(until(pause.channel));
+    std::erase_if(preferences.channel_pauses,
+                  [&](const ChannelPause& p) { return p.channel == pause.channel; });
+    preferences.channel_pauses.push_back(pause);
+    Note(applied, field(pause.channel), before, Instant(pause.until));
+  }
+}
+
 }  // namespace
 
 bool BlocksEverything(BlockReason reason) {
@@ -127,6 +151,10 @@ const ContactFrequency* Preferences::FrequencyOn(uint32_t channel) const {
   return FindIn(frequency, [&](const ContactFrequency& f) { return f.channel == channel; });
 }
 
+const ChannelPause* Preferences::PauseOf(uint32_t channel) const {
+  return FindIn(channel_pauses, [&](const ChannelPause& p) { return p.channel == channel; });
+}
+
 uint32_t TimeZoneFingerprint(absl::string_view timezone) { return NameId(timezone); }
 
 uint32_t SegmentsFingerprint(const std::vector<std::string>& segments) {
@@ -154,6 +182,7 @@ std::vector<AppliedChange> Apply(const Policy& policy, const PreferenceChanges& 
     preferences.pause_until = changes.clear_pause ? std::nullopt : changes.pause_until;
     Note(applied, "pause_until", Instant(before), Instant(preferences.pause_until));
   }
+  ApplyChannelPauses(policy, changes, preferences, applied);
   ApplyFrequency(policy, changes, preferences, applied);
   if (changes.timezone.has_value()) {
     Note(applied, "timezone", preferences.timezone.empty() ? "none" : preferences.timezone,

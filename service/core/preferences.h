@@ -41,6 +41,13 @@ struct ChannelBlock {
   friend bool operator==(const ChannelBlock&, const ChannelBlock&) = default;
 };
 
+// A pause of one channel: its marketing waits until `until` (the pause of everything aside).
+struct ChannelPause {
+  uint32_t channel = 0;
+  absl::Time until;
+  friend bool operator==(const ChannelPause&, const ChannelPause&) = default;
+};
+
 // The contact's own maximum on a channel.
 struct ContactFrequency {
   uint32_t channel = 0;
@@ -65,10 +72,12 @@ struct Preferences {
   // segments sorted without duplicates.
   std::string timezone;
   std::vector<std::string> segments;
+  std::vector<ChannelPause> channel_pauses;  // one per channel
 
   const SubscriptionChoice* Choice(uint32_t subscription, uint32_t channel) const;
   const ChannelBlock* Block(uint32_t channel) const;
   const ContactFrequency* FrequencyOn(uint32_t channel) const;
+  const ChannelPause* PauseOf(uint32_t channel) const;
   friend bool operator==(const Preferences&, const Preferences&) = default;
 };
 
@@ -98,6 +107,8 @@ struct PreferenceChanges {
   std::vector<uint32_t> clear_frequency;
   std::optional<std::string> timezone;               // "" removes it
   std::optional<std::vector<std::string>> segments;  // sorted, unique; empty removes them
+  std::vector<ChannelPause> pause_channels;
+  std::vector<uint32_t> resume_channels;
 };
 
 // One change of one preference, in words, for the consent trail.

@@ -92,11 +92,14 @@ local function check_consent(d)
   end
 end
 
--- Rule: a pause that lasts past the send.
+-- Rule: a pause that lasts past the send, and a pause of the message's channel that does.
 local function check_pause(d)
   local prefs = d.prefs
-  if prefs and d.P[C.PLAN_EXEMPT_PAUSE] == 0 and prefs.pause_until > d.send_at then
-    add_verdict(d, C.REASON_PAUSED, prefs.pause_until)
+  if not prefs or d.P[C.PLAN_EXEMPT_PAUSE] == 1 then return end
+  if prefs.pause_until > d.send_at then add_verdict(d, C.REASON_PAUSED, prefs.pause_until) end
+  local channel_pause = prefs.channel_pauses[d.channel]
+  if channel_pause and channel_pause > d.send_at then
+    add_verdict(d, C.REASON_PAUSED, channel_pause, 0, 0, C.PAUSE_OF_CHANNEL)
   end
 end
 

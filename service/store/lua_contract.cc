@@ -79,6 +79,7 @@ void WritePreferences(std::ostream& out) {
   WriteFormat(out, "PREF_SUBSCRIPTION", kPreferenceSubscription);
   WriteFormat(out, "PREF_BLOCK", kPreferenceBlock);
   WriteFormat(out, "PREF_FREQUENCY", kPreferenceFrequency);
+  WriteFormat(out, "PREF_CHANNEL_PAUSE", kPreferenceChannelPause);
 }
 
 void WritePlanned(std::ostream& out) {

@@ -14,14 +14,17 @@ end
 
 -- The preferences in `blob` as a table: opt_out, suppressed, pause_until (ms, 0 = none),
 -- tz_fp, seg_fp, subscriptions[subscription * 65536 + channel] = opted in, blocks[channel] =
--- reason, frequency[channel] = {limit, kind, length}, profile (the trailing bytes).
+-- reason, frequency[channel] = {limit, kind, length}, profile (its bytes), channel_pauses[channel]
+-- = until (ms; format 2 only).
 local function read_preferences(blob)
   local format, flags, version, pause_until, tz_fp, seg_fp, subscriptions, blocks, frequencies,
         profile_bytes = struct.unpack(C.PREF_HEAD, blob)
-  if format ~= C.PREFERENCE_FORMAT then error('sendgate: stored preferences of an unknown format') end
+  if format ~= C.PREFERENCE_FORMAT and format ~= C.PREFERENCE_FORMAT_1 then
+    error('sendgate: stored preferences of an unknown format')
+  end
   local p = {opt_out = has_flag(flags, C.FLAG_OPT_OUT), suppressed = has_flag(flags, C.FLAG_SUPPRESSED),
              version = version, pause_until = pause_until, tz_fp = tz_fp, seg_fp = seg_fp,
-             subscriptions = {}, blocks = {}, frequency = {}}
+             subscriptions = {}, blocks = {}, frequency = {}, channel_pauses = {}}
   local pos = C.PREF_HEAD_BYTES + 1
   for _ = 1, subscriptions do
     local subscription, channel, opted_in = struct.unpack(C.PREF_SUBSCRIPTION, blob, pos)
@@ -39,5 +42,13 @@ local function read_preferences(blob)
     pos = pos + C.PREF_FREQUENCY_BYTES
   end
   p.profile = string.sub(blob, pos, pos + profile_bytes - 1)
+  pos = pos + profile_bytes
+  if format == C.PREFERENCE_FORMAT then
+    for _ = 1, string.byte(blob, pos) do
+      local channel, until_ms = struct.unpack(C.PREF_CHANNEL_PAUSE, blob, pos + 1)
+      p.channel_pauses[channel] = until_ms
+      pos = pos + C.PREF_CHANNEL_PAUSE_BYTES
+    end
+  end
   return p
 end

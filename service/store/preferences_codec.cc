@@ -9,6 +9,7 @@ namespace sendgate::store {
 namespace {
 
 using contract::PreferenceBlock;
+using contract::PreferenceChannelPause;
 using contract::PreferenceFrequency;
 using contract::PreferenceHead;
 using contract::PreferenceSubscription;
@@ -93,7 +94,17 @@ std::string EncodePreferences(const core::Preferences& p) {
     entry.Put(blob, PreferenceFrequency::kWindowLength,
               static_cast<uint64_t>(absl::ToInt64Milliseconds(frequency.window.length)));
   }
-  return blob + profile;
+  blob += profile;
+  blob.push_back(static_cast<char>(p.channel_pauses.size()));
+  for (const core::ChannelPause& pause : p.channel_pauses) {
+    const int base = static_cast<int>(blob.size());
+    blob.resize(base + contract::kPreferenceChannelPause.size());
+    const Entry<PreferenceChannelPause, static_cast<size_t>(PreferenceChannelPause::kCount)> entry{
+        contract::kPreferenceChannelPause, base};
+    entry.Put(blob, PreferenceChannelPause::kChannel, pause.channel);
+    entry.Put(blob, PreferenceChannelPause::kUntil, static_cast<uint64_t>(Millis(pause.until)));
+  }
+  return blob;
 }
 
 absl::StatusOr<core::StoredProfile> DecodeProfile(absl::string_view blob) {
@@ -127,7 +138,9 @@ absl::StatusOr<core::Preferences> DecodePreferences(absl::string_view blob) {
   if (blob.size() < static_cast<size_t>(head_bytes)) return Corrupt("too short");
   const Entry<PreferenceHead, static_cast<size_t>(PreferenceHead::kCount)> head{
       contract::kPreferenceHead, 0};
-  if (head.Get(blob, PreferenceHead::kFormat) != contract::kPreferenceFormat) {
+  const uint64_t format = head.Get(blob, PreferenceHead::kFormat);
+  if (format != contract::kPreferenceFormat &&
+      format != contract::kPreferenceFormatBeforeChannelPauses) {
     return Corrupt("an unknown format");
   }
   core::Preferences p;
@@ -142,9 +155,17 @@ absl::StatusOr<core::Preferences> DecodePreferences(absl::string_view blob) {
   const size_t blocks = head.Get(blob, PreferenceHead::kBlockCount);
   const size_t frequencies = head.Get(blob, PreferenceHead::kFrequencyCount);
   const size_t profile_bytes = head.Get(blob, PreferenceHead::kProfileBytes);
-  const size_t expected = head_bytes + subscriptions * contract::kPreferenceSubscription.size() +
-                          blocks * contract::kPreferenceBlock.size() +
-                          frequencies * contract::kPreferenceFrequency.size() + profile_bytes;
+  const size_t profile_at = head_bytes +
+                            subscriptions * contract::kPreferenceSubscription.size() +
+                            blocks * contract::kPreferenceBlock.size() +
+                            frequencies * contract::kPreferenceFrequency.size();
+  size_t expected = profile_at + profile_bytes;
+  size_t pauses = 0;
+  if (format == contract::kPreferenceFormat) {
+    if (blob.size() <= expected) return Corrupt("no channel pauses");
+    pauses = static_cast<unsigned char>(blob[expected]);
+    expected += 1 + pauses * contract::kPreferenceChannelPause.size();
+  }
   if (blob.size() != expected) return Corrupt("a wrong length");
   int base = head_bytes;
   for (size_t i = 0; i < subscriptions; ++i, base += contract::kPreferenceSubscription.size()) {
@@ -174,10 +195,19 @@ absl::StatusOr<core::Preferences> DecodePreferences(absl::string_view blob) {
         static_cast<int64_t>(entry.Get(blob, PreferenceFrequency::kWindowLength)));
     p.frequency.push_back(frequency);
   }
-  absl::StatusOr<core::StoredProfile> profile = DecodeProfile(blob.substr(base));
+  absl::StatusOr<core::StoredProfile> profile = DecodeProfile(blob.substr(base, profile_bytes));
   if (!profile.ok()) return profile.status();
   p.timezone = std::move(profile->timezone);
   p.segments = std::move(profile->segments);
+  base += static_cast<int>(profile_bytes) + 1;
+  for (size_t i = 0; i < pauses; ++i, base += contract::kPreferenceChannelPause.size()) {
+    const Entry<PreferenceChannelPause, static_cast<size_t>(PreferenceChannelPause::kCount)> entry{
+        contract::kPreferenceChannelPause, base};
+    p.channel_pauses.push_back(
+        {.channel = static_cast<uint32_t>(entry.Get(blob, PreferenceChannelPause::kChannel)),
+         .until = absl::FromUnixMillis(
+             static_cast<int64_t>(entry.Get(blob, PreferenceChannelPause::kUntil)))});
+  }
   return p;
 }
 

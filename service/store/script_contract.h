@@ -9,6 +9,7 @@
 
 #include "service/core/check_plan.h"
 #include "service/core/history.h"
+#include "service/core/preference_rules.h"
 #include "service/core/preferences.h"
 #include "service/core/window.h"
 #include "service/core/send_record.h"
@@ -160,6 +161,12 @@ namespace sendgate::store::contract {
 #define SENDGATE_PREFERENCE_BLOCK(X) \
   X(kChannel, CHANNEL, 2)            \
   X(kReason, REASON, 1)
+// Format 2 (PREFERENCE_FORMAT) adds, after the profile, the pauses of single channels: a count
+// byte, then each as SENDGATE_PREFERENCE_CHANNEL_PAUSE. Format 1, written before 2026-12, has
+// none and is read as such.
+#define SENDGATE_PREFERENCE_CHANNEL_PAUSE(X) \
+  X(kChannel, CHANNEL, 2)                    \
+  X(kUntil, UNTIL, 6)
 #define SENDGATE_PREFERENCE_FREQUENCY(X) \
   X(kChannel, CHANNEL, 2)                \
   X(kLimit, LIMIT, 2)                    \
@@ -212,6 +219,9 @@ enum class PreferenceHead { SENDGATE_PREFERENCE_HEAD(SENDGATE_ENUM_ENTRY) kCount
 enum class PreferenceSubscription { SENDGATE_PREFERENCE_SUBSCRIPTION(SENDGATE_ENUM_ENTRY) kCount };
 enum class PreferenceBlock { SENDGATE_PREFERENCE_BLOCK(SENDGATE_ENUM_ENTRY) kCount };
 enum class PreferenceFrequency { SENDGATE_PREFERENCE_FREQUENCY(SENDGATE_ENUM_ENTRY) kCount };
+enum class PreferenceChannelPause {
+  SENDGATE_PREFERENCE_CHANNEL_PAUSE(SENDGATE_ENUM_ENTRY) kCount
+};
 enum class CancelArg { SENDGATE_CANCEL_ARGS(SENDGATE_ENUM_ENTRY) kCount };
 #undef SENDGATE_ENUM_ENTRY
 #define SENDGATE_OUTCOME_ENTRY(name, lua, value) name = value,
@@ -247,14 +257,18 @@ inline constexpr Layout<static_cast<int>(PreferenceBlock::kCount)> kPreferenceBl
     {SENDGATE_PREFERENCE_BLOCK(SENDGATE_WIDTH_ENTRY)}};
 inline constexpr Layout<static_cast<int>(PreferenceFrequency::kCount)> kPreferenceFrequency{
     {SENDGATE_PREFERENCE_FREQUENCY(SENDGATE_WIDTH_ENTRY)}};
+inline constexpr Layout<static_cast<int>(PreferenceChannelPause::kCount)>
+    kPreferenceChannelPause{{SENDGATE_PREFERENCE_CHANNEL_PAUSE(SENDGATE_WIDTH_ENTRY)}};
 #undef SENDGATE_WIDTH_ENTRY
 inline constexpr std::array<int, static_cast<int>(RecordField::kCount)> kFieldBytes = kRecord.bytes;
 
 constexpr int Offset(RecordField field) { return kRecord.Offset(field); }
 inline constexpr int kRecordBytes = kRecord.size();
 
-// The stored preferences' format (FORMAT) and flag bits (FLAGS).
-inline constexpr int kPreferenceFormat = 1;
+// The stored preferences' format (FORMAT) and flag bits (FLAGS); the format before channel
+// pauses is still read.
+inline constexpr int kPreferenceFormat = 2;
+inline constexpr int kPreferenceFormatBeforeChannelPauses = 1;
 inline constexpr int kFlagOptOut = 1;
 inline constexpr int kFlagSuppressed = 2;
 
@@ -291,6 +305,8 @@ inline constexpr int kSetUpTo = 64;
 // X(Lua name, value): every bound, sentinel and code a script needs.
 #define SENDGATE_BOUNDS(X)                                 \
   X(PREFERENCE_FORMAT, kPreferenceFormat)                  \
+  X(PREFERENCE_FORMAT_1, kPreferenceFormatBeforeChannelPauses) \
+  X(PAUSE_OF_CHANNEL, static_cast<int>(core::kPauseOfChannel)) \
   X(FLAG_OPT_OUT, kFlagOptOut)                             \
   X(FLAG_SUPPRESSED, kFlagSuppressed)                      \
   X(REASON_CAP_REACHED, static_cast<int>(core::ReasonCode::kCapReached)) \

@@ -68,6 +68,47 @@ class PreferencesE2eTest : public SendgateTest {
   std::unique_ptr<v1::Preferences::Stub> preferences_;
 };
 
+// A call centre records a refusal as 60 days of silence on one channel: that channel's
+// marketing waits (PAUSED, rule_id the channel), the others go.
+TEST_F(PreferencesE2eTest, APauseOfOneChannelHoldsOnlyThatChannel) {
+  v1::UpdatePreferencesRequest refusal;
+  refusal.set_contact_id("callee");
+  refusal.mutable_evidence()->set_source(v1::Evidence::SUPPORT);
+  v1::ChannelPause* pause = refusal.add_pause_channels();
+  pause->set_channel("sms");
+  const absl::Time until = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now())) +
+                           absl::Hours(24 * 60);
+  *pause->mutable_until() = Stamp(until);
+  v1::ContactPreferences stored;
+  ASSERT_TRUE(Update(refusal, &stored).ok());
+  ASSERT_EQ(stored.channel_pauses_size(), 1);
+  EXPECT_EQ(stored.channel_pauses(0).channel(), "sms");
+  EXPECT_EQ(Get("callee").channel_pauses(0).until().seconds(), absl::ToUnixSeconds(until));
+  v1::DecideRequest sms = Email("s1", "callee");
+  sms.set_channel("sms");
+  const v1::DecideResponse held = Decide(sms);
+  EXPECT_EQ(held.outcome(), v1::DENY);  // 60 days is past the policy's 7-day maximum delay
+  ASSERT_EQ(held.reasons_size(), 1);
+  EXPECT_EQ(held.reasons(0).code(), v1::Reason::PAUSED);
+  EXPECT_EQ(held.reasons(0).rule_id(), "sms");
+  EXPECT_EQ(Decide(Email("e1", "callee")).outcome(), v1::ALLOW);
+
+  pause->set_channel("fax");
+  EXPECT_THAT(Update(refusal, &stored).error_message(),
+              StartsWith("pause_channels[0].channel: unknown channel 'fax'"));
+  pause->set_channel("sms");
+  *pause->mutable_until() = Stamp(absl::Now() - absl::Hours(1));
+  EXPECT_THAT(Update(refusal, &stored).error_message(),
+              StartsWith("pause_channels[0].until: must be in the future"));
+  v1::UpdatePreferencesRequest resume;
+  resume.set_contact_id("callee");
+  resume.add_resume_channels("sms");
+  ASSERT_TRUE(Update(resume, &stored).ok());
+  EXPECT_EQ(stored.channel_pauses_size(), 0);
+  sms.set_message_id("s2");
+  EXPECT_EQ(Decide(sms).outcome(), v1::ALLOW);
+}
+
 TEST_F(PreferencesE2eTest, UpdateGetAndDecideHonourTheChoices) {
   // Opt-in regime: nothing stored means no newsletter.
   EXPECT_EQ(Decide(Newsletter("n0", "ana")).reasons(0).code(), v1::Reason::NOT_OPTED_IN);

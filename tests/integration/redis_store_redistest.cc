@@ -23,6 +23,7 @@
 #include "service/store/preferences_codec.h"
 #include "service/store/redis_store.h"
 #include "service/store/lua_library.h"
+#include "service/store/script_contract.h"
 #include "service/store/store_error.h"
 #include "tests/support/redis_server.h"
 #include "service/policy/time_zones.h"
@@ -317,6 +318,10 @@ core::Preferences RandomPreferences(std::mt19937& random, absl::Time now, int64_
   }
   for (const char* channel : {"email", "sms", "push"}) {
     const uint32_t id = core::FieldId(core::Field::kChannel, channel);
+    if (chance(0.2)) {
+      p.channel_pauses.push_back(
+          {id, now + absl::Hours(std::uniform_int_distribution<int>(-24, 120)(random))});
+    }
     if (chance(0.15)) {
       p.blocks.push_back({id, static_cast<core::BlockReason>(std::uniform_int_distribution<int>(1, 4)(random))});
     }
@@ -368,8 +373,15 @@ TEST_F(RedisStoreTest, ThePreferenceRulesAgreeWithTheReferenceOnRandomTraffic) {
         redis_.CliWithLast({"HSET", store::SuppressionKey(name), "hash-" + name},
                            store::EncodePreferences(*contact.suppression));
       } else {
+        std::string blob = store::EncodePreferences(stored);
+        if (std::bernoulli_distribution(0.3)(random)) {  // as written before channel pauses
+          stored.channel_pauses.clear();
+          blob = store::EncodePreferences(stored);
+          blob.pop_back();
+          blob[0] = static_cast<char>(store::contract::kPreferenceFormatBeforeChannelPauses);
+        }
         contact.preferences = stored;
-        redis_.CliWithLast({"SET", store::PreferencesKey(name)}, store::EncodePreferences(stored));
+        redis_.CliWithLast({"SET", store::PreferencesKey(name)}, blob);
       }
     }
     TestMessage message{

@@ -123,6 +123,26 @@ TEST_F(PreferenceRulesTest, APauseDefersToItsEndOrDeniesWhenThatIsTooLate) {
   EXPECT_EQ(Decide({.id = "c", .send_at = T0() + absl::Hours(49)}).outcome, Outcome::kAllow);
 }
 
+// A pause of one channel (60 days of phone silence after a refusal, say): that channel's
+// marketing waits, the other channels and exempt messages go; both pauses are reported.
+TEST_F(PreferenceRulesTest, APauseOfOneChannelHoldsOnlyThatChannel) {
+  contact_.preferences = core::Preferences{
+      .version = 1, .channel_pauses = {{.channel = Channel("sms"), .until = T0() + absl::Hours(72)}}};
+  const core::Decision paused = Decide({.id = "s", .channel = "sms"});
+  EXPECT_EQ(paused.outcome, Outcome::kDefer);
+  EXPECT_EQ(*paused.retry_at, T0() + absl::Hours(72));
+  ASSERT_EQ(paused.reasons.size(), 1u);
+  EXPECT_EQ(paused.reasons[0].code, ReasonCode::kPaused);
+  EXPECT_EQ(paused.reasons[0].rule_id, "sms");
+  EXPECT_THAT(paused.reasons[0].message, ::testing::StartsWith("The contact paused sms until"));
+  EXPECT_EQ(Decide({.id = "e"}).outcome, Outcome::kAllow);
+  EXPECT_EQ(Decide({.id = "t", .channel = "sms", .category = "transactional"}).outcome,
+            Outcome::kAllow);
+  contact_.preferences->pause_until = T0() + absl::Hours(24);
+  EXPECT_EQ(Codes(Decide({.id = "s2", .channel = "sms"})),
+            (std::vector<ReasonCode>{ReasonCode::kPaused, ReasonCode::kPaused}));
+}
+
 TEST_F(PreferenceRulesTest, TheContactsOwnFrequencyOnlyLowersTheCaps) {
   // The company allows 3 emails a calendar week; the contact wants 1.
   contact_.preferences = core::Preferences{
@@ -221,6 +241,16 @@ TEST_F(PreferenceRulesTest, AnUpdateReportsWhatChangedAndNothingWhenNothingDoes)
       core::ConsentSource::kApi, preferences);
   EXPECT_EQ(cleared.size(), 3u);
   EXPECT_TRUE(preferences.blocks.empty());
+  const core::ChannelPause phone{.channel = Channel("sms"), .until = T0() + absl::Hours(24 * 60)};
+  EXPECT_EQ(core::Apply(*policy_, core::PreferenceChanges{.pause_channels = {phone}},
+                        core::ConsentSource::kSupport, preferences),
+            (std::vector<core::AppliedChange>{
+                {"pause of sms", "none", "2027-01-01T09:00:00.000Z"}}));
+  EXPECT_EQ(core::Apply(*policy_, core::PreferenceChanges{.resume_channels = {Channel("sms")}},
+                        core::ConsentSource::kSupport, preferences)
+                .size(),
+            1u);
+  EXPECT_TRUE(preferences.channel_pauses.empty());
   EXPECT_FALSE(preferences.pause_until.has_value());
   EXPECT_TRUE(preferences.timezone.empty());
 }

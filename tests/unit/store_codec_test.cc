@@ -260,7 +260,8 @@ TEST(PreferencesCodecTest, RoundTripsEveryField) {
                      .window = {.kind = core::WindowKind::kRolling, .length = absl::Hours(48)}},
                     {.channel = 4, .limit = 1, .window = {.kind = core::WindowKind::kWeek}}},
       .timezone = "Europe/Paris",
-      .segments = {"engaged", "vip"}};
+      .segments = {"engaged", "vip"},
+      .channel_pauses = {{.channel = 4, .until = absl::FromUnixMillis(1796000000000)}}};
   const std::string blob = EncodePreferences(preferences);
   absl::StatusOr<core::Preferences> decoded = DecodePreferences(blob);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
@@ -268,6 +269,20 @@ TEST(PreferencesCodecTest, RoundTripsEveryField) {
   EXPECT_EQ(KindOf(DecodePreferences(blob.substr(0, blob.size() - 1)).status()),
             StoreErrorKind::kCorruptHistory);
   EXPECT_TRUE(DecodePreferences(EncodePreferences({})).ok());
+}
+
+// Preferences stored before channel pauses (format 1: no trailer) read as having none.
+TEST(PreferencesCodecTest, TheFormatBeforeChannelPausesIsStillRead) {
+  core::Preferences preferences{.version = 3, .pause_until = absl::FromUnixMillis(1795000000123),
+                                .timezone = "Europe/Paris"};
+  std::string blob = EncodePreferences(preferences);
+  blob.pop_back();  // the channel-pause count, 0
+  blob[0] = static_cast<char>(contract::kPreferenceFormatBeforeChannelPauses);
+  absl::StatusOr<core::Preferences> decoded = DecodePreferences(blob);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, preferences);
+  blob[0] = 9;
+  EXPECT_EQ(KindOf(DecodePreferences(blob).status()), StoreErrorKind::kCorruptHistory);
 }
 
 TEST(DecideReplyTest, RedisErrorsAreClassifiedByKind) {
