@@ -217,10 +217,20 @@ void PrintPressure(std::ostream& out, const v1::GetPressureResponse& pressure) {
        "counted"});
   for (const v1::SendRecord& record : pressure.history()) {
     history.Add({Time(record.sent_at()), record.channel(), record.category(), record.campaign(),
-                 record.edition(), record.program(), absl::StrCat(record.weight()), absl::StrCat(record.priority()),
-                 record.denied() ? "no (denied)" : "yes"});
+                 record.edition(), record.program(), absl::StrCat(record.weight()),
+                 absl::StrCat(record.priority()), record.denied() ? "no (denied)" : "yes"});
   }
   history.Print(out);
+  if (pressure.planned_size() == 0) return;
+  out << "\nPlanned sends (Plan): they keep their room from lower priorities\n";
+  Table planned({"planned_at", "channel", "category", "campaign", "edition", "priority", "weight",
+                 "announced_at"});
+  for (const v1::PlannedSendRecord& send : pressure.planned()) {
+    planned.Add({Time(send.planned_at()), send.channel(), send.category(), send.campaign(),
+                 send.edition(), absl::StrCat(send.priority()), absl::StrCat(send.weight()),
+                 Time(send.announced_at())});
+  }
+  planned.Print(out);
 }
 
 void AddChoices(const std::string& flag, bool opted_in, v1::UpdatePreferencesRequest& request) {

@@ -6,7 +6,8 @@
 -- Returns 1 when a counted send was removed, 0 when there was none (unknown, denied, cancelled).
 local function cancel(keys, args)
   local lo, hi = tonumber(args[C.CANCEL_HASH_LOW]), tonumber(args[C.CANCEL_HASH_HIGH])
-  current_histories(keys, false)
+  local v1 = redis.call('MGET', keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT])
+  with_v1_histories(keys, redis.call('GET', keys[C.KEY_MAIN]) or '', v1[1], v1[2], false)
   for _, key in ipairs({keys[C.KEY_MAIN], keys[C.KEY_EXEMPT]}) do
     local blob = redis.call('GET', key) or ''
     local pos = find_message(blob, lo, hi)

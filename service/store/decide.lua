@@ -15,7 +15,7 @@
 -- keys[C.KEY_SUPPRESSION]  the suppression list of the contact's slot (read only when the contact
 --                        has no stored preferences)
 -- keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT]  the histories as a version before editions kept
---                        them: moved to the two above (current_histories, history.lua)
+--                        them: moved to the two above (with_v1_histories, history.lua)
 -- keys[C.KEY_PLANNED]      the contact's planned sends (plan.lua), sg:{<contact>}:l: the caps keep
 --                        room for those that outrank the message; a decided message consumes
 --                        its own
@@ -260,9 +260,11 @@ end
 -- expired, of another campaign, of a higher priority, or of the same and announced before the
 -- message's own planned send), each as a send {at, fields, weight} at the instant it can go
 -- out (its planned time, or now once that has passed).
+local NO_RIVALS = {}  -- shared, never written: most contacts have no planned send
+
 local function rivals(d)
+  if #d.planned == 0 then return NO_RIVALS end
   local entries = read_planned(d.planned)
-  if #entries == 0 then return entries end
   local P = d.P
   local campaign, edition, priority = P[C.PLAN_CAMPAIGN], P[C.PLAN_EDITION], P[C.PLAN_PRIORITY]
   local own
@@ -337,9 +339,16 @@ end
 
 -- Rule: capacity. Each counter of the plan holds the message to the end of its interval when
 -- one more would pass its share.
+local NO_COUNTERS = {}  -- shared, never written: most plans have no capacity counter
+
 local function check_capacity(d)
-  local P, counters = d.P, {}
+  local P = d.P
   local i = capacity_position(P, d.after_caps)
+  if P[i] == 0 then
+    d.capacity = NO_COUNTERS
+    return
+  end
+  local counters = {}
   for c = 1, P[i] do
     local at = i + 1 + (c - 1) * C.CAPACITY_SIZE
     local counter = {key = d.keys[P[at + C.CAPACITY_KEY]], limit = P[at + C.CAPACITY_LIMIT],
@@ -375,11 +384,10 @@ end
 
 -- Appends a cap's or a counter's answer to `reply` (SENDGATE_COUNTED_SLOTS).
 local function add_counted(reply, counted)
-  local slots = {}
-  slots[C.COUNTED_USED + 1] = counted.used
-  slots[C.COUNTED_ROOM + 1] = counted.room or C.ROOM_NOW
-  slots[C.COUNTED_PLANNED + 1] = counted.planned or 0
-  for k = 1, C.COUNTED_SIZE do reply[#reply + 1] = slots[k] end
+  local n = #reply
+  reply[n + C.COUNTED_USED + 1] = counted.used
+  reply[n + C.COUNTED_ROOM + 1] = counted.room or C.ROOM_NOW
+  reply[n + C.COUNTED_PLANNED + 1] = counted.planned or 0
 end
 
 -- The reply to the rules' verdicts, and d.denied set.
@@ -501,9 +509,6 @@ local function decision_record(d)
                       PRIORITY = P[C.PLAN_PRIORITY], DENIED = d.denied})
 end
 
--- Records the decision: a counted send of an exempt category in the exempt list, any other
--- send or denial in the main one. A busy contact's exempt list can be long: it is read whole
--- only when a cap counts it, when it is short, or when it is rewritten.
 -- A decided message consumes its own planned send (same campaign and edition), and the
 -- contact's expired planned sends go with it, as core::ConsumePlanned.
 local function consume_planned(d)
@@ -521,6 +526,10 @@ local function consume_planned(d)
   write_planned(d.keys[C.KEY_PLANNED], kept, d.now, d.grace)
 end
 
+-- Records the decision: a counted send of an exempt category in the exempt list, any other
+-- send or denial in the main one, its count on the capacity counters, the consumption of its
+-- planned send. A busy contact's exempt list can be long: it is read whole only when a cap
+-- counts it, when it is short, or when it is rewritten.
 local function record_decision(d)
   local record = decision_record(d)
   if d.denied == 0 then count_capacity(d) end
@@ -550,7 +559,7 @@ local function evaluate(keys, P, main, exempt, planned, prefs)
              channel = P[C.PLAN_CHANNEL], subscription = P[C.PLAN_SUBSCRIPTION],
              deny_after = P[C.PLAN_DENY_AFTER], keep_after = P[C.PLAN_KEEP_AFTER],
              trim_before = P[C.PLAN_TRIM_BEFORE], retention = P[C.PLAN_RETENTION],
-             now = P[C.PLAN_NOW], verdicts = {}, caps = {}, capacity = {}}
+             now = P[C.PLAN_NOW], verdicts = {}, caps = {}}
   for _, rule in ipairs(RULES) do rule(d) end
   return d, verdict_reply(d)
 end
@@ -563,8 +572,13 @@ local function decide(keys, args, dry_run)
   local lo, hi = P[C.PLAN_HASH_LOW], P[C.PLAN_HASH_HIGH]
   local is_exempt = P[C.PLAN_EXEMPT] == 1
   -- GET, not one MGET with the preferences: MGET reads a key of another type as missing,
-  -- and the history would be written over instead of the call failing.
-  local main, exempt = current_histories(keys, dry_run)
+  -- and the history would be written over instead of the call failing. The planned sends and
+  -- the histories of a version before editions may be read so (one MGET): a planned-send list
+  -- read as missing is never written, an old history never moved.
+  local main = redis.call('GET', keys[C.KEY_MAIN]) or ''
+  local side = redis.call('MGET', keys[C.KEY_PLANNED], keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT])
+  local exempt
+  main, exempt = with_v1_histories(keys, main, side[2], side[3], dry_run)
   local depth = C.EXEMPT_REPLAY_DEPTH * C.RECORD_BYTES
   local replay = replay_in(main, lo, hi) or (is_exempt and replay_in(
       exempt and string.sub(exempt, -depth) or redis.call('GETRANGE', keys[C.KEY_EXEMPT], -depth, -1),
@@ -577,7 +591,7 @@ local function decide(keys, args, dry_run)
     return {C.PROFILE_CHANGED, 0, 0, prefs and prefs.profile or '\0\0'}
   end
 
-  local planned = redis.call('GET', keys[C.KEY_PLANNED]) or ''
+  local planned = side[1] or ''
   local shadow = args[C.ARG_SHADOW_PLAN]
   local shadow_reply
   if shadow then

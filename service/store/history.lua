@@ -47,19 +47,19 @@ local function write_moved(key, old_key, blob)
   end
 end
 
--- The contact's main history in today's layout, and its exempt history when a version before
--- editions left one (nil otherwise: the caller reads it when it needs it). What such a version
--- left under keys[C.KEY_V1_MAIN] and keys[C.KEY_V1_EXEMPT] is put after today's records and,
--- unless `read_only`, moved to today's keys (so that sends a replica of the older version
--- records during a rolling upgrade are not lost either).
-local function current_histories(keys, read_only)
-  local main = redis.call('GET', keys[C.KEY_MAIN]) or ''
-  if redis.call('EXISTS', keys[C.KEY_V1_MAIN], keys[C.KEY_V1_EXEMPT]) == 0 then return main, nil end
+-- The contact's main history `main` in today's layout, and its exempt history when a version
+-- before editions left one (nil otherwise: the caller reads it when it needs it). What such a
+-- version left under keys[C.KEY_V1_MAIN] and keys[C.KEY_V1_EXEMPT] (`v1_main`, `v1_exempt`, read
+-- by the caller: false when there is none) is put after today's records and, unless
+-- `read_only`, moved to today's keys (so that sends a replica of the older version records
+-- during a rolling upgrade are not lost either).
+local function with_v1_histories(keys, main, v1_main, v1_exempt, read_only)
+  if not v1_main and not v1_exempt then return main, nil end
   local lists = {}
-  for _, k in ipairs({{C.KEY_MAIN, C.KEY_V1_MAIN}, {C.KEY_EXEMPT, C.KEY_V1_EXEMPT}}) do
+  for _, k in ipairs({{C.KEY_MAIN, C.KEY_V1_MAIN, v1_main}, {C.KEY_EXEMPT, C.KEY_V1_EXEMPT, v1_exempt}}) do
     local key, old_key = keys[k[1]], keys[k[2]]
     local blob = (k[1] == C.KEY_MAIN and main or redis.call('GET', key) or '') ..
-                 upgrade_v1(redis.call('GET', old_key) or '')
+                 upgrade_v1(k[3] or '')
     if not read_only then
       if #blob > 0 then write_moved(key, old_key, blob) end
       redis.call('DEL', old_key)

@@ -223,7 +223,7 @@ TEST(SendgateClusterTest, ARedisInClusterModeStopsTheStartWithAClearMessage) {
 // Defect: a Redis error that is not a time-out (WRONGTYPE, OOM) read as "could not reach its
 // store in time", and Cancel said "retry" for an error a retry cannot fix.
 TEST_F(SendgateTest, RedisErrorsAreNamedCountedAndMappedToTheRightStatus) {
-  redis_.Cli({"HSET", "sg:{typed}:h", "a", "b"});
+  redis_.Cli({"HSET", "sg:{typed}:h2", "a", "b"});  // the main history key
   const v1::DecideResponse degraded = Decide(Email("t1", "typed"));
   EXPECT_TRUE(degraded.degraded());
   ASSERT_GT(degraded.reasons_size(), 0);
