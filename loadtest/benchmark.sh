@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sendgate benchmark, in one command (about 5 minutes on 2 cores): sets up and builds,
+# The sendgate benchmark, in one command (about 9 minutes on 2 cores): sets up and builds,
 # starts a Redis (append-only file on, as in production) and sendgate with the example policy
 # on this machine, measures the ceilings and sendgate against them, and writes
 # docs/BENCHMARKS.md. Everything runs on this one machine, load generator included.
@@ -11,6 +11,8 @@ bash scripts/setup.sh > /dev/null
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-15}"
 BLAST_CONTACTS="${BLAST_CONTACTS:-1000000}"
 IMPORT_ROWS="${IMPORT_ROWS:-1000000}"
+SWEEP_SECONDS="${SWEEP_SECONDS:-10}"
+command -v perf > /dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf > /dev/null
 work=$(mktemp -d)
 out="$work/results.txt"
 redis_port=$(( 20000 + RANDOM % 10000 ))
@@ -35,16 +37,17 @@ pids+=($!)
 until redis ping > /dev/null 2>&1; do sleep 0.1; done
 build/sendgate --policy=policies/default.yaml --redis="127.0.0.1:$redis_port" \
   --listen="127.0.0.1:$grpc_port" --metrics-listen="127.0.0.1:$metrics_port" 2> "$work/sendgate.log" &
-pids+=($!)
+sendgate_pid=$!
+pids+=($sendgate_pid)
 until curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -q "^sendgate_store_up 1"; do sleep 0.1; done
 load --mode=unary --concurrency=64 --duration=3s --warmup=0s --label=warmup > /dev/null
 
 run_seconds="${SECONDS_PER_RUN}s"
-stage "1/10 gRPC ceiling: the empty RPC (Diagnostics.Ping), closed loop"
+stage "1/11 gRPC ceiling: the empty RPC (Diagnostics.Ping), closed loop"
 load --mode=ping --concurrency=256 --duration="$run_seconds" --label=ping_max
 ping_max=$(field ping_max throughput)
 
-stage "2/10 Redis ceiling: redis-benchmark of decide.lua (the command sendgate sends)"
+stage "2/11 Redis ceiling: redis-benchmark of decide.lua (the command sendgate sends)"
 mapfile -t command < <(build/loadtest/sendgate_load --print_redis_benchmark_command)
 redis_single=$(redis-benchmark -p "$redis_port" -n 300000 -c 50 -r 1000000 -q "${command[@]}" \
   | tail -1 | grep -o "[0-9.]* requests per second" | cut -d' ' -f1)
@@ -53,7 +56,7 @@ redis_pipelined=$(redis-benchmark -p "$redis_port" -n 500000 -c 50 -P 16 -r 1000
 echo "one at a time: $redis_single/s, pipelined 16 deep: $redis_pipelined/s"
 redis_max=$(echo "if ($redis_single > $redis_pipelined) $redis_single else $redis_pipelined" | bc)
 
-stage "3/10 unary Decide, closed loop (maximum throughput), with Redis commands per decision"
+stage "3/11 unary Decide, closed loop (maximum throughput), with Redis commands per decision"
 redis config resetstat > /dev/null
 load --mode=unary --concurrency=256 --duration="$run_seconds" --label=unary_max
 decisions=$(( $(field unary_max allow) + $(field unary_max deny) + $(field unary_max defer) ))
@@ -63,16 +66,43 @@ commands_per_decision=$(echo "scale=3; $(total_calls) / $decisions" | bc)
 usec_per_script=$(redis info commandstats | grep -o "cmdstat_fcall:.*usec_per_call=[0-9.]*" | grep -o "usec_per_call=[0-9.]*" | cut -d= -f2)
 
 half=$(echo "$unary_max / 2" | bc)
-stage "4/10 unary Decide, open loop at half the maximum: $half/s"
+stage "4/11 unary Decide, open loop at half the maximum: $half/s"
 load --mode=unary --rate="$half" --duration="$(( SECONDS_PER_RUN + 5 ))s" --warmup=3s --label=unary_half
-stage "4b/10 the empty RPC at the same rate, for comparison"
+stage "4b/11 the empty RPC at the same rate, for comparison"
 load --mode=ping --rate="$half" --duration="$(( SECONDS_PER_RUN + 5 ))s" --warmup=3s --label=ping_half
 
-stage "5/10 DecideStream, closed loop (4 streams, 1024 in flight)"
+stage "5/11 rate sweep: sendgate's CPU and context switches per request (perf stat on its process)"
+# sweep_run LABEL LOAD_ARGS...: one run of SWEEP_SECONDS with perf stat on sendgate; appends
+# "LABEL cpu_us_per_request switches_per_request" to sweep.txt.
+sweep_run() {
+  local label=$1
+  shift
+  perf stat -e context-switches,cpu-clock -x, -o "$work/perf-$label.txt" -p "$sendgate_pid" \
+    -- sleep "$SWEEP_SECONDS" &
+  local perf_pid=$!
+  load "$@" --duration="${SWEEP_SECONDS}s" --warmup=0s --label="$label" > /dev/null
+  wait "$perf_pid" || true
+  local requests cpu_ms switches
+  requests=$(field "$label" measured)
+  cpu_ms=$(grep cpu-clock "$work/perf-$label.txt" | cut -d, -f1)
+  switches=$(grep context-switches "$work/perf-$label.txt" | cut -d, -f1)
+  echo "$label $(echo "scale=1; 1000 * $cpu_ms / $requests" | bc) $(echo "scale=2; $switches / $requests" | bc)" \
+    | tee -a "$work/sweep.txt"
+}
+for rate in 1000 2000 5000 "$half"; do
+  sweep_run "sweep_ping_$rate" --mode=ping --rate="$rate"
+  sweep_run "sweep_unary_$rate" --mode=unary --rate="$rate"
+done
+sweep_run sweep_ping_max --mode=ping --concurrency=64
+sweep_run sweep_unary_max --mode=unary --concurrency=64
+# sweep LABEL COLUMN: CPU per request (2) or switches per request (3) of a sweep run.
+sweep() { grep "^$1 " "$work/sweep.txt" | cut -d' ' -f"$2"; }
+
+stage "5b/11 DecideStream, closed loop (4 streams, 1024 in flight)"
 load --mode=stream --streams=4 --concurrency=1024 --duration="$run_seconds" --label=stream_max
 stream_max=$(field stream_max throughput)
 
-stage "6/10 campaign blast: one campaign to $BLAST_CONTACTS contacts through DecideStream"
+stage "6/11 campaign blast: one campaign to $BLAST_CONTACTS contacts through DecideStream"
 memory_before=$(redis info memory | grep -o "^used_memory:[0-9]*" | cut -d: -f2)
 keys_before=$(redis dbsize)
 load --mode=stream --scenario=blast --contacts="$BLAST_CONTACTS" --requests="$BLAST_CONTACTS" \
@@ -81,7 +111,7 @@ memory_after=$(redis info memory | grep -o "^used_memory:[0-9]*" | cut -d: -f2)
 keys_after=$(redis dbsize)
 bytes_per_blast_contact=$(( (memory_after - memory_before) / (keys_after - keys_before) ))
 
-stage "7/10 memory of a contact with 20 sends in the window (MEMORY USAGE, real Redis)"
+stage "7/11 memory of a contact with 20 sends in the window (MEMORY USAGE, real Redis)"
 twenty=$(build/tests/redis_store_redistest --gtest_filter='*Kilobyte*' 2>/dev/null \
   | grep -o "MEMORY USAGE of a contact with 20 sends.*: [0-9]* bytes" | grep -o "[0-9]* bytes" | cut -d' ' -f1)
 echo "$twenty bytes"
@@ -89,10 +119,10 @@ preference_bytes=$(build/tests/preferences_redistest --gtest_filter='*MemoryOfAC
   | grep -o "preferences: [0-9]* bytes; of its consent trail (3 events): [0-9]* bytes")
 echo "$preference_bytes"
 
-stage "8/10 unary Decide, closed loop, with 10% of the calls preference updates (UpdatePreferences)"
+stage "8/11 unary Decide, closed loop, with 10% of the calls preference updates (UpdatePreferences)"
 load --mode=unary --concurrency=256 --duration="$run_seconds" --update_percent=10 --label=unary_updates
 
-stage "9/10 unary Decide, closed loop, with a candidate policy in shadow mode (a second sendgate)"
+stage "9/11 unary Decide, closed loop, with a candidate policy in shadow mode (a second sendgate)"
 # The candidate: the example policy with 2 marketing emails a week instead of 3.
 sed 's/^version: .*/version: "shadow-candidate"/; 0,/limit: 3/s//limit: 2/' policies/default.yaml \
   > "$work/shadow.yaml"
@@ -123,7 +153,7 @@ shadow_run unary_shadow10 10
 shadow10_commands=$shadow_commands
 shadow_run unary_shadow 100
 
-stage "10/10 Import of $IMPORT_ROWS rows, 1% bad (the e2e test, its own sendgate and Redis)"
+stage "11/11 Import of $IMPORT_ROWS rows, 1% bad (the e2e test, its own sendgate and Redis)"
 import_line=$(SENDGATE_IMPORT_ROWS="$IMPORT_ROWS" build/tests/preferences_e2e_test \
   --gtest_filter='*AnImportCountsEveryRowAndReportsTheBadOnes*' 2>/dev/null | grep "^imported" || echo "import failed")
 echo "$import_line"
@@ -134,7 +164,7 @@ cat > docs/BENCHMARKS.md <<EOF
 # Benchmarks
 
 Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to refresh this page
-(about 5 minutes; \`SECONDS_PER_RUN\` sets the length of each run, default 15).
+(about 9 minutes; \`SECONDS_PER_RUN\` sets the length of each run, default 15).
 
 ## Machine and method
 
@@ -177,6 +207,26 @@ their caps, so DEFER is common).
 | empty RPC, closed loop | ${ping_max}/s |
 | redis-benchmark of decide.lua, one at a time | ${redis_single}/s |
 | redis-benchmark of decide.lua, pipelined 16 deep | ${redis_pipelined}/s |
+
+## Rate sweep: the cost of a request at the loads pods run at
+
+\`perf stat -e context-switches,cpu-clock\` on the sendgate process during each run of
+${SWEEP_SECONDS} s (open loop at a fixed rate, then closed loop with 64 in flight), divided by the
+requests of the run. The empty RPC is \`Diagnostics/Ping\`.
+
+| rate | empty RPC: CPU per request | switches per request | p99 | Decide: CPU per request | switches per request | p99 |
+|---|---|---|---|---|---|---|
+EOF
+for rate in 1000 2000 5000 "$half" max; do
+  shown="$rate/s"
+  [ "$rate" = max ] && shown="closed loop, 64 in flight"
+  echo "| $shown | $(sweep "sweep_ping_$rate" 2) µs | $(sweep "sweep_ping_$rate" 3) | $(field "sweep_ping_$rate" p99_us) µs | $(sweep "sweep_unary_$rate" 2) µs | $(sweep "sweep_unary_$rate" 3) | $(field "sweep_unary_$rate" p99_us) µs |" >> docs/BENCHMARKS.md
+done
+cat >> docs/BENCHMARKS.md <<EOF
+
+(The last row is the closed loop: $(field sweep_ping_max throughput)/s empty RPCs,
+$(field sweep_unary_max throughput)/s decisions.) CPU per Decide at 2 000/s over CPU per Decide at
+saturation: $(echo "scale=2; $(sweep sweep_unary_2000 2) / $(sweep sweep_unary_max 2)" | bc).
 
 ## Shadow mode
 

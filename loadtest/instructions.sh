@@ -3,6 +3,7 @@
 # the same binary and requests whatever else the machine does, so two builds can be compared
 # in one run where throughput figures move with the machine (docs/BENCHMARKS.md).
 #   bash loadtest/instructions.sh [SENDGATE_BINARY ...]   # default: build/sendgate
+# POLICY (default policies/default.yaml) must load in every binary (loadtest/compare.sh).
 # For each binary and for unary Decide and DecideStream: 500 warm-up decisions, then the
 # counters are zeroed and N (default 3000) decisions counted, all threads together. Needs
 # valgrind (apt-get install valgrind) and a built tree (scripts/setup.sh).
@@ -21,7 +22,7 @@ count() {  # BINARY MODE -> instructions per decision
   local redis_pid=$!
   until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.1; done
   valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" \
-    --policy=policies/default.yaml --redis="127.0.0.1:$port" --listen="127.0.0.1:$((port + 1))" \
+    --policy="${POLICY:-policies/default.yaml}" --redis="127.0.0.1:$port" --listen="127.0.0.1:$((port + 1))" \
     --metrics-listen="127.0.0.1:$((port + 2))" 2> "$work/sendgate.log" &
   local sendgate_pid=$!
   until curl -sf "http://127.0.0.1:$((port + 2))/metrics" 2> /dev/null | grep -q "^sendgate_store_up 1"; do
