@@ -16,6 +16,16 @@
 
 namespace sendgate::store::contract {
 
+// X(C++ name, Lua name, width in bytes): a message's ids (core::FieldIds) as stored, in
+// core::Field order, in a history record and in a planned send alike.
+#define SENDGATE_ID_FIELDS(X)       \
+  X(kChannel, CHANNEL, 2)           \
+  X(kCategory, CATEGORY, 2)         \
+  X(kSubscription, SUBSCRIPTION, 2) \
+  X(kProgram, PROGRAM, 4)           \
+  X(kCampaign, CAMPAIGN, 4)         \
+  X(kEdition, EDITION, 4)
+
 // X(C++ name, Lua name, width in bytes): a history record's fields in stored order, each an
 // unsigned little-endian integer. Memory per contact is the budget (docs/redis.md); changing
 // this layout means migrating every stored history (as kV1RecordBytes below does).
@@ -23,27 +33,17 @@ namespace sendgate::store::contract {
   X(kAt, AT, 6)                   \
   X(kHashLow, HASH_LOW, 4)        \
   X(kHashHigh, HASH_HIGH, 4)      \
-  X(kChannel, CHANNEL, 2)         \
-  X(kCategory, CATEGORY, 2)       \
-  X(kSubscription, SUBSCRIPTION, 2) \
-  X(kProgram, PROGRAM, 4)         \
-  X(kCampaign, CAMPAIGN, 4)       \
-  X(kEdition, EDITION, 4)         \
+  SENDGATE_ID_FIELDS(X)           \
   X(kWeight, WEIGHT, 2)           \
   X(kPriority, PRIORITY, 1)       \
   X(kDenied, DENIED, 1)
 
 // X(C++ name, Lua name, width in bytes): a planned send (Arbiter.Plan) in a contact's list of
-// them, sg:{<contact>}:l, in stored order; the six ids in core::Field order, as in a record.
+// them, sg:{<contact>}:l, in stored order.
 #define SENDGATE_PLANNED_FIELDS(X) \
   X(kAt, AT, 6)                    \
   X(kAnnounced, ANNOUNCED, 6)      \
-  X(kChannel, CHANNEL, 2)          \
-  X(kCategory, CATEGORY, 2)        \
-  X(kSubscription, SUBSCRIPTION, 2) \
-  X(kProgram, PROGRAM, 4)          \
-  X(kCampaign, CAMPAIGN, 4)        \
-  X(kEdition, EDITION, 4)          \
+  SENDGATE_ID_FIELDS(X)            \
   X(kWeight, WEIGHT, 2)            \
   X(kPriority, PRIORITY, 1)
 

@@ -128,9 +128,8 @@ TEST_F(CapacityTest, ADailyVolumeDefersToTheNextDayAtItsOpening) {
       *policy_, {.id = "call5", .contact = "p5", .channel = "phone", .send_at = t0_ + absl::Hours(1)});
   ASSERT_EQ(sixth.outcome, Outcome::kDefer);
   EXPECT_EQ(*sixth.retry_at, Paris(2026, 11, 4, 10));
-  std::vector<ReasonCode> codes;
-  for (const core::Reason& reason : sixth.reasons) codes.push_back(reason.code);
-  EXPECT_THAT(codes, ::testing::ElementsAre(ReasonCode::kCapacity, ReasonCode::kQuietHours));
+  EXPECT_THAT(ReasonCodes(sixth),
+              ::testing::ElementsAre(ReasonCode::kCapacity, ReasonCode::kQuietHours));
   // A service call is not counted by a rule for marketing calls.
   EXPECT_EQ(audience_
                 .Decide(*policy_, {.id = "svc", .contact = "p6", .channel = "phone",
@@ -236,11 +235,6 @@ class LookAheadTest : public ::testing::Test {
     contact_.Plan({{.send = PlannedFor(*policy_, message, announced)}}, announced,
                   policy_->plan_grace);
   }
-  std::vector<ReasonCode> Codes(const core::Decision& decision) {
-    std::vector<ReasonCode> codes;
-    for (const core::Reason& reason : decision.reasons) codes.push_back(reason.code);
-    return codes;
-  }
 
   std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kLookAheadPolicy);
   ContactHistory contact_;
@@ -267,7 +261,7 @@ TEST_F(LookAheadTest, APlannedSendOfHigherPriorityKeepsItsRoom) {
   EXPECT_EQ(contact_.Decide(*policy_, birthday).outcome, Outcome::kAllow);
   EXPECT_TRUE(contact_.history().planned.empty());
   // Now full for real: a promotion is CAP_REACHED, not LOWER_PRIORITY.
-  EXPECT_THAT(Codes(contact_.Decide(*policy_, Email("p2", "promo", 50, t0_ + absl::Hours(25)))),
+  EXPECT_THAT(ReasonCodes(contact_.Decide(*policy_, Email("p2", "promo", 50, t0_ + absl::Hours(25)))),
               ::testing::ElementsAre(ReasonCode::kCapReached));
 }
 
@@ -289,11 +283,11 @@ TEST_F(LookAheadTest, OnATieTheEarliestAnnouncedWins) {
   const TestMessage b = Email("b", "campaign-b", 60, t0_ + absl::Hours(2));
   Announce(a, t0_);
   Announce(b, t0_ + absl::Minutes(1));
-  EXPECT_THAT(Codes(contact_.Decide(*policy_, Email("c", "campaign-c", 60, t0_ + absl::Hours(1)))),
+  EXPECT_THAT(ReasonCodes(contact_.Decide(*policy_, Email("c", "campaign-c", 60, t0_ + absl::Hours(1)))),
               ::testing::ElementsAre(ReasonCode::kLowerPriority));
   const core::Decision second = contact_.Decide(*policy_, b);
   EXPECT_NE(second.outcome, Outcome::kAllow);
-  EXPECT_THAT(Codes(second), ::testing::ElementsAre(ReasonCode::kLowerPriority));
+  EXPECT_THAT(ReasonCodes(second), ::testing::ElementsAre(ReasonCode::kLowerPriority));
   EXPECT_EQ(contact_.Decide(*policy_, a).outcome, Outcome::kAllow);
   // b's denial consumed its planned send too; a's allow its own.
   EXPECT_TRUE(contact_.history().planned.empty());

@@ -66,6 +66,12 @@ core::PlannedSend PlannedFor(const core::Policy& policy, const TestMessage& test
                            .priority = static_cast<uint8_t>(message.priority)};
 }
 
+std::vector<core::ReasonCode> ReasonCodes(const core::Decision& decision) {
+  std::vector<core::ReasonCode> codes;
+  for (const core::Reason& reason : decision.reasons) codes.push_back(reason.code);
+  return codes;
+}
+
 absl::Time Paris(int year, int month, int day, int hour, int minute) {
   const absl::TimeZone zone = *policy::FindTimeZone("Europe/Paris");
   return absl::FromCivil(absl::CivilMinute(year, month, day, hour, minute), zone);

@@ -52,6 +52,9 @@ core::Message BuildMessage(const core::Policy& policy, const TestMessage& messag
 core::PlannedSend PlannedFor(const core::Policy& policy, const TestMessage& message,
                              absl::Time announced);
 
+// The codes of a decision's reasons, in order.
+std::vector<core::ReasonCode> ReasonCodes(const core::Decision& decision);
+
 // Paris wall-clock time, the zone most tests live in.
 absl::Time Paris(int year, int month, int day, int hour = 0, int minute = 0);
 

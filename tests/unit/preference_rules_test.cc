@@ -46,11 +46,6 @@ class PreferenceRulesTest : public ::testing::Test {
     if (message.send_at == absl::Time()) message.send_at = T0();
     return contact_.Decide(*policy_, message, now);
   }
-  std::vector<ReasonCode> Codes(const core::Decision& decision) {
-    std::vector<ReasonCode> codes;
-    for (const core::Reason& reason : decision.reasons) codes.push_back(reason.code);
-    return codes;
-  }
 
   std::shared_ptr<const core::Policy> policy_ = PolicyFromYaml(kPolicy);
   ContactHistory contact_;
@@ -60,7 +55,7 @@ TEST_F(PreferenceRulesTest, AGlobalOptOutStopsAllMarketingButNotTransactional) {
   contact_.preferences = core::Preferences{.version = 1, .global_opt_out = true};
   const core::Decision promo = Decide({.id = "p"});
   EXPECT_EQ(promo.outcome, Outcome::kDeny);
-  EXPECT_EQ(Codes(promo), std::vector<ReasonCode>{ReasonCode::kOptedOut});
+  EXPECT_EQ(ReasonCodes(promo), std::vector<ReasonCode>{ReasonCode::kOptedOut});
   EXPECT_EQ(Decide({.id = "t", .category = "transactional"}).outcome, Outcome::kAllow);
   // The denial is recorded: a replay gets it with its code.
   const core::Decision replay = Decide({.id = "p"});
@@ -73,9 +68,9 @@ TEST_F(PreferenceRulesTest, AHardBounceBlocksEverythingAnUnsubscribeOnlyMarketin
       .version = 1,
       .blocks = {{.channel = Channel("email"), .reason = core::BlockReason::kHardBounce},
                  {.channel = Channel("sms"), .reason = core::BlockReason::kUnsubscribed}}};
-  EXPECT_EQ(Codes(Decide({.id = "a", .category = "transactional"})),
+  EXPECT_EQ(ReasonCodes(Decide({.id = "a", .category = "transactional"})),
             std::vector<ReasonCode>{ReasonCode::kChannelBlocked});
-  EXPECT_EQ(Codes(Decide({.id = "b", .channel = "sms"})),
+  EXPECT_EQ(ReasonCodes(Decide({.id = "b", .channel = "sms"})),
             std::vector<ReasonCode>{ReasonCode::kChannelBlocked});
   EXPECT_EQ(Decide({.id = "c", .channel = "sms", .category = "transactional"}).outcome,
             Outcome::kAllow);
@@ -85,7 +80,7 @@ TEST_F(PreferenceRulesTest, AHardBounceBlocksEverythingAnUnsubscribeOnlyMarketin
 
 TEST_F(PreferenceRulesTest, ConsentFollowsTheSubscriptionsRegime) {
   // Opt-in: no record is no.
-  EXPECT_EQ(Codes(Decide({.id = "n1", .subscription = "newsletter"})),
+  EXPECT_EQ(ReasonCodes(Decide({.id = "n1", .subscription = "newsletter"})),
             std::vector<ReasonCode>{ReasonCode::kNotOptedIn});
   // Opt-out: no record is yes.
   EXPECT_EQ(Decide({.id = "p1", .channel = "push", .subscription = "notifications"}).outcome,
@@ -96,12 +91,12 @@ TEST_F(PreferenceRulesTest, ConsentFollowsTheSubscriptionsRegime) {
                         {Subscription("offers"), Channel("email"), false},
                         {Subscription("notifications"), Channel("push"), false}}};
   EXPECT_EQ(Decide({.id = "n2", .subscription = "newsletter"}).outcome, Outcome::kAllow);
-  EXPECT_EQ(Codes(Decide({.id = "o1", .subscription = "offers"})),
+  EXPECT_EQ(ReasonCodes(Decide({.id = "o1", .subscription = "offers"})),
             std::vector<ReasonCode>{ReasonCode::kUnsubscribed});
   // Offers on SMS has no record: opt-in, so no.
-  EXPECT_EQ(Codes(Decide({.id = "o2", .channel = "sms", .subscription = "offers"})),
+  EXPECT_EQ(ReasonCodes(Decide({.id = "o2", .channel = "sms", .subscription = "offers"})),
             std::vector<ReasonCode>{ReasonCode::kNotOptedIn});
-  EXPECT_EQ(Codes(Decide({.id = "p2", .channel = "push", .subscription = "notifications"})),
+  EXPECT_EQ(ReasonCodes(Decide({.id = "p2", .channel = "push", .subscription = "notifications"})),
             std::vector<ReasonCode>{ReasonCode::kUnsubscribed});
   // Transactional messages ignore subscriptions.
   EXPECT_EQ(
@@ -114,7 +109,7 @@ TEST_F(PreferenceRulesTest, APauseDefersToItsEndOrDeniesWhenThatIsTooLate) {
   const core::Decision paused = Decide({.id = "a"});
   EXPECT_EQ(paused.outcome, Outcome::kDefer);
   EXPECT_EQ(*paused.retry_at, T0() + absl::Hours(48));
-  EXPECT_EQ(Codes(paused), std::vector<ReasonCode>{ReasonCode::kPaused});
+  EXPECT_EQ(ReasonCodes(paused), std::vector<ReasonCode>{ReasonCode::kPaused});
   TestMessage soon{.id = "b", .expires_at = T0() + absl::Hours(24)};
   const core::Decision expired_first = Decide(soon);
   EXPECT_EQ(expired_first.outcome, Outcome::kDeny);
@@ -139,7 +134,7 @@ TEST_F(PreferenceRulesTest, APauseOfOneChannelHoldsOnlyThatChannel) {
   EXPECT_EQ(Decide({.id = "t", .channel = "sms", .category = "transactional"}).outcome,
             Outcome::kAllow);
   contact_.preferences->pause_until = T0() + absl::Hours(24);
-  EXPECT_EQ(Codes(Decide({.id = "s2", .channel = "sms"})),
+  EXPECT_EQ(ReasonCodes(Decide({.id = "s2", .channel = "sms"})),
             (std::vector<ReasonCode>{ReasonCode::kPaused, ReasonCode::kPaused}));
 }
 
@@ -181,7 +176,7 @@ TEST_F(PreferenceRulesTest, EveryReasonIsReportedAndTheFirstThatCannotBeMetNames
                                            .pause_until = T0() + absl::Hours(5)};
   const core::Decision decision = Decide({.id = "a", .subscription = "newsletter"});
   EXPECT_EQ(decision.outcome, Outcome::kDeny);
-  EXPECT_EQ(Codes(decision), (std::vector<ReasonCode>{ReasonCode::kOptedOut,
+  EXPECT_EQ(ReasonCodes(decision), (std::vector<ReasonCode>{ReasonCode::kOptedOut,
                                                        ReasonCode::kNotOptedIn,
                                                        ReasonCode::kPaused}));
   EXPECT_EQ(contact_.history().main.back().denied_code,
@@ -203,7 +198,7 @@ TEST_F(PreferenceRulesTest, AForgottenContactThatHadOptedOutStaysSuppressed) {
   EXPECT_FALSE(core::SuppressionOf(core::Preferences{.version = 3}).has_value());
 
   contact_.preferences = entry;
-  EXPECT_EQ(Codes(Decide({.id = "a"})), std::vector<ReasonCode>{ReasonCode::kSuppressed});
+  EXPECT_EQ(ReasonCodes(Decide({.id = "a"})), std::vector<ReasonCode>{ReasonCode::kSuppressed});
 
   // Brought back by an import that opts it in: still suppressed. By the contact itself: not.
   core::Preferences back = *entry;
