@@ -189,6 +189,9 @@ void PrintPreferences(std::ostream& out, const v1::ContactPreferences& prefs) {
     choices.Add(
         {"(own frequency)", limit.channel(), absl::StrCat(limit.limit(), " per ", limit.window())});
   }
+  for (const v1::ChannelPause& pause : prefs.channel_pauses()) {
+    choices.Add({"(channel paused)", pause.channel(), absl::StrCat("until ", Time(pause.until()))});
+  }
   if (!choices.empty()) {
     out << "\n";
     choices.Print(out);
