@@ -12,6 +12,8 @@
 #include "service/core/decision.h"
 #include "service/core/pressure.h"
 #include "service/policy/time_zones.h"
+#include "service/core/names.h"
+#include "service/core/preferences.h"
 #include "tests/unit/core_harness.h"
 
 namespace sendgate::testing {
@@ -329,6 +331,30 @@ TEST(ExamplePoliciesTest, FrRetail) {
   TestMessage slot = message("delivery", "sms", Paris(2026, 11, 29, 22));
   slot.category = "service";
   EXPECT_EQ(service.Decide(*policy, slot).outcome, Outcome::kAllow);
+  // A refused call is recorded as 60 days of phone silence: no canvassing call until then
+  // (beyond the maximum delay: denied), while e-mail and SMS still go.
+  ContactHistory refused;
+  const absl::Time refusal = Paris(2026, 12, 1, 11);
+  refused.preferences = core::Preferences{
+      .version = 1,
+      .channel_pauses = {{.channel = core::FieldId(core::Field::kChannel, "phone"),
+                          .until = refusal + absl::Hours(24 * 60)}}};
+  const core::Decision silent =
+      refused.Decide(*policy, message("again", "phone", refusal + absl::Hours(24 * 3)));
+  EXPECT_EQ(silent.outcome, Outcome::kDeny);
+  EXPECT_EQ(silent.reasons.at(0).code, ReasonCode::kPaused);
+  EXPECT_EQ(refused.Decide(*policy, message("mail", "email", refusal + absl::Hours(1))).outcome,
+            Outcome::kAllow);
+  EXPECT_EQ(
+      refused.Decide(*policy, message("call", "phone", refusal + absl::Hours(24 * 62))).outcome,  // a Monday
+      Outcome::kAllow);
+  // Capacity: the SMS provider's 100 a second in 4 shards, the call centre's 500 a day.
+  ASSERT_EQ(policy->capacity.size(), 2u);
+  EXPECT_EQ(policy->capacity[0].limit, 100);
+  EXPECT_EQ(policy->capacity[0].shards, 4);
+  EXPECT_EQ(policy->capacity[0].interval.length, absl::Seconds(1));
+  EXPECT_EQ(policy->capacity[1].limit, 500);
+  EXPECT_EQ(policy->capacity[1].interval.kind, core::WindowKind::kDay);
 }
 
 }  // namespace
