@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 #include <netdb.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -23,9 +23,6 @@ namespace {
 
 using metrics::Log;
 using metrics::Severity;
-
-// How often waiting commands are checked against their deadlines.
-const timeval kTick = {0, 1000};
 
 bool IsErrorStartingWith(const redisReply* reply, absl::string_view prefix) {
   return reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
@@ -47,7 +44,63 @@ void Wake(int fd) {
   (void)!write(fd, &one, sizeof(one));
 }
 
+// While commands are written directly, the deadline timer stays armed this far ahead, so that
+// a direct write always finds it armed; after a second without commands it is let go.
+const absl::Duration kStandby = absl::Milliseconds(25);
+const absl::Duration kStandbyFor = absl::Seconds(1);
+
 }  // namespace
+
+// hiredis's libevent adapter (hiredis/adapters/libevent.h), with the loop's lock taken around
+// hiredis's handlers, and libevent left alone while a submitter writes directly (libevent is
+// used from the loop thread only).
+struct RedisConnection::Adapter {
+  RedisConnection* self;
+  redisAsyncContext* context;
+  event* read_event;
+  event* write_event;
+
+  static void OnRead(int, short, void* arg) {
+    auto* adapter = static_cast<Adapter*>(arg);
+    std::lock_guard<std::mutex> lock(adapter->self->io_mutex_);
+    redisAsyncHandleRead(adapter->context);
+  }
+  static void OnWrite(int, short, void* arg) {
+    auto* adapter = static_cast<Adapter*>(arg);
+    std::lock_guard<std::mutex> lock(adapter->self->io_mutex_);
+    redisAsyncHandleWrite(adapter->context);
+  }
+  static void Add(event* ev, const Adapter* adapter) {
+    if (!adapter->self->direct_write_) event_add(ev, nullptr);
+  }
+  static void Del(event* ev, const Adapter* adapter) {
+    if (!adapter->self->direct_write_) event_del(ev);
+  }
+  static void AddRead(void* data) { Add(static_cast<Adapter*>(data)->read_event, static_cast<Adapter*>(data)); }
+  static void DelRead(void* data) { Del(static_cast<Adapter*>(data)->read_event, static_cast<Adapter*>(data)); }
+  static void AddWrite(void* data) { Add(static_cast<Adapter*>(data)->write_event, static_cast<Adapter*>(data)); }
+  static void DelWrite(void* data) { Del(static_cast<Adapter*>(data)->write_event, static_cast<Adapter*>(data)); }
+  static void Cleanup(void* data) {
+    auto* adapter = static_cast<Adapter*>(data);
+    event_free(adapter->read_event);
+    event_free(adapter->write_event);
+    delete adapter;
+  }
+};
+
+void RedisConnection::Attach() {
+  auto* adapter = new Adapter{.self = this, .context = context_};
+  adapter->read_event = event_new(base_, context_->c.fd, EV_READ, &Adapter::OnRead, adapter);
+  adapter->write_event = event_new(base_, context_->c.fd, EV_WRITE, &Adapter::OnWrite, adapter);
+  context_->ev = {.data = adapter,
+                  .addRead = &Adapter::AddRead,
+                  .delRead = &Adapter::DelRead,
+                  .addWrite = &Adapter::AddWrite,
+                  .delWrite = &Adapter::DelWrite,
+                  .cleanup = &Adapter::Cleanup};
+  event_add(adapter->read_event, nullptr);
+  event_add(adapter->write_event, nullptr);
+}
 
 absl::StatusOr<std::string> ResolveWithSystem(const std::string& host) {
   addrinfo hints{};
@@ -83,10 +136,10 @@ RedisConnection::RedisConnection(ConnectionOptions options, ConnectionEvents eve
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   base_ = event_base_new();
   wake_event_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &OnWake, this);
-  tick_event_ = event_new(base_, -1, EV_PERSIST, &OnTick, this);
+  deadline_event_ = event_new(base_, -1, 0, &OnDeadlineTimer, this);
   reconnect_event_ = event_new(base_, -1, 0, &OnReconnectTimer, this);
   event_add(wake_event_, nullptr);
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] { Loop(); });
 }
 
 RedisConnection::~RedisConnection() {
@@ -97,7 +150,7 @@ RedisConnection::~RedisConnection() {
   Wake(wake_fd_);
   thread_.join();
   event_free(wake_event_);
-  event_free(tick_event_);
+  event_free(deadline_event_);
   event_free(reconnect_event_);
   event_base_free(base_);
   close(wake_fd_);
@@ -138,6 +191,7 @@ void RedisConnection::LoadLibrary(absl::Time deadline) {
 }
 
 void RedisConnection::Submit(Pending* pending) {
+  if (TryWriteDirect(pending)) return;
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(inbox_mutex_);
@@ -156,15 +210,62 @@ void RedisConnection::Submit(Pending* pending) {
   if (wake) Wake(wake_fd_);
 }
 
-void RedisConnection::Run() {
-  Connect();
+bool RedisConnection::TryWriteDirect(Pending* pending) {
+  if (std::this_thread::get_id() == loop_thread_.load(std::memory_order_relaxed)) {
+    return false;  // a reply's callback, on the loop thread, which holds io_mutex_
+  }
+  std::unique_lock<std::mutex> lock(io_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // the loop works, and drains the inbox next
+  if (context_ == nullptr || state_.load(std::memory_order_relaxed) != State::kConnected ||
+      sdslen(context_->c.obuf) != 0 || in_flight_.size() >= options_.max_in_flight ||
+      deadline_armed_at_ > pending->deadline || absl::Now() >= pending->deadline) {
+    return false;
+  }
+  direct_write_ = true;
+  const int queued = redisAsyncFormattedCommand(context_, &OnReply, pending, pending->wire.data(),
+                                                pending->wire.size());
+  direct_write_ = false;
+  if (queued != REDIS_OK) return false;
+  Record(pending);
+  int written = 0;
+  if (redisBufferWrite(&context_->c, &written) != REDIS_OK || written == 0) {
+    lock.unlock();
+    RequestFlush();
+  }
+  return true;
+}
+
+void RedisConnection::Record(Pending* pending) {
+  pending->sent_at = absl::Now();
+  last_activity_ = pending->sent_at;
+  if (!pending->function_call) std::string().swap(pending->wire);  // written
+  in_flight_.push_back(pending);
+}
+
+void RedisConnection::RequestFlush() {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    flush_needed_ = true;
+    wake = !wake_pending_;
+    wake_pending_ = true;
+  }
+  if (wake) Wake(wake_fd_);
+}
+
+void RedisConnection::Loop() {
+  {
+    std::lock_guard<std::mutex> lock(io_mutex_);
+    loop_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    Connect();
+  }
   event_base_dispatch(base_);
 }
 
 void RedisConnection::Connect() {
   SetState(State::kConnecting);
   connect_started_ = absl::Now();
-  StartTicking();
+  ArmDeadlineTimer(connect_started_ + options_.connect_timeout);
   if (IsNumericAddress(options_.host)) {
     ConnectTo(options_.host);
   } else {
@@ -220,7 +321,7 @@ void RedisConnection::ConnectTo(const std::string& address) {
     return;
   }
   context_->data = this;
-  redisLibeventAttach(context_, base_);
+  Attach();
   redisAsyncSetConnectCallback(context_, &OnConnect);
   redisAsyncSetDisconnectCallback(context_, &OnDisconnect);
   LoadLibrary(absl::InfiniteFuture());
@@ -245,12 +346,17 @@ void RedisConnection::ScheduleReconnect() {
 void RedisConnection::DrainInbox() {
   std::vector<Pending*> batch;
   bool stopping = false;
+  bool flush = false;
   {
     std::lock_guard<std::mutex> lock(inbox_mutex_);
     batch.swap(inbox_);
     wake_pending_ = false;
     stopping = stopping_;
+    flush = flush_needed_;
+    flush_needed_ = false;
   }
+  // What a direct write left: the rest of its bytes, or its error (which drops the connection).
+  if (flush && context_ != nullptr) redisAsyncHandleWrite(context_);
   TakeResolution();
   for (Pending* pending : batch) Dispatch(pending);
   if (stopping) {
@@ -276,16 +382,30 @@ void RedisConnection::Dispatch(Pending* pending) {
     delete pending;
     return;
   }
-  pending->sent_at = absl::Now();
-  if (!pending->function_call) std::string().swap(pending->wire);  // written
-  in_flight_.push_back(pending);
-  StartTicking();
+  Record(pending);
+  ArmDeadlineTimer(in_flight_.size() == 1
+                       ? std::min(pending->deadline, pending->sent_at + options_.stall_timeout)
+                       : pending->deadline);
 }
 
-void RedisConnection::StartTicking() {
-  if (ticking_) return;
-  ticking_ = true;
-  event_add(tick_event_, &kTick);
+void RedisConnection::ArmDeadlineTimer(absl::Time due) {
+  if (due >= deadline_armed_at_) return;  // armed for earlier already
+  deadline_armed_at_ = due;
+  const timeval delay = absl::ToTimeval(std::max(due - absl::Now(), absl::ZeroDuration()));
+  evtimer_add(deadline_event_, &delay);  // moves the timer if it was armed
+}
+
+absl::Time RedisConnection::NextDue() const {
+  absl::Time due = absl::InfiniteFuture();
+  for (const Pending* pending : in_flight_) {
+    if (!pending->answered) due = std::min(due, pending->deadline);
+  }
+  const State state = state_.load(std::memory_order_relaxed);
+  if (state == State::kConnected && !in_flight_.empty()) {
+    due = std::min(due, in_flight_.front()->sent_at + options_.stall_timeout);
+  }
+  if (state == State::kConnecting) due = std::min(due, connect_started_ + options_.connect_timeout);
+  return due;
 }
 
 void RedisConnection::CheckDeadlines() {
@@ -296,22 +416,26 @@ void RedisConnection::CheckDeadlines() {
     }
   }
   const State state = state_.load(std::memory_order_relaxed);
-  if (state == State::kConnecting && now - connect_started_ > options_.connect_timeout) {
+  if (state == State::kConnecting && now - connect_started_ >= options_.connect_timeout) {
     Log(Severity::kWarning, "store",
         absl::StrCat("connecting to Redis at ", options_.host, ":", options_.port,
                      " timed out", resolution_ != nullptr ? " (resolving the name)" : ""));
     Drop(/*reconnect=*/true);
   } else if (state == State::kConnected && !in_flight_.empty() &&
-             now - in_flight_.front()->sent_at > options_.stall_timeout) {
+             now - in_flight_.front()->sent_at >= options_.stall_timeout) {
     Log(Severity::kWarning, "store",
         absl::StrCat("Redis at ", options_.host, ":", options_.port, " has not answered for ",
                      absl::FormatDuration(options_.stall_timeout), "; reconnecting"));
     Drop(/*reconnect=*/true);
   }
-  if (in_flight_.empty() && state_.load(std::memory_order_relaxed) != State::kConnecting) {
-    ticking_ = false;
-    event_del(tick_event_);
+  deadline_armed_at_ = absl::InfiniteFuture();
+  absl::Time due = NextDue();
+  // Nothing due: stand by for direct writes, while commands keep coming.
+  if (due == absl::InfiniteFuture() && state_.load(std::memory_order_relaxed) == State::kConnected &&
+      now - last_activity_ < kStandbyFor) {
+    due = now + kStandby;
   }
+  if (due != absl::InfiniteFuture()) ArmDeadlineTimer(due);
 }
 
 void RedisConnection::SetState(State state) {
@@ -330,15 +454,21 @@ void RedisConnection::Answer(Pending& pending, absl::StatusOr<const redisReply*>
 void RedisConnection::OnWake(int fd, short, void* self) {
   uint64_t count = 0;
   (void)!read(fd, &count, sizeof(count));
-  static_cast<RedisConnection*>(self)->DrainInbox();
+  auto* connection = static_cast<RedisConnection*>(self);
+  std::lock_guard<std::mutex> lock(connection->io_mutex_);
+  connection->DrainInbox();
 }
 
-void RedisConnection::OnTick(int, short, void* self) {
-  static_cast<RedisConnection*>(self)->CheckDeadlines();
+void RedisConnection::OnDeadlineTimer(int, short, void* self) {
+  auto* connection = static_cast<RedisConnection*>(self);
+  std::lock_guard<std::mutex> lock(connection->io_mutex_);
+  connection->CheckDeadlines();
 }
 
 void RedisConnection::OnReconnectTimer(int, short, void* self) {
-  static_cast<RedisConnection*>(self)->Connect();
+  auto* connection = static_cast<RedisConnection*>(self);
+  std::lock_guard<std::mutex> lock(connection->io_mutex_);
+  connection->Connect();
 }
 
 void RedisConnection::OnConnect(const redisAsyncContext* context, int status) {

@@ -1,5 +1,9 @@
 // One hiredis async connection on its own event-loop thread (libevent). Commands are submitted
-// from any thread and pipelined in submission order; no thread ever waits on Redis.
+// from any thread and pipelined; no thread ever waits on Redis. A command submitted while the
+// loop is idle is written to the socket by the submitting thread itself (the loop then only
+// wakes for the reply); otherwise it goes through an inbox the loop drains, which pipelines
+// what arrives while it works. Everything the loop touches is guarded by one mutex that the
+// loop holds while it runs a callback and a submitter only ever tries (never waits for).
 // hiredis 0.14 has no command or connect timeouts: every command carries a deadline that this
 // class enforces itself, a connection that stops answering is dropped and reopened, and while
 // it is down commands fail at once instead of queueing. hiredis also resolves host names
@@ -94,8 +98,16 @@ class RedisConnection {
   struct Resolution;
 
   void Submit(Pending* pending);
+  // Writes `pending` from this (non-loop) thread when the loop is idle, the connection up with
+  // nothing left to write, and the deadline timer armed before the command's deadline (so that
+  // the loop wakes in time to enforce it); false: the inbox must take it.
+  bool TryWriteDirect(Pending* pending);
+  // A command is on its way: in the reply order, timed from now.
+  void Record(Pending* pending);
+  // The loop finishes what a direct write left (a partial write, or a write error to report).
+  void RequestFlush();
   void LoadLibrary(absl::Time deadline);
-  void Run();
+  void Loop();  // the loop thread: connects, then runs the loop
   void Connect();
   void ConnectTo(const std::string& address);
   void StartResolving();
@@ -105,13 +117,21 @@ class RedisConnection {
   void DrainInbox();
   void Dispatch(Pending* pending);
   void CheckDeadlines();
-  // The deadline tick runs only while a command waits or a connection is being made.
-  void StartTicking();
+  // The deadline timer is one-shot, armed at the earliest instant something may be due: a
+  // waiting command's deadline, the oldest one's stall limit, the end of a connection attempt.
+  // It wakes the loop only then (a periodic tick woke it every millisecond while commands
+  // waited: most of the loop's wake-ups at moderate load).
+  void ArmDeadlineTimer(absl::Time due);
+  // The earliest such instant for the commands waiting now (InfiniteFuture: none).
+  absl::Time NextDue() const;
   void SetState(State state);
   static void Answer(Pending& pending, absl::StatusOr<const redisReply*> reply);
 
   static void OnWake(int fd, short what, void* self);
-  static void OnTick(int fd, short what, void* self);
+  static void OnDeadlineTimer(int fd, short what, void* self);
+  // hiredis's event adapter, ours so that the loop holds io_mutex_ while hiredis runs.
+  struct Adapter;
+  void Attach();
   static void OnReconnectTimer(int fd, short what, void* self);
   static void OnConnect(const redisAsyncContext* context, int status);
   static void OnDisconnect(const redisAsyncContext* context, int status);
@@ -125,20 +145,26 @@ class RedisConnection {
   std::mutex inbox_mutex_;
   std::vector<Pending*> inbox_;
   bool wake_pending_ = false;
+  bool flush_needed_ = false;
   bool stopping_ = false;
   int wake_fd_ = -1;
 
-  // Loop thread only.
+  // The loop thread's while it runs a callback, a submitter's while it writes directly; guards
+  // everything below.
+  std::mutex io_mutex_;
+  std::atomic<std::thread::id> loop_thread_{};
+  bool direct_write_ = false;  // a submitter runs hiredis: the adapter leaves libevent alone
   event_base* base_ = nullptr;
   event* wake_event_ = nullptr;
-  event* tick_event_ = nullptr;
-  bool ticking_ = false;
+  event* deadline_event_ = nullptr;
+  absl::Time deadline_armed_at_ = absl::InfiniteFuture();  // InfiniteFuture: not armed
   event* reconnect_event_ = nullptr;
   redisAsyncContext* context_ = nullptr;
   std::shared_ptr<Resolution> resolution_;  // while a name is being resolved
   absl::Time connect_started_;
   absl::Duration backoff_;
   std::deque<Pending*> in_flight_;  // sent, in reply order
+  absl::Time last_activity_;        // the last command written
   std::thread thread_;
 };
 
