@@ -95,13 +95,12 @@ class ArbiterService::StreamReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamReactor(ArbiterService& service, grpc::CallbackServerContext* context)
-      : service_(service), deadline_(CallerDeadline(context)) {
-    if (!service_.parts_.admission.Enter()) {
-      final_code_ = grpc::StatusCode::UNAVAILABLE;
+      : service_(service), deadline_(CallerDeadline(context)),
+        admission_(service.parts_.admission, service.parts_.metrics, Method::kDecideStream) {
+    if (!admission_.admitted()) {
       Finish(ShuttingDown());
       return;
     }
-    admitted_ = true;
     StartRead(&incoming_);
   }
 
@@ -169,11 +168,7 @@ class ArbiterService::StreamReactor final
     if (resume_reading) StartRead(&incoming_);
   }
 
-  void OnDone() override {
-    service_.parts_.metrics.RecordRpc(Method::kDecideStream, final_code_);
-    if (admitted_) service_.parts_.admission.Leave();
-    delete this;
-  }
+  void OnDone() override { delete this; }
 
  private:
   static void InvalidRequest(const grpc::Status& status, v1::DecideResponse* response) {
@@ -214,7 +209,7 @@ class ArbiterService::StreamReactor final
   void Abandon(std::unique_lock<std::mutex>&) {
     abandoned_ = true;
     if (read_paused_) reads_done_ = true;
-    final_code_ = grpc::StatusCode::CANCELLED;
+    admission_.code = grpc::StatusCode::CANCELLED;
     for (v1::DecideResponse* response : queue_) delete response;
     in_flight_ -= static_cast<int>(queue_.size());
     queue_.clear();
@@ -229,7 +224,7 @@ class ArbiterService::StreamReactor final
 
   ArbiterService& service_;
   const absl::Time deadline_;
-  bool admitted_ = false;
+  StreamAdmission admission_;
   grpc::ByteBuffer incoming_;
   v1::DecideRequest request_;  // incoming_, parsed; reading thread only
   grpc::ByteBuffer outgoing_;  // the response being written: queue_.front()
@@ -242,7 +237,6 @@ class ArbiterService::StreamReactor final
   bool read_paused_ = false;
   bool abandoned_ = false;
   bool finished_ = false;
-  grpc::StatusCode final_code_ = grpc::StatusCode::OK;
 };
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ArbiterService::DecideStream(

@@ -16,13 +16,12 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   PlanReactor(const ArbiterParts& parts, grpc::CallbackServerContext* context,
               grpc::ByteBuffer* response)
-      : parts_(parts), deadline_(CallerDeadline(context)), response_(response) {
-    if (!parts_.admission.Enter()) {
-      final_code_ = grpc::StatusCode::UNAVAILABLE;
+      : parts_(parts), deadline_(CallerDeadline(context)), response_(response),
+        admission_(parts.admission, parts.metrics, Method::kPlan) {
+    if (!admission_.admitted()) {
       Finish(ShuttingDown());
       return;
     }
-    admitted_ = true;
     StartRead(&incoming_);
   }
 
@@ -56,11 +55,7 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     ReadNext(lock);
   }
 
-  void OnDone() override {
-    parts_.metrics.RecordRpc(Method::kPlan, final_code_);
-    if (admitted_) parts_.admission.Leave();
-    delete this;
-  }
+  void OnDone() override { delete this; }
 
  private:
   // One store call per contact of `rows`, its rows in order.
@@ -120,7 +115,7 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     finished_ = true;
     const grpc::Status status =
         failure_.ok() ? SerializeResponse(response_message_, response_) : failure_;
-    final_code_ = status.error_code();
+    admission_.code = status.error_code();
     lock.unlock();
     Finish(status);
   }
@@ -128,7 +123,7 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   const ArbiterParts& parts_;
   const absl::Time deadline_;
   grpc::ByteBuffer* const response_;
-  bool admitted_ = false;
+  StreamAdmission admission_;
   grpc::ByteBuffer incoming_;  // reading thread only
   int64_t requests_ = 0;       // reading thread only
   PlanBook book_;              // reading thread only
@@ -140,7 +135,6 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   bool paused_ = false;
   bool stopped_ = false;  // no read will start: the client is done, or the stream failed
   bool finished_ = false;
-  grpc::StatusCode final_code_ = grpc::StatusCode::OK;
 };
 
 }  // namespace

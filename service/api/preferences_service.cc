@@ -83,12 +83,12 @@ class PreferencesService::ImportReactor final
     : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   ImportReactor(PreferencesService& service, grpc::ByteBuffer* response)
-      : service_(service), response_(response) {
-    if (!service_.parts_.admission.Enter()) {
+      : service_(service), response_(response),
+        admission_(service.parts_.admission, service.parts_.metrics, Method::kImport) {
+    if (!admission_.admitted()) {
       Finish(ShuttingDown());
       return;
     }
-    admitted_ = true;
     StartRead(&incoming_);
   }
 
@@ -146,11 +146,7 @@ class PreferencesService::ImportReactor final
     ReadNext(lock);
   }
 
-  void OnDone() override {
-    service_.parts_.metrics.RecordRpc(Method::kImport, final_code_);
-    if (admitted_) service_.parts_.admission.Leave();
-    delete this;
-  }
+  void OnDone() override { delete this; }
 
  private:
   void Reject(int64_t row, const std::string& contact, absl::string_view reason) {
@@ -186,7 +182,7 @@ class PreferencesService::ImportReactor final
     summary_.set_accepted(accepted_);
     summary_.set_rejected(rejected_);
     const grpc::Status status = SerializeResponse(summary_, response_);
-    final_code_ = status.error_code();
+    admission_.code = status.error_code();
     Log(Severity::kInfo, "preferences",
         absl::StrCat("import done: ", rows_, " rows, ", accepted_, " accepted, ", rejected_,
                      " rejected"));
@@ -196,7 +192,7 @@ class PreferencesService::ImportReactor final
 
   PreferencesService& service_;
   grpc::ByteBuffer* const response_;
-  bool admitted_ = false;
+  StreamAdmission admission_;
   grpc::ByteBuffer incoming_;  // reading thread only
 
   std::mutex mutex_;
@@ -209,7 +205,6 @@ class PreferencesService::ImportReactor final
   bool paused_ = false;
   bool reads_done_ = false;
   bool finished_ = false;
-  grpc::StatusCode final_code_ = grpc::StatusCode::OK;
 };
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* PreferencesService::Import(

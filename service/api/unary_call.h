@@ -50,6 +50,35 @@ inline grpc::Status ShuttingDown() {
                       "sendgate is shutting down; retry (another replica will answer)");
 }
 
+// The same bookkeeping for a streaming call's reactor: admitted (or refused while draining) when
+// the reactor is made, the call counted with its final code and the admission given back when
+// the reactor is done (a member of the reactor, destroyed with it).
+class StreamAdmission {
+ public:
+  StreamAdmission(Admission& admission, DecisionMetrics& metrics, Method method)
+      : admission_(admission), metrics_(metrics), method_(method),
+        admitted_(admission.Enter()) {
+    if (!admitted_) code = grpc::StatusCode::UNAVAILABLE;
+  }
+  ~StreamAdmission() {
+    metrics_.RecordRpc(method_, code);
+    if (admitted_) admission_.Leave();
+  }
+  StreamAdmission(const StreamAdmission&) = delete;
+  StreamAdmission& operator=(const StreamAdmission&) = delete;
+
+  // False: the reactor finishes at once with ShuttingDown().
+  bool admitted() const { return admitted_; }
+
+  grpc::StatusCode code = grpc::StatusCode::OK;  // what the call ends with
+
+ private:
+  Admission& admission_;
+  DecisionMetrics& metrics_;
+  const Method method_;
+  const bool admitted_;
+};
+
 template <typename Request, typename Response>
 class UnaryCall {
  public:
