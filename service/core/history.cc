@@ -168,6 +168,18 @@ std::vector<SendRecord> Competitors(const CheckPlan& plan, const History& histor
   return competitors;
 }
 
+// A decided message consumes its own planned send (same campaign and edition); the contact's
+// expired planned sends go with it.
+void ConsumePlanned(const CheckPlan& plan, std::vector<PlannedSend>& planned) {
+  const bool own = std::any_of(planned.begin(), planned.end(), [&](const PlannedSend& each) {
+    return each.SameSend(plan.send.ids);
+  });
+  if (!own) return;
+  std::erase_if(planned, [&](const PlannedSend& each) {
+    return each.SameSend(plan.send.ids) || each.at + plan.planned_grace <= plan.now;
+  });
+}
+
 }  // namespace
 
 bool Counts(const CapCheck& cap, const SendRecord& record) {
@@ -306,16 +318,6 @@ History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const His
   return after;
 }
 
-bool ConsumePlanned(const CheckPlan& plan, std::vector<PlannedSend>& planned) {
-  const bool own = std::any_of(planned.begin(), planned.end(), [&](const PlannedSend& each) {
-    return each.SameSend(plan.send.ids);
-  });
-  if (!own) return false;
-  std::erase_if(planned, [&](const PlannedSend& each) {
-    return each.SameSend(plan.send.ids) || each.at + plan.planned_grace <= plan.now;
-  });
-  return true;
-}
 
 void PlanSends(const std::vector<PlannedChange>& changes, absl::Time now, absl::Duration grace,
                std::vector<PlannedSend>& planned) {

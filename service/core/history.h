@@ -66,10 +66,6 @@ CheckResult EvaluateCheck(const CheckPlan& plan, const History& history,
                           const Preferences* stored = nullptr,
                           const CapacityCounters* counters = nullptr);
 
-// A decided message (allowed or denied) consumes its own planned send, if it has one (same
-// campaign and edition); the contact's expired planned sends go with it. Whether there was one.
-bool ConsumePlanned(const CheckPlan& plan, std::vector<PlannedSend>& planned);
-
 // A change of a contact's planned sends (Arbiter.Plan): a planned send in place of any of the
 // same campaign and edition, or its withdrawal.
 struct PlannedChange {
@@ -91,7 +87,8 @@ void CountCapacity(const CheckPlan& plan, const CheckResult& result, CapacityCou
 // every denial to `main`. That list gets the record appended; when its first record is older
 // than plan.trim_before or a bound is passed, it is also trimmed: records older than
 // plan.keep_after go, and the oldest beyond a bound down to its floor. A recorded outcome also
-// consumes the message's planned send (ConsumePlanned).
+// consumes the message's own planned send (same campaign and edition), if it has one, and the
+// contact's expired planned sends go with it.
 History HistoryAfter(const CheckPlan& plan, const CheckResult& result, const History& history);
 
 }  // namespace sendgate::core

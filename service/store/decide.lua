@@ -510,7 +510,7 @@ local function decision_record(d)
 end
 
 -- A decided message consumes its own planned send (same campaign and edition), and the
--- contact's expired planned sends go with it, as core::ConsumePlanned.
+-- contact's expired planned sends go with it, as core::HistoryAfter.
 local function consume_planned(d)
   local entries = read_planned(d.planned)
   local campaign, edition = d.P[C.PLAN_CAMPAIGN], d.P[C.PLAN_EDITION]
