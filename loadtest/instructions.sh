@@ -6,7 +6,8 @@
 # POLICY (default policies/default.yaml) must load in every binary (loadtest/compare.sh).
 # For each binary and for unary Decide and DecideStream: 500 warm-up decisions, then the
 # counters are zeroed and N (default 3000) decisions counted, all threads together. Needs
-# valgrind (apt-get install valgrind) and a built tree (scripts/setup.sh).
+# valgrind (apt-get install valgrind) and a built tree (scripts/setup.sh). With PROFILE_DIR set,
+# each count's profile is kept there (callgrind_annotate --inclusive=yes FILE shows where it went).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-3000}"
@@ -38,6 +39,10 @@ count() {  # BINARY MODE -> instructions per decision
   kill "$redis_pid"; wait "$redis_pid" 2> /dev/null || true
   local total
   total=$(grep -h "^summary:" "$work"/callgrind.out.* | awk '{print $2}' | sort -n | tail -1)
+  if [ -n "${PROFILE_DIR:-}" ]; then
+    mkdir -p "$PROFILE_DIR"
+    cp "$(grep -l "^summary: $total\$" "$work"/callgrind.out.*)" "$PROFILE_DIR/$(basename "$binary").$mode.callgrind"
+  fi
   rm -rf "$work"
   echo $(( total / N ))
 }

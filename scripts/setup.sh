@@ -8,7 +8,7 @@ PACKAGES=(
   cmake g++ make pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libhiredis-dev libevent-dev libyaml-cpp-dev libcivetweb-dev libabsl-dev prometheus-cpp-dev
-  libboost-dev libsodium-dev libspdlog-dev
+  libboost-dev libsodium-dev libspdlog-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools prometheus tzdata
   bc curl
