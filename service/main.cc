@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -14,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -106,62 +108,51 @@ std::vector<char*> NormalizeFlags(int argc, char** argv, std::vector<std::string
   return pointers;
 }
 
-template <typename T>
-void Override(const std::set<std::string>& given, const absl::Flag<T>& flag, T& value) {
-  if (given.count(std::string(absl::GetFlagReflectionHandle(flag).Name())) > 0) {
-    value = absl::GetFlag(flag);
+// The settings a config file may hold: every flag but --config and --check_policy.
+constexpr absl::string_view kFileSettings[] = {
+    "policy",          "redis",          "listen",         "metrics_listen",
+    "redis_connections", "redis_timeout", "shutdown_grace", "suppression_key_file",
+    "policy_watch_interval", "shadow_policy", "shadow_percent", "log_level"};
+
+// Sets the flags from a YAML mapping of settings, each parsed as its flag parses it on the
+// command line; a flag given on the command line keeps its value.
+absl::Status ApplyConfigFile(const std::string& path, const std::set<std::string>& given) {
+  try {
+    for (const auto& entry : YAML::LoadFile(path)) {
+      const std::string key = absl::StrReplaceAll(entry.first.as<std::string>(), {{"-", "_"}});
+      const std::string place = absl::StrCat(path, ":", entry.first.Mark().line + 1, ":",
+                                             entry.first.Mark().column + 1, ": ");
+      if (std::find(std::begin(kFileSettings), std::end(kFileSettings), key) ==
+          std::end(kFileSettings)) {
+        return absl::InvalidArgumentError(absl::StrCat(place, "unknown setting '", key, "'"));
+      }
+      if (given.count(key) > 0) continue;
+      if (!entry.second.IsScalar() && !entry.second.IsNull()) {
+        return absl::InvalidArgumentError(absl::StrCat(place, key, ": not a single value"));
+      }
+      std::string error;  // an empty value (`shadow_policy:`) is the empty string
+      if (!absl::FindCommandLineFlag(key)->ParseFrom(
+              entry.second.IsNull() ? "" : entry.second.Scalar(), &error)) {
+        return absl::InvalidArgumentError(absl::StrCat(place, error));
+      }
+    }
+  } catch (const YAML::Exception& error) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", error.what()));
   }
+  return absl::OkStatus();
 }
 
 // Settings: defaults, then the config file, then flags given on the command line.
 absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
-  Config config{absl::GetFlag(FLAGS_policy),         absl::GetFlag(FLAGS_redis),
-                absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
-                absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
-                absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file),
-                absl::GetFlag(FLAGS_policy_watch_interval), absl::GetFlag(FLAGS_log_level),
-                absl::GetFlag(FLAGS_shadow_policy), absl::GetFlag(FLAGS_shadow_percent)};
-  const std::string path = absl::GetFlag(FLAGS_config);
-  if (!path.empty()) {
-    try {
-      const YAML::Node file = YAML::LoadFile(path);
-      for (const auto& entry : file) {
-        const std::string key = absl::StrReplaceAll(entry.first.as<std::string>(), {{"-", "_"}});
-        const std::string value = entry.second.as<std::string>();
-        if (key == "policy") config.policy = value;
-        else if (key == "redis") config.redis = value;
-        else if (key == "listen") config.listen = value;
-        else if (key == "metrics_listen") config.metrics_listen = value;
-        else if (key == "redis_connections" && absl::SimpleAtoi(value, &config.redis_connections)) {}
-        else if (key == "redis_timeout" && absl::ParseDuration(value, &config.redis_timeout)) {}
-        else if (key == "shutdown_grace" && absl::ParseDuration(value, &config.shutdown_grace)) {}
-        else if (key == "suppression_key_file") config.suppression_key_file = value;
-        else if (key == "log_level") config.log_level = value;
-        else if (key == "shadow_policy") config.shadow_policy = value;
-        else if (key == "shadow_percent" && absl::SimpleAtoi(value, &config.shadow_percent)) {}
-        else if (key == "policy_watch_interval" &&
-                 absl::ParseDuration(value, &config.policy_watch_interval)) {}
-        else {
-          return absl::InvalidArgumentError(absl::StrCat(path, ":", entry.first.Mark().line + 1,
-                                                         ": unknown key or bad value '", key, "'"));
-        }
-      }
-    } catch (const YAML::Exception& error) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", error.what()));
-    }
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    if (absl::Status applied = ApplyConfigFile(path, given); !applied.ok()) return applied;
   }
-  Override(given, FLAGS_policy, config.policy);
-  Override(given, FLAGS_redis, config.redis);
-  Override(given, FLAGS_listen, config.listen);
-  Override(given, FLAGS_metrics_listen, config.metrics_listen);
-  Override(given, FLAGS_redis_connections, config.redis_connections);
-  Override(given, FLAGS_redis_timeout, config.redis_timeout);
-  Override(given, FLAGS_shutdown_grace, config.shutdown_grace);
-  Override(given, FLAGS_suppression_key_file, config.suppression_key_file);
-  Override(given, FLAGS_policy_watch_interval, config.policy_watch_interval);
-  Override(given, FLAGS_log_level, config.log_level);
-  Override(given, FLAGS_shadow_policy, config.shadow_policy);
-  Override(given, FLAGS_shadow_percent, config.shadow_percent);
+  const Config config{absl::GetFlag(FLAGS_policy),         absl::GetFlag(FLAGS_redis),
+                      absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
+                      absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
+                      absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file),
+                      absl::GetFlag(FLAGS_policy_watch_interval), absl::GetFlag(FLAGS_log_level),
+                      absl::GetFlag(FLAGS_shadow_policy), absl::GetFlag(FLAGS_shadow_percent)};
   if (config.shadow_percent < 1 || config.shadow_percent > 100) {
     return absl::InvalidArgumentError("shadow_percent must be from 1 to 100");
   }

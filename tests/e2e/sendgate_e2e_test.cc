@@ -473,5 +473,57 @@ TEST(SendgateStartTest, ABadPolicyStopsTheProcessWithItsErrors) {
   EXPECT_THAT(out, HasSubstr("bad.yaml:5:13: window must be a rolling duration"));
 }
 
+// Runs `sendgate ARGS --check_policy` in `dir`: its exit status and what it printed.
+std::pair<int, std::string> CheckPolicy(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), SENDGATE_BINARY);
+  args.push_back("--check_policy");
+  const std::string out_path = dir.path() + "/out.log";
+  std::ofstream(out_path, std::ios::trunc).flush();
+  Process check(args, out_path);
+  const int status = check.Wait(10);
+  std::ifstream log(out_path);
+  return {status, std::string(std::istreambuf_iterator<char>(log), {})};
+}
+
+TEST(SendgateStartTest, AConfigFileSetsTheFlagsAndTheCommandLineWins) {
+  TempDir dir;
+  const std::string config = dir.path() + "/sendgate.yaml";
+  std::ofstream(config) << "redis-timeout: 100ms\npolicy: " << SENDGATE_SOURCE_DIR
+                        << "/policies/fr-retail.yaml\nshadow_policy:\n";
+  auto [status, out] = CheckPolicy(dir, {"--config=" + config});
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_THAT(out, HasSubstr("fr-retail.yaml: ok"));
+
+  std::tie(status, out) = CheckPolicy(
+      dir, {"--config=" + config, std::string("--policy=") + SENDGATE_SOURCE_DIR + "/policies/default.yaml"});
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_THAT(out, HasSubstr("default.yaml: ok"));
+}
+
+TEST(SendgateStartTest, ABadConfigFileNamesTheLineAndTheSetting) {
+  TempDir dir;
+  const std::string config = dir.path() + "/sendgate.yaml";
+  std::ofstream(config) << "listen: 127.0.0.1:1\nredis_conections: 4\n";
+  auto [status, out] = CheckPolicy(dir, {"--config=" + config});
+  EXPECT_EQ(status, 2);
+  EXPECT_THAT(out, HasSubstr("sendgate.yaml:2:1: unknown setting 'redis_conections'"));
+
+  std::ofstream(config, std::ios::trunc) << "policy_watch_interval: 5s\nredis_timeout: soon\n";
+  std::tie(status, out) = CheckPolicy(dir, {"--config=" + config});
+  EXPECT_EQ(status, 2);
+  EXPECT_THAT(out, HasSubstr("sendgate.yaml:2:1: "));
+  EXPECT_THAT(out, HasSubstr("'soon'"));
+
+  std::ofstream(config, std::ios::trunc) << "redis_connections: [1, 2]\n";
+  std::tie(status, out) = CheckPolicy(dir, {"--config=" + config});
+  EXPECT_EQ(status, 2);
+  EXPECT_THAT(out, HasSubstr("sendgate.yaml:1:1: redis_connections: not a single value"));
+
+  std::ofstream(config, std::ios::trunc) << "redis_connections: 0\n";
+  std::tie(status, out) = CheckPolicy(dir, {"--config=" + config});
+  EXPECT_EQ(status, 2);
+  EXPECT_THAT(out, HasSubstr("redis_connections must be from 1 to 64"));
+}
+
 }  // namespace
 }  // namespace sendgate::testing
