@@ -80,7 +80,7 @@ TEST_F(DeciderTest, TheFailModeDecidesWhenTheStoreFails) {
 // The fail mode answers only for a message that could still go out: an expired one is denied
 // before the store is asked, the same way whether Redis is up or down.
 TEST_F(DeciderTest, AnExpiredMessageIsDeniedWithoutTheStoreEvenWhenItIsDown) {
-  for (const absl::Status failure : {absl::OkStatus(), absl::UnavailableError("down")}) {
+  for (const absl::Status& failure : {absl::OkStatus(), absl::UnavailableError("down")}) {
     store_.failure = failure;
     const core::Decision decision = Decide({.id = "late",
                                             .category = "transactional",

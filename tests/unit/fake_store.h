@@ -119,9 +119,11 @@ class FakeStore final : public store::Store {
     if ((it == preferences_.end() ? 0 : it->second.version) != erasure.read_version) {
       return done(std::optional<bool>());
     }
-    const bool erased = preferences_.erase(erasure.contact_id) > 0 |
-                        histories_.erase(erasure.contact_id) > 0 |
-                        trails_.erase(erasure.contact_id) > 0;
+    // Each erase runs (no short circuit): the contact goes from every map.
+    const size_t erased_entries = preferences_.erase(erasure.contact_id) +
+                                  histories_.erase(erasure.contact_id) +
+                                  trails_.erase(erasure.contact_id);
+    const bool erased = erased_entries > 0;
     suppression_[erasure.suppression_hash] = erasure.suppression;
     feed.push_back(erasure.feed_entry);
     done(std::optional<bool>(erased));
