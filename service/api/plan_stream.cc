@@ -1,41 +1,28 @@
 #include "service/api/plan_stream.h"
 
 #include <map>
-#include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "service/api/bounded_stream.h"
 #include "service/api/plan_requests.h"
 #include "service/api/unary_call.h"
 #include "service/api/wire.h"
-#include "service/metrics/log.h"
 
 namespace sendgate::api {
 namespace {
 
-class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+class PlanReactor final : public BoundedStream {
  public:
   PlanReactor(const ArbiterParts& parts, grpc::CallbackServerContext* context,
               grpc::ByteBuffer* response)
-      : parts_(parts), deadline_(CallerDeadline(context)), response_(response),
-        admission_(parts.admission, parts.metrics, Method::kPlan) {
-    if (!admission_.admitted()) {
-      Finish(ShuttingDown());
-      return;
-    }
-    StartRead(&incoming_);
-  }
+      : BoundedStream(parts.admission, parts.metrics, Method::kPlan, kPlanInFlight),
+        parts_(parts), deadline_(CallerDeadline(context)), response_(response) {}
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      stopped_ = true;
-      FinishIfDone(lock);
-      return;
-    }
+ private:
+  void OnRequest(const grpc::ByteBuffer& incoming) override {
     ++requests_;
     v1::PlanRequest request;
-    absl::Status parsed = ParseRequest(incoming_, request);
-    incoming_.Clear();
+    absl::Status parsed = ParseRequest(incoming, request);
     const std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
     const absl::Time now = parts_.clock.Now();
     absl::StatusOr<std::vector<PlanBook::Row>> rows =
@@ -43,29 +30,20 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
                     : absl::StatusOr<std::vector<PlanBook::Row>>(parsed);
     if (!rows.ok()) {
       parts_.metrics.RecordInvalid(Method::kPlan, rows.status());
-      std::unique_lock<std::mutex> lock(mutex_);
-      Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat(rows.status().message(), " (request ", requests_,
-                                     " of the stream; the rows before it are stored)")),
-           lock);
-      return;
+      return Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               absl::StrCat(rows.status().message(), " (request ", requests_,
+                                            " of the stream; the rows before it are stored)")));
     }
     Store(*rows, now, policy->plan_grace);
-    std::unique_lock<std::mutex> lock(mutex_);
-    ReadNext(lock);
   }
 
-  void OnDone() override { delete this; }
+  grpc::Status Answer() override { return SerializeResponse(response_message_, response_); }
 
- private:
   // One store call per contact of `rows`, its rows in order.
   void Store(const std::vector<PlanBook::Row>& rows, absl::Time now, absl::Duration grace) {
     std::map<std::string, std::vector<core::PlannedChange>> by_contact;
     for (const PlanBook::Row& row : rows) by_contact[row.contact_id].push_back(row.change);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      in_flight_ += static_cast<int>(by_contact.size());
-    }
+    Begin(static_cast<int>(by_contact.size()));
     for (const auto& [contact, changes] : by_contact) {
       int64_t withdrawn = 0;
       for (const core::PlannedChange& change : changes) withdrawn += change.withdraw;
@@ -73,68 +51,22 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
           contact, changes, now, grace, parts_.decider.StoreDeadline(deadline_),
           [this, planned = static_cast<int64_t>(changes.size()) - withdrawn,
            withdrawn](absl::Status stored) {
+            if (!stored.ok()) parts_.metrics.RecordStoreError(stored);
             std::unique_lock<std::mutex> lock(mutex_);
-            --in_flight_;
-            if (stored.ok()) {
-              response_message_.set_planned(response_message_.planned() + planned);
-              response_message_.set_withdrawn(response_message_.withdrawn() + withdrawn);
-            } else {
-              parts_.metrics.RecordStoreError(stored);
-              if (failure_.ok()) failure_ = CallFailure(stored);
-              stopped_ = true;
-            }
-            if (paused_ && in_flight_ < kPlanInFlight) {
-              paused_ = false;
-              return ReadNext(lock);
-            }
-            FinishIfDone(lock);
+            if (!stored.ok()) return Settled(lock, CallFailure(stored));
+            response_message_.set_planned(response_message_.planned() + planned);
+            response_message_.set_withdrawn(response_message_.withdrawn() + withdrawn);
+            Settled(lock);
           });
     }
-  }
-
-  // Reads the next request, or pauses while too many store calls are under way.
-  void ReadNext(std::unique_lock<std::mutex>& lock) {
-    if (stopped_) return FinishIfDone(lock);
-    if (in_flight_ >= kPlanInFlight) {
-      paused_ = true;
-      return;
-    }
-    lock.unlock();
-    StartRead(&incoming_);
-  }
-
-  // Ends the stream with `status` once the calls under way have answered; no more reads.
-  void Fail(grpc::Status status, std::unique_lock<std::mutex>& lock) {
-    if (failure_.ok()) failure_ = std::move(status);
-    stopped_ = true;
-    FinishIfDone(lock);
-  }
-
-  void FinishIfDone(std::unique_lock<std::mutex>& lock) {
-    if (!stopped_ || in_flight_ > 0 || finished_) return;
-    finished_ = true;
-    const grpc::Status status =
-        failure_.ok() ? SerializeResponse(response_message_, response_) : failure_;
-    admission_.code = status.error_code();
-    lock.unlock();
-    Finish(status);
   }
 
   const ArbiterParts& parts_;
   const absl::Time deadline_;
   grpc::ByteBuffer* const response_;
-  StreamAdmission admission_;
-  grpc::ByteBuffer incoming_;  // reading thread only
-  int64_t requests_ = 0;       // reading thread only
-  PlanBook book_;              // reading thread only
-
-  std::mutex mutex_;
-  v1::PlanResponse response_message_;
-  grpc::Status failure_;  // OK, or the status the stream ends with
-  int in_flight_ = 0;
-  bool paused_ = false;
-  bool stopped_ = false;  // no read will start: the client is done, or the stream failed
-  bool finished_ = false;
+  int64_t requests_ = 0;  // reading thread only
+  PlanBook book_;         // reading thread only
+  v1::PlanResponse response_message_;  // under mutex_
 };
 
 }  // namespace
@@ -142,7 +74,9 @@ class PlanReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 grpc::ServerReadReactor<grpc::ByteBuffer>* StartPlanStream(const ArbiterParts& parts,
                                                            grpc::CallbackServerContext* context,
                                                            grpc::ByteBuffer* response) {
-  return new PlanReactor(parts, context, response);
+  auto* reactor = new PlanReactor(parts, context, response);
+  reactor->Start();
+  return reactor;
 }
 
 }  // namespace sendgate::api

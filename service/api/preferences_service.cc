@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "service/api/bounded_stream.h"
 #include "service/api/request_validation.h"
 #include "service/api/unary_call.h"
 #include "service/api/wire.h"
@@ -79,34 +80,27 @@ grpc::ServerUnaryReactor* PreferencesService::Update(grpc::CallbackServerContext
 // One Import stream: reads rows while fewer than kImportInFlight updates are under way, counts
 // every row as accepted or rejected, and answers the summary once the client is done and every
 // row is settled.
-class PreferencesService::ImportReactor final
-    : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+class PreferencesService::ImportReactor final : public BoundedStream {
  public:
   ImportReactor(PreferencesService& service, grpc::ByteBuffer* response)
-      : service_(service), response_(response),
-        admission_(service.parts_.admission, service.parts_.metrics, Method::kImport) {
-    if (!admission_.admitted()) {
-      Finish(ShuttingDown());
-      return;
-    }
-    StartRead(&incoming_);
-  }
+      : BoundedStream(service.parts_.admission, service.parts_.metrics, Method::kImport,
+                      kImportInFlight),
+        service_(service), response_(response) {}
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      reads_done_ = true;
-      FinishIfDone(lock);
-      return;
-    }
+ private:
+  void OnRequest(const grpc::ByteBuffer& incoming) override {
     int64_t row = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       row = ++rows_;
+      if (row % kProgressEvery == 0) {
+        Log(Severity::kInfo, "preferences",
+            absl::StrCat("import: ", rows_, " rows read, ", accepted_, " accepted, ", rejected_,
+                         " rejected"));
+      }
     }
     v1::ImportRow parsed;
-    absl::Status status = ParseRequest(incoming_, parsed);
-    incoming_.Clear();
+    absl::Status status = ParseRequest(incoming, parsed);
     std::shared_ptr<const core::Policy> policy = service_.parts_.policies.Current();
     absl::StatusOr<PreferenceUpdate> update =
         status.ok() ? UpdateFromRequest(parsed, *policy, service_.parts_.clock.Now(),
@@ -114,41 +108,35 @@ class PreferencesService::ImportReactor final
                     : absl::StatusOr<PreferenceUpdate>(status);
     if (!update.ok()) {
       service_.parts_.metrics.RecordPreferenceUpdate(Method::kImport, "invalid");
-      std::unique_lock<std::mutex> lock(mutex_);
-      Reject(row, parsed.contact_id(), update.status().message());
-      ReadNext(lock);
-      return;
-    }
-    {
       std::lock_guard<std::mutex> lock(mutex_);
-      ++in_flight_;
+      return Reject(row, parsed.contact_id(), update.status().message());
     }
+    Begin(1);
     service_.parts_.updater.Update(
         policy, std::move(*update), service_.parts_.decider.StoreDeadline(absl::InfiniteFuture()),
         [this, row, contact = parsed.contact_id()](
             absl::StatusOr<PreferenceUpdater::Updated> updated) {
           service_.parts_.metrics.RecordPreferenceUpdate(Method::kImport, UpdateResult(updated));
           std::unique_lock<std::mutex> lock(mutex_);
-          --in_flight_;
           if (updated.ok()) {
             ++accepted_;
           } else {
             Reject(row, contact, CallFailure(updated.status()).error_message());
           }
-          if (paused_) {
-            paused_ = false;
-            ReadNext(lock);
-          } else {
-            FinishIfDone(lock);
-          }
+          Settled(lock);
         });
-    std::unique_lock<std::mutex> lock(mutex_);
-    ReadNext(lock);
   }
 
-  void OnDone() override { delete this; }
+  grpc::Status Answer() override {
+    summary_.set_accepted(accepted_);
+    summary_.set_rejected(rejected_);
+    Log(Severity::kInfo, "preferences",
+        absl::StrCat("import done: ", rows_, " rows, ", accepted_, " accepted, ", rejected_,
+                     " rejected"));
+    return SerializeResponse(summary_, response_);
+  }
 
- private:
+  // A row not stored: counted, and listed while the summary has room.
   void Reject(int64_t row, const std::string& contact, absl::string_view reason) {
     ++rejected_;
     if (summary_.rejections_size() < kListedRejections) {
@@ -159,57 +147,20 @@ class PreferencesService::ImportReactor final
     }
   }
 
-  // Reads the next row, or pauses while too many updates are under way.
-  void ReadNext(std::unique_lock<std::mutex>& lock) {
-    if (rows_ % kProgressEvery == 0 && rows_ > logged_) {
-      logged_ = rows_;
-      Log(Severity::kInfo, "preferences",
-          absl::StrCat("import: ", rows_, " rows read, ", accepted_, " accepted, ", rejected_,
-                       " rejected"));
-    }
-    if (reads_done_) return FinishIfDone(lock);
-    if (in_flight_ >= kImportInFlight) {
-      paused_ = true;
-      return;
-    }
-    lock.unlock();
-    StartRead(&incoming_);
-  }
-
-  void FinishIfDone(std::unique_lock<std::mutex>& lock) {
-    if (!reads_done_ || in_flight_ > 0 || finished_) return;
-    finished_ = true;
-    summary_.set_accepted(accepted_);
-    summary_.set_rejected(rejected_);
-    const grpc::Status status = SerializeResponse(summary_, response_);
-    admission_.code = status.error_code();
-    Log(Severity::kInfo, "preferences",
-        absl::StrCat("import done: ", rows_, " rows, ", accepted_, " accepted, ", rejected_,
-                     " rejected"));
-    lock.unlock();
-    Finish(status);
-  }
-
   PreferencesService& service_;
   grpc::ByteBuffer* const response_;
-  StreamAdmission admission_;
-  grpc::ByteBuffer incoming_;  // reading thread only
-
-  std::mutex mutex_;
+  // Under mutex_:
   v1::ImportSummary summary_;
   int64_t rows_ = 0;
   int64_t accepted_ = 0;
   int64_t rejected_ = 0;
-  int64_t logged_ = 0;
-  int in_flight_ = 0;
-  bool paused_ = false;
-  bool reads_done_ = false;
-  bool finished_ = false;
 };
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* PreferencesService::Import(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  return new ImportReactor(*this, response);
+  auto* reactor = new ImportReactor(*this, response);
+  reactor->Start();
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* PreferencesService::History(grpc::CallbackServerContext* context,

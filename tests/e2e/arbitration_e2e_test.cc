@@ -151,6 +151,22 @@ TEST_F(ArbitrationTest, APlannedSendCanBeWithdrawn) {
 
 // Each bad request ends the stream with INVALID_ARGUMENT naming the field; the rows before it
 // are stored.
+// A store failure ends the stream with its status once the calls under way have answered,
+// however many rows the client still sends: it neither hangs nor answers OK.
+TEST_F(ArbitrationTest, APlanWhileRedisIsDownEndsUnavailable) {
+  redis_.Kill();
+  std::vector<v1::PlanRequest> requests(20);
+  *requests[0].add_campaigns() = Campaign("down", 60, t0_ + absl::Hours(1));
+  for (int i = 0; i < 20 * 100; ++i) {
+    v1::PlannedContact* row = requests[i / 100].add_contacts();
+    row->set_campaign_id("down");
+    row->set_contact_id(absl::StrCat("down-", i));
+  }
+  v1::PlanResponse response;
+  const grpc::Status status = Plan(requests, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
 TEST_F(ArbitrationTest, ABadPlanRowIsRefusedNamingItsField) {
   auto refused = [&](const v1::PlanRequest& bad) {
     v1::PlanRequest good;
