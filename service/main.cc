@@ -2,7 +2,6 @@
 // reloads the policy file (a bad file is refused and the running policy kept).
 #include <signal.h>
 #include <sys/resource.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <atomic>
@@ -15,11 +14,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/stubs/logging.h"
@@ -41,147 +37,18 @@
 #include "service/metrics/log.h"
 #include "service/policy/loader.h"
 #include "service/policy/time_zones.h"
+#include "service/settings/settings.h"
 #include "service/store/redis_store.h"
 
-ABSL_FLAG(std::string, config, "",
-          "YAML file with any of the settings below (flags given on the command line win)");
-ABSL_FLAG(std::string, policy, "policies/default.yaml", "Pressure policy file (YAML)");
-ABSL_FLAG(std::string, redis, "127.0.0.1:6379", "Redis HOST:PORT");
-ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC ADDR:PORT");
-ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
-          "Monitoring HTTP ADDR:PORT (/metrics, /healthz, /readyz)");
-ABSL_FLAG(int, redis_connections, 2, "Redis connections, each on its own event-loop thread");
-ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(250),
-          "Longest wait for Redis before the policy's fail mode decides");
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
-          "On SIGTERM, how long calls in progress may take to finish");
-ABSL_FLAG(std::string, suppression_key_file, "",
-          "Secret key (32 to 64 bytes) of the keyed hash that keeps forgotten contacts "
-          "suppressed; without it Forget is refused. Never change it once contacts are forgotten");
-ABSL_FLAG(absl::Duration, policy_watch_interval, absl::Seconds(5),
-          "How often the policy file is looked at for a change (a ConfigMap update); 0 never");
-ABSL_FLAG(std::string, shadow_policy, "",
-          "Shadow mode: a candidate policy file evaluated beside --policy on live traffic and "
-          "never enforced (missing or empty: none); read again with the policy");
-ABSL_FLAG(int, shadow_percent, 100,
-          "Shadow mode: the share of contacts (by a hash of their id, so always the same ones) "
-          "whose decisions the candidate policy also makes, 1 to 100");
-ABSL_FLAG(std::string, log_level, "info", "Least severity logged: info, warning or error");
-ABSL_FLAG(bool, check_policy, false, "Validate the policy file, print the result and exit");
+ABSL_FLAG(bool, check_policy, false,
+          "Validate the settings, the policy file and the shadow policy file, print the result "
+          "and exit");
 
 namespace sendgate {
 namespace {
 
 using metrics::Log;
 using metrics::Severity;
-
-struct Config {
-  std::string policy;
-  std::string redis;
-  std::string listen;
-  std::string metrics_listen;
-  int redis_connections = 2;
-  absl::Duration redis_timeout;
-  absl::Duration shutdown_grace;
-  std::string suppression_key_file;
-  absl::Duration policy_watch_interval;
-  std::string log_level;
-  std::string shadow_policy;
-  int shadow_percent = 100;
-};
-
-// The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
-// accepted too (--metrics-listen). `given` gets the names of the flags that appear.
-std::vector<char*> NormalizeFlags(int argc, char** argv, std::vector<std::string>& storage,
-                                  std::set<std::string>& given) {
-  storage.assign(argv, argv + argc);
-  for (std::string& argument : storage) {
-    if (argument.rfind("--", 0) != 0) continue;
-    const size_t name_end = std::min(argument.find('='), argument.size());
-    for (size_t i = 2; i < name_end; ++i) {
-      if (argument[i] == '-') argument[i] = '_';
-    }
-    given.insert(argument.substr(2, name_end - 2));
-  }
-  std::vector<char*> pointers;
-  for (std::string& argument : storage) pointers.push_back(argument.data());
-  return pointers;
-}
-
-// The settings a config file may hold: every flag but --config and --check_policy.
-constexpr absl::string_view kFileSettings[] = {
-    "policy",          "redis",          "listen",         "metrics_listen",
-    "redis_connections", "redis_timeout", "shutdown_grace", "suppression_key_file",
-    "policy_watch_interval", "shadow_policy", "shadow_percent", "log_level"};
-
-// Sets the flags from a YAML mapping of settings, each parsed as its flag parses it on the
-// command line; a flag given on the command line keeps its value.
-absl::Status ApplyConfigFile(const std::string& path, const std::set<std::string>& given) {
-  try {
-    for (const auto& entry : YAML::LoadFile(path)) {
-      const std::string key = absl::StrReplaceAll(entry.first.as<std::string>(), {{"-", "_"}});
-      const std::string place = absl::StrCat(path, ":", entry.first.Mark().line + 1, ":",
-                                             entry.first.Mark().column + 1, ": ");
-      if (std::find(std::begin(kFileSettings), std::end(kFileSettings), key) ==
-          std::end(kFileSettings)) {
-        return absl::InvalidArgumentError(absl::StrCat(place, "unknown setting '", key, "'"));
-      }
-      if (given.count(key) > 0) continue;
-      if (!entry.second.IsScalar() && !entry.second.IsNull()) {
-        return absl::InvalidArgumentError(absl::StrCat(place, key, ": not a single value"));
-      }
-      std::string error;  // an empty value (`shadow_policy:`) is the empty string
-      if (!absl::FindCommandLineFlag(key)->ParseFrom(
-              entry.second.IsNull() ? "" : entry.second.Scalar(), &error)) {
-        return absl::InvalidArgumentError(absl::StrCat(place, error));
-      }
-    }
-  } catch (const YAML::Exception& error) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", error.what()));
-  }
-  return absl::OkStatus();
-}
-
-// Settings: defaults, then the config file, then flags given on the command line.
-absl::StatusOr<Config> LoadConfig(const std::set<std::string>& given) {
-  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
-    if (absl::Status applied = ApplyConfigFile(path, given); !applied.ok()) return applied;
-  }
-  const Config config{absl::GetFlag(FLAGS_policy),         absl::GetFlag(FLAGS_redis),
-                      absl::GetFlag(FLAGS_listen),         absl::GetFlag(FLAGS_metrics_listen),
-                      absl::GetFlag(FLAGS_redis_connections), absl::GetFlag(FLAGS_redis_timeout),
-                      absl::GetFlag(FLAGS_shutdown_grace), absl::GetFlag(FLAGS_suppression_key_file),
-                      absl::GetFlag(FLAGS_policy_watch_interval), absl::GetFlag(FLAGS_log_level),
-                      absl::GetFlag(FLAGS_shadow_policy), absl::GetFlag(FLAGS_shadow_percent)};
-  if (config.shadow_percent < 1 || config.shadow_percent > 100) {
-    return absl::InvalidArgumentError("shadow_percent must be from 1 to 100");
-  }
-  if (config.policy_watch_interval < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("policy_watch_interval must be 0 (never) or positive");
-  }
-  if (config.redis_connections < 1 || config.redis_connections > 64) {
-    return absl::InvalidArgumentError("redis_connections must be from 1 to 64");
-  }
-  if (config.redis_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("redis_timeout must be positive");
-  }
-  return config;
-}
-
-absl::StatusOr<store::ConnectionOptions> RedisAddress(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  store::ConnectionOptions options;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &options.port) ||
-      options.port <= 0 || options.port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("redis must be HOST:PORT, such as 127.0.0.1:6379; not '", address, "'"));
-  }
-  options.host = address.substr(0, colon);
-  if (options.host.size() > 2 && options.host.front() == '[') {
-    options.host = options.host.substr(1, options.host.size() - 2);
-  }
-  return options;
-}
 
 // Raises the soft limit on open files to the hard one: each gRPC connection and each Redis
 // connection is a descriptor, and gRPC 1.51 stops accepting for good once accept() fails.
@@ -211,18 +78,6 @@ void LogGrpc(gpr_log_func_args* args) {
                             : args->severity == GPR_LOG_SEVERITY_INFO ? Severity::kInfo
                                                                        : Severity::kWarning;
   Log(severity, "grpc", absl::StrCat(args->message, " (", args->file, ":", args->line, ")"));
-}
-
-// --log_level: true when it names a severity.
-bool ApplyLogLevel(const std::string& name) {
-  const std::pair<const char*, Severity> levels[] = {
-      {"info", Severity::kInfo}, {"warning", Severity::kWarning}, {"error", Severity::kError}};
-  for (const auto& [level_name, severity] : levels) {
-    if (name != level_name) continue;
-    metrics::SetLogLevel(severity);
-    return true;
-  }
-  return false;
 }
 
 // Whether the store's Redis can be used at all: cluster mode stops the process here.
@@ -257,24 +112,39 @@ struct LoadedPolicy {
   std::shared_ptr<const core::Policy> policy;
 };
 absl::StatusOr<LoadedPolicy> LoadPolicy(const std::string& path) {
-  absl::StatusOr<std::string> text = api::ReadPolicyText(path);
+  absl::StatusOr<std::string> text = policy::ReadPolicyFile(path);
   if (!text.ok()) return text.status();
   absl::StatusOr<std::shared_ptr<const core::Policy>> policy = policy::ParsePolicy(*text, path);
   if (!policy.ok()) return policy.status();
   return LoadedPolicy{std::move(*text), std::move(*policy)};
 }
 
-int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
-  const std::shared_ptr<const core::Policy> policy = loaded.policy;
-  absl::StatusOr<store::ConnectionOptions> redis = RedisAddress(config.redis);
-  if (!redis.ok()) {
-    std::cerr << redis.status().message() << "\n";
-    return 2;
+// --check_policy: the policy was loaded; the shadow candidate, if any, is loaded too.
+int CheckPolicies(const settings::Settings& config, const core::Policy& policy) {
+  std::cout << config.policy << ": ok, version " << policy.version << ", " << policy.caps.size()
+            << " caps\n";
+  if (config.shadow_policy.empty()) return 0;
+  absl::StatusOr<std::shared_ptr<const core::Policy>> shadow =
+      policy::LoadCandidatePolicyFile(config.shadow_policy);
+  if (!shadow.ok()) {
+    std::cerr << shadow.status().message() << "\n";
+    return 1;
   }
-  if (!CheckRedisMode(*redis)) return 1;
+  std::cout << config.shadow_policy << ": "
+            << (*shadow == nullptr ? "missing or empty, no shadow mode"
+                                   : absl::StrCat("ok, version ", (*shadow)->version, ", ",
+                                                  (*shadow)->caps.size(), " caps"))
+            << "\n";
+  return 0;
+}
+
+int Serve(const settings::Settings& config, LoadedPolicy loaded, sigset_t signals) {
+  const std::shared_ptr<const core::Policy> policy = loaded.policy;
+  const store::ConnectionOptions redis{.host = config.redis.host, .port = config.redis.port};
+  if (!CheckRedisMode(redis)) return 1;
   metrics::Catalog catalog;
   store::RedisStore store(store::RedisStoreOptions{
-      .connection = *redis,
+      .connection = redis,
       .connections = config.redis_connections,
       .events = {.on_state =
                      [&catalog](bool up) {
@@ -313,7 +183,7 @@ int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
     Log(Severity::kWarning, "main",
         "no --suppression_key_file: Forget is refused (no suppression list for erased contacts)");
   }
-  if (absl::Status same = store::CheckSuppressionKey(*redis, hasher.KeyFingerprint());
+  if (absl::Status same = store::CheckSuppressionKey(redis, hasher.KeyFingerprint());
       absl::IsFailedPrecondition(same)) {
     std::cerr << same.message() << "\n";
     return 1;
@@ -360,7 +230,7 @@ int Serve(const Config& config, LoadedPolicy loaded, sigset_t signals) {
   Log(Severity::kInfo, "main",
       absl::StrCat("serving gRPC on port ", (*grpc)->port(), ", metrics on port ", (*http)->port(),
                    ", policy ", policy->version, " from ", config.policy, ", redis ",
-                   config.redis));
+                   config.redis.host, ":", config.redis.port));
 
   // Every 2 s without a signal, the gRPC port is probed; two failed probes in a row (one could
   // be a moment of saturation) make the pod not ready, one success ready again.
@@ -402,19 +272,16 @@ int main(int argc, char** argv) {
       "sendgate --policy=FILE --redis=HOST:PORT --listen=ADDR:PORT --metrics-listen=ADDR:PORT");
   std::vector<std::string> storage;
   std::set<std::string> given;
-  std::vector<char*> arguments = sendgate::NormalizeFlags(argc, argv, storage, given);
+  std::vector<char*> arguments = sendgate::settings::NormalizeFlags(argc, argv, storage, given);
   absl::ParseCommandLine(static_cast<int>(arguments.size()), arguments.data());
 
   gpr_set_log_function(&sendgate::LogGrpc);
-  absl::StatusOr<sendgate::Config> config = sendgate::LoadConfig(given);
+  absl::StatusOr<sendgate::settings::Settings> config = sendgate::settings::LoadSettings(given);
   if (!config.ok()) {
     std::cerr << config.status().message() << "\n";
     return 2;
   }
-  if (!sendgate::ApplyLogLevel(config->log_level)) {
-    std::cerr << "log_level must be info, warning or error, not '" << config->log_level << "'\n";
-    return 2;
-  }
+  sendgate::metrics::SetLogLevel(config->log_level);
   if (absl::StatusOr<const sendgate::policy::TimeZones*> zones =
           sendgate::policy::SystemTimeZones();
       !zones.ok()) {
@@ -426,11 +293,7 @@ int main(int argc, char** argv) {
     std::cerr << loaded.status().message() << "\n";
     return 1;
   }
-  if (absl::GetFlag(FLAGS_check_policy)) {
-    std::cout << config->policy << ": ok, version " << loaded->policy->version << ", "
-              << loaded->policy->caps.size() << " caps\n";
-    return 0;
-  }
+  if (absl::GetFlag(FLAGS_check_policy)) return sendgate::CheckPolicies(*config, *loaded->policy);
   // Signals are taken by sigwait() in Serve(); block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);

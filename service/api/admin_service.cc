@@ -4,6 +4,7 @@
 #include "service/api/proto_conversion.h"
 #include "service/api/request_validation.h"
 #include "service/api/unary_call.h"
+#include "service/policy/loader.h"
 
 namespace sendgate::api {
 namespace {
@@ -64,8 +65,8 @@ grpc::ServerUnaryReactor* AdminService::ValidatePolicy(grpc::CallbackServerConte
       Call::Start(reactor, in, out, Method::kValidatePolicy, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   absl::StatusOr<std::string> name = CandidateName(call->request.name());
-  absl::Status size = call->request.policy().size() > kMaxPolicyBytes
-                          ? Invalid("policy", absl::StrCat("at most ", kMaxPolicyBytes, " bytes"))
+  absl::Status size = call->request.policy().size() > policy::kMaxPolicyBytes
+                          ? Invalid("policy", absl::StrCat("at most ", policy::kMaxPolicyBytes, " bytes"))
                           : absl::OkStatus();
   if (!name.ok() || !size.ok()) {
     const absl::Status invalid = name.ok() ? size : name.status();

@@ -1,7 +1,5 @@
 #include "service/api/policy_rollout.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -13,19 +11,6 @@ namespace sendgate::api {
 
 using metrics::Log;
 using metrics::Severity;
-
-absl::StatusOr<std::string> ReadPolicyText(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open the policy file"));
-  std::string text(kMaxPolicyBytes + 1, '\0');
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(file.gcount()));
-  if (text.size() > kMaxPolicyBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": larger than ", kMaxPolicyBytes, " bytes, not a policy file"));
-  }
-  return text;
-}
 
 void ShowPolicy(metrics::Catalog& catalog, const core::Policy& policy, const std::string& before) {
   if (!before.empty() && before != policy.version) catalog.policy_info.With({before}).Set(0);
@@ -116,7 +101,7 @@ absl::StatusOr<ReloadResult> PolicyRollout::ReloadNow(absl::string_view trigger,
                                                       bool only_if_changed) {
   const std::shared_ptr<const core::Policy> current = policies_.Current();
   ReloadResult result{.previous_version = current->version, .version = current->version};
-  absl::StatusOr<std::string> text = ReadPolicyText(path_);
+  absl::StatusOr<std::string> text = policy::ReadPolicyFile(path_);
   if (!text.ok()) {
     // A file missing for a moment (a ConfigMap's symlinks being swapped) is looked at again
     // at the next turn; SIGHUP and Admin.Reload report it.
@@ -166,7 +151,7 @@ void PolicyRollout::Refused(absl::string_view trigger, const absl::Status& statu
 }
 
 void PolicyRollout::ReloadShadow(absl::string_view trigger, bool only_if_changed) {
-  absl::StatusOr<std::string> text = ReadPolicyText(shadow_.path);
+  absl::StatusOr<std::string> text = policy::ReadPolicyFile(shadow_.path);
   // A missing file is no shadow mode, as an empty one.
   const std::string read = text.ok() ? *text : "";
   if (only_if_changed && shadow_read_ == read) return;

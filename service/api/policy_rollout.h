@@ -23,9 +23,6 @@
 
 namespace sendgate::api {
 
-// A policy text larger than this is refused unread (a policy is a few KB).
-inline constexpr size_t kMaxPolicyBytes = 1 << 20;
-
 struct ReloadResult {
   std::string previous_version;
   std::string version;
@@ -97,9 +94,6 @@ class PolicyRollout {
   RolloutState state_ ABSL_GUARDED_BY(mutex_);
   std::thread thread_;
 };
-
-// Reads a policy file of at most kMaxPolicyBytes.
-absl::StatusOr<std::string> ReadPolicyText(const std::string& path);
 
 // Shows `policy` as the one in force in sendgate_policy_info (`before`, if any, set to 0).
 void ShowPolicy(metrics::Catalog& catalog, const core::Policy& policy, const std::string& before);

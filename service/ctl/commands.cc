@@ -22,6 +22,9 @@
 #include "sendgate/v1/preferences.grpc.pb.h"
 #include "service/ctl/policy_diff.h"
 #include "service/ctl/table.h"
+#include "service/policy/loader.h"
+#include "service/policy/time_zones.h"
+#include "service/settings/settings.h"
 
 // decide, explain, prefs set: the message and the contact.
 ABSL_FLAG(std::string, contact, "", "decide: the contact_id");
@@ -215,9 +218,8 @@ void PrintPressure(std::ostream& out, const v1::GetPressureResponse& pressure) {
   }
   channels.Print(out);
   out << "\nHistory (" << pressure.history_size() << " records)\n";
-  Table history(
-      {"sent_at", "channel", "category", "campaign", "edition", "program", "weight", "priority",
-       "counted"});
+  Table history({"sent_at", "channel", "category", "campaign", "edition", "program", "weight",
+                 "priority", "counted"});
   for (const v1::SendRecord& record : pressure.history()) {
     history.Add({Time(record.sent_at()), record.channel(), record.category(), record.campaign(),
                  record.edition(), record.program(), absl::StrCat(record.weight()),
@@ -347,7 +349,7 @@ bool ReadFile(const std::string& path, std::string& text) {
 }
 
 int PolicyShow(Context& context) {
-  auto stub = v1::Admin::NewStub(context.channel);
+  auto stub = v1::Admin::NewStub(context.Channel());
   v1::GetPolicyResponse response;
   const grpc::Status status = stub->GetPolicy(CallContext(context).get(), {}, &response);
   if (!status.ok()) return CallFailed(context, status);
@@ -377,25 +379,116 @@ int PolicyShow(Context& context) {
   return kOk;
 }
 
-int PolicyCheck(Context& context, const std::string& path) {
+// One file a check looked at: a policy, a shadow candidate or a config file.
+struct FileCheck {
+  std::string kind;  // "policy", "shadow_policy" or "config"
+  std::string path;
+  bool readable = true;             // false: a file named on the command line could not be read
+  std::string version;              // a valid policy's
+  std::vector<std::string> errors;  // none: valid
+  std::string note;                 // what the check found besides, for people
+};
+
+FileCheck Checked(std::string kind, std::string path, const absl::Status& status) {
+  FileCheck check{.kind = std::move(kind), .path = std::move(path)};
+  check.readable = !absl::IsNotFound(status);
+  for (absl::string_view line : absl::StrSplit(status.message(), '\n', absl::SkipEmpty())) {
+    check.errors.emplace_back(line);
+  }
+  return check;
+}
+
+FileCheck CheckedPolicy(std::string kind, std::string path,
+                        const absl::StatusOr<std::shared_ptr<const core::Policy>>& policy) {
+  FileCheck check = Checked(std::move(kind), std::move(path), policy.status());
+  if (!policy.ok()) return check;
+  if (*policy == nullptr) {
+    check.note = "missing or empty: no shadow mode";
+  } else {
+    check.version = (*policy)->version;
+    check.note = absl::StrCat((*policy)->caps.size(), " caps");
+  }
+  return check;
+}
+
+// Prints the checks and returns the exit code: 0 all valid, 1 some not, 2 a file given on the
+// command line could not be read.
+int Report(Context& context, const std::vector<FileCheck>& checks) {
+  bool valid = true, readable = true;
+  google::protobuf::Struct result;
+  google::protobuf::ListValue* files = (*result.mutable_fields())["files"].mutable_list_value();
+  for (const FileCheck& check : checks) {
+    valid = valid && check.errors.empty();
+    readable = readable && check.readable;
+    auto& fields = *files->add_values()->mutable_struct_value()->mutable_fields();
+    fields["kind"].set_string_value(check.kind);
+    fields["path"].set_string_value(check.path);
+    fields["valid"].set_bool_value(check.errors.empty());
+    fields["version"].set_string_value(check.version);
+    google::protobuf::ListValue* errors = fields["errors"].mutable_list_value();
+    for (const std::string& error : check.errors) errors->add_values()->set_string_value(error);
+    if (context.json) continue;
+    const std::string name = check.kind == "config" ? check.path : check.kind + " " + check.path;
+    if (!check.errors.empty()) {
+      context.out << name << ": NOT valid, " << check.errors.size()
+                  << (check.errors.size() == 1 ? " error\n" : " errors\n");
+      for (const std::string& error : check.errors) context.out << error << "\n";
+    } else {
+      context.out << name << (check.kind == "config" ? ": valid settings" : ": valid")
+                  << (check.version.empty() ? "" : ", version " + check.version)
+                  << (check.note.empty() ? "" : " (" + check.note + ")") << "\n";
+    }
+  }
+  (*result.mutable_fields())["valid"].set_bool_value(valid);
+  if (context.json) context.out << Json(result) << "\n";
+  if (!readable) return kUsage;
+  return valid ? kOk : kNo;
+}
+
+// A policy file checked by the running sendgate's own loader (Admin.ValidatePolicy), added to
+// `checks`; kOk, or the exit code of a failed call.
+int CheckRemotely(Context& context, const std::string& path, std::vector<FileCheck>& checks) {
   v1::ValidatePolicyRequest request;
   if (!ReadFile(path, *request.mutable_policy())) {
-    return Usage(context, absl::StrCat("cannot read ", path));
+    checks.push_back(
+        Checked("policy", path, absl::NotFoundError(absl::StrCat("cannot read ", path))));
+    return kOk;
   }
   request.set_name(CandidateName(path));
-  auto stub = v1::Admin::NewStub(context.channel);
+  auto stub = v1::Admin::NewStub(context.Channel());
   v1::ValidatePolicyResponse response;
   const grpc::Status status = stub->ValidatePolicy(CallContext(context).get(), request, &response);
   if (!status.ok()) return CallFailed(context, status);
-  if (context.json) {
-    context.out << Json(response) << "\n";
-  } else if (response.valid()) {
-    context.out << path << ": valid, version " << response.version() << "\n";
-  } else {
-    context.out << path << ": NOT valid, " << response.errors_size() << " errors\n";
-    for (const std::string& error : response.errors()) context.out << error << "\n";
+  FileCheck& check =
+      checks.emplace_back(FileCheck{.kind = "policy", .path = path, .version = response.version()});
+  check.errors.assign(response.errors().begin(), response.errors().end());
+  check.note = absl::StrCat("checked by ", context.target);
+  return kOk;
+}
+
+int PolicyCheck(Context& context, const std::vector<std::string>& paths) {
+  std::vector<FileCheck> checks;
+  for (const std::string& path : paths) {
+    if (context.target.empty()) {
+      checks.push_back(CheckedPolicy("policy", path, policy::LoadPolicyFile(path)));
+    } else if (const int failed = CheckRemotely(context, path, checks); failed != kOk) {
+      return failed;
+    }
   }
-  return response.valid() ? kOk : kNo;
+  return Report(context, checks);
+}
+
+// A config file's settings as sendgate checks them at start, then the policy files it names,
+// from the current directory as sendgate would open them.
+void CheckConfig(const std::string& path, std::vector<FileCheck>& checks) {
+  absl::StatusOr<settings::Settings> config = settings::LoadConfigFile(path);
+  checks.push_back(Checked("config", path, config.status()));
+  if (!config.ok()) return;
+  checks.push_back(CheckedPolicy("policy", config->policy, policy::LoadPolicyFile(config->policy)));
+  checks.back().readable = true;  // a missing policy file is the config's error, not a usage one
+  if (config->shadow_policy.empty()) return;
+  checks.push_back(CheckedPolicy("shadow_policy", config->shadow_policy,
+                                 policy::LoadCandidatePolicyFile(config->shadow_policy)));
 }
 
 int PolicyDiff(Context& context, const std::string& old_path, const std::string& new_path) {
@@ -427,7 +520,22 @@ int PolicyDiff(Context& context, const std::string& old_path, const std::string&
   return changes.empty() ? kOk : kNo;
 }
 
+// Policies name IANA time zones: without the system's tzdata no policy can be checked.
+absl::Status TimeZonesLoaded(Context& context) {
+  absl::StatusOr<const policy::TimeZones*> zones = policy::SystemTimeZones();
+  if (!zones.ok()) context.err << "sendgatectl: " << zones.status().message() << "\n";
+  return zones.status();
+}
+
 }  // namespace
+
+std::shared_ptr<grpc::Channel> Context::Channel() {
+  if (channel == nullptr) {
+    channel = grpc::CreateChannel(target.empty() ? "127.0.0.1:50051" : target,
+                                  grpc::InsecureChannelCredentials());
+  }
+  return channel;
+}
 
 int CallFailed(Context& context, const grpc::Status& status) {
   context.err << "sendgatectl: " << status.error_message() << " (gRPC "
@@ -452,7 +560,7 @@ int Decide(Context& context, const std::vector<std::string>& words) {
   if (absl::Status built = BuildDecide(request); !built.ok()) {
     return Usage(context, built.message());
   }
-  auto stub = v1::Arbiter::NewStub(context.channel);
+  auto stub = v1::Arbiter::NewStub(context.Channel());
   v1::DecideResponse response;
   const grpc::Status status = stub->Decide(CallContext(context).get(), request, &response);
   if (!status.ok()) return CallFailed(context, status);
@@ -477,13 +585,13 @@ int Explain(Context& context, const std::vector<std::string>& words) {
     return Usage(context, "--at must be RFC 3339 (2026-11-23T10:00:00Z)");
   }
   v1::GetPressureResponse pressure;
-  grpc::Status status = v1::Arbiter::NewStub(context.channel)
+  grpc::Status status = v1::Arbiter::NewStub(context.Channel())
                             ->GetPressure(CallContext(context).get(), pressure_request, &pressure);
   if (!status.ok()) return CallFailed(context, status);
   v1::GetPreferencesRequest prefs_request;
   prefs_request.set_contact_id(contact);
   v1::ContactPreferences prefs;
-  status = v1::Preferences::NewStub(context.channel)
+  status = v1::Preferences::NewStub(context.Channel())
                ->Get(CallContext(context).get(), prefs_request, &prefs);
   if (!status.ok()) return CallFailed(context, status);
   if (context.json) {
@@ -503,7 +611,7 @@ int Prefs(Context& context, const std::vector<std::string>& words) {
   if (words.size() != 2 || (words[0] != "get" && words[0] != "set")) {
     return Usage(context, "prefs get CONTACT | prefs set CONTACT --flags");
   }
-  auto stub = v1::Preferences::NewStub(context.channel);
+  auto stub = v1::Preferences::NewStub(context.Channel());
   v1::ContactPreferences prefs;
   grpc::Status status;
   if (words[0] == "get") {
@@ -529,16 +637,27 @@ int Prefs(Context& context, const std::vector<std::string>& words) {
 
 int Policy(Context& context, const std::vector<std::string>& words) {
   if (words.size() == 1 && words[0] == "show") return PolicyShow(context);
-  if (words.size() == 2 && words[0] == "check") return PolicyCheck(context, words[1]);
+  if (words.size() >= 2 && words[0] == "check") {
+    if (absl::Status zones = TimeZonesLoaded(context); !zones.ok()) return kUsage;
+    return PolicyCheck(context, std::vector<std::string>(words.begin() + 1, words.end()));
+  }
   if (words.size() == 3 && words[0] == "diff") return PolicyDiff(context, words[1], words[2]);
-  return Usage(context, "policy show | policy check FILE | policy diff OLD NEW");
+  return Usage(context, "policy show | policy check FILE... | policy diff OLD NEW");
+}
+
+int Config(Context& context, const std::vector<std::string>& words) {
+  if (words.size() < 2 || words[0] != "check") return Usage(context, "config check FILE...");
+  if (absl::Status zones = TimeZonesLoaded(context); !zones.ok()) return kUsage;
+  std::vector<FileCheck> checks;
+  for (auto path = words.begin() + 1; path != words.end(); ++path) CheckConfig(*path, checks);
+  return Report(context, checks);
 }
 
 int Reload(Context& context, const std::vector<std::string>& words) {
   if (!words.empty()) return Usage(context, "reload takes no argument");
   v1::ReloadResponse response;
   const grpc::Status status =
-      v1::Admin::NewStub(context.channel)->Reload(CallContext(context).get(), {}, &response);
+      v1::Admin::NewStub(context.Channel())->Reload(CallContext(context).get(), {}, &response);
   if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
     context.err << "reload refused, the running policy is kept:\n"
                 << status.error_message() << "\n";

@@ -1,6 +1,8 @@
-// sendgatectl's commands, each talking gRPC to a running sendgate (docs/operations.md,
-// "sendgatectl"). A command prints a readable table, or with --json one JSON object (the
-// response messages with their proto field names), and returns its exit code.
+// sendgatectl's commands (docs/operations.md, "sendgatectl"): most talk gRPC to a running
+// sendgate; `policy check` (without --target), `policy diff` and `config check` work on files
+// alone, with the server's own loaders, and open no connection. A command prints a readable
+// table, or with --json one JSON object (the response messages with their proto field names),
+// and returns its exit code.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -23,11 +25,15 @@ enum Exit : int {
 };
 
 struct Context {
-  std::shared_ptr<grpc::Channel> channel;
+  std::string target;  // --target as given; empty when it was not
   bool json = false;
   std::chrono::milliseconds timeout{5000};
   std::ostream& out;
   std::ostream& err;
+  std::shared_ptr<grpc::Channel> channel = nullptr;  // made by Channel() on first use
+
+  // The channel to the sendgate at `target` (127.0.0.1:50051 when empty).
+  std::shared_ptr<grpc::Channel> Channel();
 };
 
 // `words` are the command line's words after the command's name.
@@ -36,6 +42,7 @@ int Explain(Context& context, const std::vector<std::string>& words);
 int Prefs(Context& context, const std::vector<std::string>& words);
 int Policy(Context& context, const std::vector<std::string>& words);
 int Reload(Context& context, const std::vector<std::string>& words);
+int Config(Context& context, const std::vector<std::string>& words);
 
 // The exit code of a failed call, with its message printed on `err`.
 int CallFailed(Context& context, const grpc::Status& status);

@@ -10,10 +10,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
-#include "grpcpp/grpcpp.h"
 #include "service/ctl/commands.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "the sendgate to talk to, HOST:PORT");
+ABSL_FLAG(std::string, target, "",
+          "the sendgate to talk to, HOST:PORT (127.0.0.1:50051 when not given); policy check "
+          "asks it only when given");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of tables");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "how long each call may take");
 
@@ -31,11 +32,14 @@ Commands:
                        --pause_until= --clear_pause --frequency= --clear_frequency=
                        --timezone= --segments= --expected_version= --actor= --text_version=
   policy show          the policy in force and the last reload
-  policy check FILE    validate FILE with the running service's own loader
-  policy diff OLD NEW  what changes between two policy files, rule by rule
+  policy check FILE... validate policy files offline, with sendgate's own loader (shadow
+                       candidates too); with --target, ask that running sendgate instead
+  policy diff OLD NEW  what changes between two policy files, rule by rule (offline)
+  config check FILE... validate sendgate config files (--config) offline: every setting, and
+                       the policy and shadow policy files they name
   reload               read the policy file again (as SIGHUP)
 
-Exit codes: 0 done (decide: ALLOW; check: valid; diff: none), 1 DENY / invalid / differences /
+Exit codes: 0 done (decide: ALLOW; checks: valid; diff: none), 1 DENY / invalid / differences /
 reload refused, 2 bad command line, 3 DEFER, 4 request refused by sendgate, 5 sendgate
 unreachable or failing.)";
 
@@ -51,18 +55,16 @@ int main(int argc, char** argv) {
   }
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   sendgate::ctl::Context context{
-      .channel =
-          grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()),
+      .target = absl::GetFlag(FLAGS_target),
       .json = absl::GetFlag(FLAGS_json),
       .timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)),
       .out = std::cout,
       .err = std::cerr};
   using Command = int (*)(sendgate::ctl::Context&, const std::vector<std::string>&);
-  const std::map<std::string, Command> commands = {{"decide", sendgate::ctl::Decide},
-                                                   {"explain", sendgate::ctl::Explain},
-                                                   {"prefs", sendgate::ctl::Prefs},
-                                                   {"policy", sendgate::ctl::Policy},
-                                                   {"reload", sendgate::ctl::Reload}};
+  const std::map<std::string, Command> commands = {
+      {"decide", sendgate::ctl::Decide}, {"explain", sendgate::ctl::Explain},
+      {"prefs", sendgate::ctl::Prefs},   {"policy", sendgate::ctl::Policy},
+      {"reload", sendgate::ctl::Reload}, {"config", sendgate::ctl::Config}};
   const auto command = commands.find(words[0]);
   if (command == commands.end()) {
     std::cerr << "sendgatectl: unknown command '" << words[0] << "'\n\n" << kUsage << "\n";

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -1025,12 +1025,32 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
   return std::shared_ptr<const core::Policy>(std::move(policy));
 }
 
-absl::StatusOr<std::shared_ptr<const core::Policy>> LoadPolicyFile(const std::string& path) {
-  std::ifstream file(path);
+absl::StatusOr<std::string> ReadPolicyFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
   if (!file) return absl::NotFoundError(absl::StrCat(path, ": cannot open the policy file"));
-  std::stringstream text;
-  text << file.rdbuf();
-  return ParsePolicy(text.str(), path);
+  std::string text(kMaxPolicyBytes + 1, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(file.gcount()));
+  if (text.size() > kMaxPolicyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": larger than ", kMaxPolicyBytes, " bytes, not a policy file"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::shared_ptr<const core::Policy>> LoadPolicyFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadPolicyFile(path);
+  if (!text.ok()) return text.status();
+  return ParsePolicy(*text, path);
+}
+
+absl::StatusOr<std::shared_ptr<const core::Policy>> LoadCandidatePolicyFile(
+    const std::string& path) {
+  absl::StatusOr<std::string> text = ReadPolicyFile(path);
+  if (absl::IsNotFound(text.status())) return nullptr;
+  if (!text.ok()) return text.status();
+  if (absl::StripAsciiWhitespace(*text).empty()) return nullptr;
+  return ParsePolicy(*text, path);
 }
 
 }  // namespace sendgate::policy

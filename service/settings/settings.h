@@ -1,0 +1,49 @@
+// sendgate's settings: one table, the flags (settings.cc), set by the command line and by a
+// --config YAML file whose keys are the flags' names. Read by main.cc when it starts, and by
+// sendgatectl's `config check`, which validates a config file offline exactly as sendgate would.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/metrics/log.h"
+
+namespace sendgate::settings {
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+
+struct Settings {
+  std::string policy;
+  HostPort redis;
+  std::string listen;
+  std::string metrics_listen;
+  int redis_connections = 2;
+  absl::Duration redis_timeout;
+  absl::Duration shutdown_grace;
+  std::string suppression_key_file;
+  absl::Duration policy_watch_interval;
+  metrics::Severity log_level = metrics::Severity::kInfo;
+  std::string shadow_policy;
+  int shadow_percent = 100;
+};
+
+// The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
+// accepted too (--metrics-listen). `given` gets the names of the flags that appear.
+std::vector<char*> NormalizeFlags(int argc, char** argv, std::vector<std::string>& storage,
+                                  std::set<std::string>& given);
+
+// The settings in force: the flags' defaults, then the --config file's keys, then the flags
+// named in `given` (those on the command line), each checked against its bounds. Errors name
+// the setting; a config file's, its file:line:column.
+absl::StatusOr<Settings> LoadSettings(const std::set<std::string>& given);
+
+// The settings a config file alone gives over the defaults, as LoadSettings checks them.
+absl::StatusOr<Settings> LoadConfigFile(const std::string& path);
+
+}  // namespace sendgate::settings
