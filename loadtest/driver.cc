@@ -44,7 +44,7 @@ std::vector<std::shared_ptr<grpc::Channel>> Connect(const RunOptions& options, i
   for (int i = 0; i < options.connections; ++i) {
     grpc::ChannelArguments arguments;
     arguments.SetInt("sendgate.loadtest.connection", thread * 1000 + i);
-    channels.push_back(grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(),
+    channels.push_back(grpc::CreateCustomChannel(options.target, options.credentials,
                                                  arguments));
   }
   return channels;
@@ -379,7 +379,7 @@ void RunStream(const RunOptions& options, int thread, int64_t start, Results& re
 }  // namespace
 
 bool RunLoad(const RunOptions& options, Results& results) {
-  auto probe = grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
+  auto probe = grpc::CreateChannel(options.target, options.credentials);
   if (!probe->WaitForConnected(gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                                             gpr_time_from_seconds(5, GPR_TIMESPAN)))) {
     std::fprintf(stderr, "cannot reach %s\n", options.target.c_str());

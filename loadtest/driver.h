@@ -7,9 +7,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "loadtest/histogram.h"
 #include "loadtest/traffic.h"
 
@@ -19,6 +21,7 @@ enum class Mode { kPing, kUnary, kStream };
 
 struct RunOptions {
   std::string target;
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // plaintext or TLS
   Mode mode = Mode::kUnary;
   Scenario scenario = Scenario::kMixed;
   std::string run;              // prefix of contact and message ids

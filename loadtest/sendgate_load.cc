@@ -15,11 +15,15 @@
 #include "loadtest/report.h"
 #include "service/core/names.h"
 #include "service/core/plan.h"
+#include "service/ctl/client_tls.h"
 #include "service/policy/loader.h"
 #include "service/store/decide_call.h"
 #include "service/store/lua_library.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "sendgate gRPC address");
+ABSL_FLAG(std::string, cacert, "", "TLS: the CA certificates (PEM) of sendgate's; empty: plaintext");
+ABSL_FLAG(std::string, cert, "", "mutual TLS: the generator's certificate chain (PEM)");
+ABSL_FLAG(std::string, key, "", "mutual TLS: the private key of --cert (PEM)");
 ABSL_FLAG(std::string, mode, "unary", "ping (the empty RPC), unary (Decide) or stream (DecideStream)");
 ABSL_FLAG(std::string, scenario, "mixed", "mixed (Zipf contacts, channel mix) or blast (one campaign)");
 ABSL_FLAG(double, rate, 0, "open loop: requests per second in all; 0 = closed loop");
@@ -82,6 +86,15 @@ int Main() {
   if (absl::GetFlag(FLAGS_print_redis_benchmark_command)) return PrintRedisBenchmarkCommand();
   RunOptions options;
   options.target = absl::GetFlag(FLAGS_target);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ctl::ChannelCredentials({.ca_file = absl::GetFlag(FLAGS_cacert),
+                               .cert_file = absl::GetFlag(FLAGS_cert),
+                               .key_file = absl::GetFlag(FLAGS_key)});
+  if (!credentials.ok()) {
+    std::cerr << credentials.status().message() << "\n";
+    return 2;
+  }
+  options.credentials = *credentials;
   const std::string mode = absl::GetFlag(FLAGS_mode);
   options.mode = mode == "ping" ? Mode::kPing : mode == "stream" ? Mode::kStream : Mode::kUnary;
   options.scenario = absl::GetFlag(FLAGS_scenario) == "blast" ? Scenario::kBlast : Scenario::kMixed;

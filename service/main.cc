@@ -15,6 +15,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -72,8 +73,16 @@ void LogProtobuf(google::protobuf::LogLevel level, const char*, int,
       "protobuf", message);
 }
 
-// gRPC's own log lines (gpr_log), as ours.
+// gRPC's own log lines (gpr_log), as ours. A refused TLS handshake (a caller without a valid
+// certificate) is two error lines: one per 5 s, so that a scan cannot flood the log.
 void LogGrpc(gpr_log_func_args* args) {
+  static metrics::EveryFewSeconds handshakes(5);
+  const absl::string_view message = args->message;
+  if ((absl::StrContains(message, "Handshake failed") ||
+       absl::StrContains(message, "Certificate verify failed")) &&
+      !handshakes.Due()) {
+    return;
+  }
   const Severity severity = args->severity == GPR_LOG_SEVERITY_ERROR ? Severity::kError
                             : args->severity == GPR_LOG_SEVERITY_INFO ? Severity::kInfo
                                                                        : Severity::kWarning;
@@ -119,6 +128,18 @@ absl::StatusOr<LoadedPolicy> LoadPolicy(const std::string& path) {
   return LoadedPolicy{std::move(*text), std::move(*policy)};
 }
 
+// Plaintext gRPC is for loopback: elsewhere anyone who reaches the port can call it.
+void WarnIfOpen(const settings::Settings& config) {
+  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  if (config.tls.enabled() || host == "127.0.0.1" || host == "localhost" || host == "[::1]") {
+    return;
+  }
+  Log(Severity::kWarning, "main",
+      absl::StrCat("gRPC on ", config.listen,
+                   " without TLS: any process that reaches it may call every RPC; give "
+                   "--tls_cert_file and --tls_key_file (and --require_tls in production)"));
+}
+
 // --check_policy: the policy was loaded; the shadow candidate, if any, is loaded too.
 int CheckPolicies(const settings::Settings& config, const core::Policy& policy) {
   std::cout << config.policy << ": ok, version " << policy.version << ", " << policy.caps.size()
@@ -138,7 +159,8 @@ int CheckPolicies(const settings::Settings& config, const core::Policy& policy) 
   return 0;
 }
 
-int Serve(const settings::Settings& config, LoadedPolicy loaded, sigset_t signals) {
+int Serve(const settings::Settings& config, LoadedPolicy loaded,
+          std::shared_ptr<grpc::ServerCredentials> credentials, sigset_t signals) {
   const std::shared_ptr<const core::Policy> policy = loaded.policy;
   const store::ConnectionOptions redis{.host = config.redis.host, .port = config.redis.port};
   if (!CheckRedisMode(redis)) return 1;
@@ -204,7 +226,8 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded, sigset_t signal
   api::AdminService admin(api::AdminParts{policies, shadow, rollout, decision_metrics, admission});
   api::DiagnosticsService diagnostics(admission);
   absl::StatusOr<std::unique_ptr<api::GrpcServer>> grpc =
-      api::GrpcServer::Start(config.listen, {&arbiter, &preferences, &admin, &diagnostics});
+      api::GrpcServer::Start(config.listen, {&arbiter, &preferences, &admin, &diagnostics},
+                             std::move(credentials), config.tls.enabled());
   if (!grpc.ok()) {
     std::cerr << grpc.status().message() << "\n";
     return 1;
@@ -227,8 +250,12 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded, sigset_t signal
     std::cerr << http.status().message() << "\n";
     return 1;
   }
+  WarnIfOpen(config);
   Log(Severity::kInfo, "main",
-      absl::StrCat("serving gRPC on port ", (*grpc)->port(), ", metrics on port ", (*http)->port(),
+      absl::StrCat("serving gRPC on port ", (*grpc)->port(),
+                   config.tls.enabled()
+                       ? (config.tls.client_ca_file.empty() ? " (TLS)" : " (mutual TLS)")
+                       : " (plaintext)", ", metrics on port ", (*http)->port(),
                    ", policy ", policy->version, " from ", config.policy, ", redis ",
                    config.redis.host, ":", config.redis.port));
 
@@ -301,5 +328,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   sendgate::RaiseOpenFileLimit();
-  return sendgate::Serve(*config, std::move(*loaded), signals);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      sendgate::api::ServerCredentials(config->tls);
+  if (!credentials.ok()) {
+    std::cerr << credentials.status().message() << "\n";
+    return 1;
+  }
+  return sendgate::Serve(*config, std::move(*loaded), std::move(*credentials), signals);
 }

@@ -1,4 +1,5 @@
-// The gRPC server: sendgate's services plus grpc.health.v1.Health and server reflection.
+// The gRPC server: sendgate's services plus grpc.health.v1.Health and server reflection, in
+// plaintext or over TLS (mutual TLS when client CAs are given) with gRPC's own credentials.
 #pragma once
 
 #include <memory>
@@ -8,14 +9,24 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "service/settings/settings.h"
 
 namespace sendgate::api {
 
+// The gRPC port's credentials: plaintext, or TLS when `tls` is enabled (mutual TLS with client
+// CAs). The TLS files must be readable PEM now (an error names the setting); gRPC reads them
+// again every `tls.refresh`, and keeps the last good ones when a rotation leaves them bad.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const settings::Tls& tls);
+
 class GrpcServer {
  public:
-  // Listens on `listen` (ADDR:PORT; port 0 picks a free port) without TLS.
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const std::string& listen,
-                                                          std::vector<grpc::Service*> services);
+  // Listens on `listen` (ADDR:PORT; port 0 picks a free port) with `credentials`; `tls` says
+  // whether they are TLS ones (the readiness probe speaks accordingly).
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const std::string& listen, std::vector<grpc::Service*> services,
+      std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials(),
+      bool tls = false);
 
   int port() const { return port_; }
 
@@ -33,6 +44,7 @@ class GrpcServer {
  private:
   std::unique_ptr<grpc::Server> server_;
   std::string probe_host_;  // where AcceptsConnections() connects
+  bool tls_ = false;        // how it speaks there
   int port_ = 0;
 };
 

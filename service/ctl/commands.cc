@@ -531,8 +531,7 @@ absl::Status TimeZonesLoaded(Context& context) {
 
 std::shared_ptr<grpc::Channel> Context::Channel() {
   if (channel == nullptr) {
-    channel = grpc::CreateChannel(target.empty() ? "127.0.0.1:50051" : target,
-                                  grpc::InsecureChannelCredentials());
+    channel = grpc::CreateChannel(target.empty() ? "127.0.0.1:50051" : target, credentials);
   }
   return channel;
 }

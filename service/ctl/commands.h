@@ -26,6 +26,7 @@ enum Exit : int {
 
 struct Context {
   std::string target;  // --target as given; empty when it was not
+  std::shared_ptr<grpc::ChannelCredentials> credentials;  // plaintext or TLS
   bool json = false;
   std::chrono::milliseconds timeout{5000};
   std::ostream& out;

@@ -10,17 +10,23 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "service/ctl/client_tls.h"
 #include "service/ctl/commands.h"
 
 ABSL_FLAG(std::string, target, "",
           "the sendgate to talk to, HOST:PORT (127.0.0.1:50051 when not given); policy check "
           "asks it only when given");
+ABSL_FLAG(std::string, cacert, "",
+          "TLS: the CA certificates (PEM) that sign sendgate's certificate; empty: plaintext");
+ABSL_FLAG(std::string, cert, "", "mutual TLS: this client's certificate chain (PEM)");
+ABSL_FLAG(std::string, key, "", "mutual TLS: the private key of --cert (PEM)");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of tables");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "how long each call may take");
 
 namespace {
 
 constexpr char kUsage[] = R"(sendgatectl [--target=HOST:PORT] [--json] [--timeout=5s] COMMAND
+            [--cacert=CA.pem [--cert=CLIENT.pem --key=CLIENT-KEY.pem]]  (TLS, mutual TLS)
 
 Commands:
   decide --contact=ID --channel=CH [--category= --subscription= --program= --campaign=
@@ -54,8 +60,17 @@ int main(int argc, char** argv) {
     return sendgate::ctl::kUsage;
   }
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      sendgate::ctl::ChannelCredentials({.ca_file = absl::GetFlag(FLAGS_cacert),
+                                         .cert_file = absl::GetFlag(FLAGS_cert),
+                                         .key_file = absl::GetFlag(FLAGS_key)});
+  if (!credentials.ok()) {
+    std::cerr << "sendgatectl: " << credentials.status().message() << "\n";
+    return sendgate::ctl::kUsage;
+  }
   sendgate::ctl::Context context{
       .target = absl::GetFlag(FLAGS_target),
+      .credentials = *credentials,
       .json = absl::GetFlag(FLAGS_json),
       .timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)),
       .out = std::cout,

@@ -36,6 +36,24 @@ ABSL_FLAG(int, shadow_percent, 100,
           "Shadow mode: the share of contacts (by a hash of their id, so always the same ones) "
           "whose decisions the candidate policy also makes, 1 to 100");
 ABSL_FLAG(std::string, log_level, "info", "Least severity logged: info, warning or error");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "TLS on the gRPC port: the server's certificate chain (PEM), with --tls_key_file; read "
+          "again every --tls_refresh_interval, so a rotated certificate is served without a "
+          "restart. Empty: plaintext");
+ABSL_FLAG(std::string, tls_key_file, "", "TLS: the private key of --tls_cert_file (PEM)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "Mutual TLS: the CA certificates (PEM) that sign the callers' certificates; a caller "
+          "without a valid one is refused at the handshake");
+ABSL_FLAG(std::string, tls_crl_dir, "",
+          "Mutual TLS: a directory of certificate revocation lists (PEM, hashed names as "
+          "`openssl rehash` writes them); a revoked caller certificate is refused");
+ABSL_FLAG(bool, tls_client_cert_optional, false,
+          "Mutual TLS: let callers without a certificate in (a certificate presented is still "
+          "verified)");
+ABSL_FLAG(absl::Duration, tls_refresh_interval, absl::Minutes(1),
+          "How often the TLS files are read again (whole seconds, at least 1s)");
+ABSL_FLAG(bool, require_tls, false,
+          "Refuse to start unless the gRPC port is served with TLS (--tls_cert_file)");
 
 namespace sendgate::settings {
 namespace {
@@ -132,6 +150,31 @@ absl::StatusOr<metrics::Severity> ParseLogLevel(const Places& places, const std:
                  absl::StrCat("must be info, warning or error, not '", name, "'"));
 }
 
+// The TLS flags, checked together: a key with its certificate, client options only with TLS.
+absl::StatusOr<Tls> ReadTls(const Places& places) {
+  Tls tls{absl::GetFlag(FLAGS_tls_cert_file),
+          absl::GetFlag(FLAGS_tls_key_file),
+          absl::GetFlag(FLAGS_tls_client_ca_file),
+          absl::GetFlag(FLAGS_tls_crl_dir),
+          absl::GetFlag(FLAGS_tls_client_cert_optional),
+          absl::GetFlag(FLAGS_tls_refresh_interval)};
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return Invalid(places, tls.cert_file.empty() ? "tls_key_file" : "tls_cert_file",
+                   "needs its pair: give both --tls_cert_file and --tls_key_file");
+  }
+  if (!tls.enabled() && !tls.client_ca_file.empty()) {
+    return Invalid(places, "tls_client_ca_file", "needs TLS: give --tls_cert_file too");
+  }
+  if (tls.client_ca_file.empty() && (!tls.crl_dir.empty() || tls.client_cert_optional)) {
+    return Invalid(places, tls.crl_dir.empty() ? "tls_client_cert_optional" : "tls_crl_dir",
+                   "is for mutual TLS: give --tls_client_ca_file too");
+  }
+  if (tls.refresh < absl::Seconds(1) || tls.refresh != absl::Trunc(tls.refresh, absl::Seconds(1))) {
+    return Invalid(places, "tls_refresh_interval", "must be whole seconds, at least 1s");
+  }
+  return tls;
+}
+
 // The flags' values, checked against their bounds.
 absl::StatusOr<Settings> ReadFlags(const Places& places) {
   absl::StatusOr<HostPort> redis = ParseHostPort(places, absl::GetFlag(FLAGS_redis));
@@ -139,18 +182,18 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
   absl::StatusOr<metrics::Severity> log_level =
       ParseLogLevel(places, absl::GetFlag(FLAGS_log_level));
   if (!log_level.ok()) return log_level.status();
-  const Settings settings{absl::GetFlag(FLAGS_policy),
-                          *redis,
-                          absl::GetFlag(FLAGS_listen),
-                          absl::GetFlag(FLAGS_metrics_listen),
-                          absl::GetFlag(FLAGS_redis_connections),
-                          absl::GetFlag(FLAGS_redis_timeout),
-                          absl::GetFlag(FLAGS_shutdown_grace),
-                          absl::GetFlag(FLAGS_suppression_key_file),
-                          absl::GetFlag(FLAGS_policy_watch_interval),
-                          *log_level,
-                          absl::GetFlag(FLAGS_shadow_policy),
-                          absl::GetFlag(FLAGS_shadow_percent)};
+  Settings settings{absl::GetFlag(FLAGS_policy),
+                    *redis,
+                    absl::GetFlag(FLAGS_listen),
+                    absl::GetFlag(FLAGS_metrics_listen),
+                    absl::GetFlag(FLAGS_redis_connections),
+                    absl::GetFlag(FLAGS_redis_timeout),
+                    absl::GetFlag(FLAGS_shutdown_grace),
+                    absl::GetFlag(FLAGS_suppression_key_file),
+                    absl::GetFlag(FLAGS_policy_watch_interval),
+                    *log_level,
+                    absl::GetFlag(FLAGS_shadow_policy),
+                    absl::GetFlag(FLAGS_shadow_percent)};
   if (settings.shadow_percent < 1 || settings.shadow_percent > 100) {
     return Invalid(places, "shadow_percent", "must be from 1 to 100");
   }
@@ -162,6 +205,13 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
   }
   if (settings.redis_timeout <= absl::ZeroDuration()) {
     return Invalid(places, "redis_timeout", "must be positive");
+  }
+  settings.require_tls = absl::GetFlag(FLAGS_require_tls);
+  absl::StatusOr<Tls> tls = ReadTls(places);
+  if (!tls.ok()) return tls.status();
+  settings.tls = std::move(*tls);
+  if (settings.require_tls && !settings.tls.enabled()) {
+    return Invalid(places, "require_tls", "is set: give --tls_cert_file and --tls_key_file");
   }
   return settings;
 }

@@ -18,6 +18,18 @@ struct HostPort {
   int port = 0;
 };
 
+// TLS on the gRPC port (gRPC's own credentials; files re-read every `refresh`).
+struct Tls {
+  std::string cert_file;              // the server's certificate chain, PEM; empty: plaintext
+  std::string key_file;               // its private key, PEM
+  std::string client_ca_file;         // mutual TLS: the CAs of accepted client certificates
+  std::string crl_dir;                // mutual TLS: revoked client certificates (hashed CRL files)
+  bool client_cert_optional = false;  // mutual TLS: a caller may come without a certificate
+  absl::Duration refresh;
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct Settings {
   std::string policy;
   HostPort redis;
@@ -31,6 +43,8 @@ struct Settings {
   metrics::Severity log_level = metrics::Severity::kInfo;
   std::string shadow_policy;
   int shadow_percent = 100;
+  Tls tls;
+  bool require_tls = false;
 };
 
 // The command line as absl parses it: flags are spelled with '_', and the '-' spelling is

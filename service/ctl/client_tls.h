@@ -1,0 +1,24 @@
+// The credentials of a client of sendgate (sendgatectl, the load generator, the tests):
+// plaintext, or TLS trusting the CAs that sign sendgate's certificate, with the client's own
+// certificate and key for mutual TLS. The server's certificate must name the host the client
+// dials (a DNS or IP subject alternative name).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/security/credentials.h"
+
+namespace sendgate::ctl {
+
+struct ClientTls {
+  std::string ca_file;    // PEM; empty: plaintext
+  std::string cert_file;  // mutual TLS: the client's certificate chain, PEM
+  std::string key_file;   // and its private key
+};
+
+// Plaintext credentials when `tls.ca_file` is empty; an error names the unreadable file.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(const ClientTls& tls);
+
+}  // namespace sendgate::ctl
