@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sendgate benchmark, in one command (about 9 minutes on 2 cores): sets up and builds,
+# The sendgate benchmark, in one command (about 10 minutes on 2 cores): sets up and builds,
 # starts a Redis (append-only file on, as in production) and sendgate with the example policy
 # on this machine, measures the ceilings and sendgate against them, and writes
 # docs/BENCHMARKS.md. Everything runs on this one machine, load generator included.
@@ -73,15 +73,16 @@ stage "4b/11 the empty RPC at the same rate, for comparison"
 load --mode=ping --rate="$half" --duration="$(( SECONDS_PER_RUN + 5 ))s" --warmup=3s --label=ping_half
 
 stage "5/11 rate sweep: sendgate's CPU and context switches per request (perf stat on its process)"
-# sweep_run LABEL LOAD_ARGS...: one run of SWEEP_SECONDS with perf stat on sendgate; appends
+# sweep_run LABEL PID LOADER LOAD_ARGS...: one run of SWEEP_SECONDS with perf stat on the
+# sendgate of PID, loaded by LOADER (load, or second_load); appends
 # "LABEL cpu_us_per_request switches_per_request" to sweep.txt.
 sweep_run() {
-  local label=$1
-  shift
-  perf stat -e context-switches,cpu-clock -x, -o "$work/perf-$label.txt" -p "$sendgate_pid" \
+  local label=$1 pid=$2 loader=$3
+  shift 3
+  perf stat -e context-switches,cpu-clock -x, -o "$work/perf-$label.txt" -p "$pid" \
     -- sleep "$SWEEP_SECONDS" &
   local perf_pid=$!
-  load "$@" --duration="${SWEEP_SECONDS}s" --warmup=0s --label="$label" > /dev/null
+  "$loader" "$@" --duration="${SWEEP_SECONDS}s" --warmup=0s --label="$label" > /dev/null
   wait "$perf_pid" || true
   local requests cpu_ms switches
   requests=$(field "$label" measured)
@@ -91,11 +92,11 @@ sweep_run() {
     | tee -a "$work/sweep.txt"
 }
 for rate in 1000 2000 5000 "$half"; do
-  sweep_run "sweep_ping_$rate" --mode=ping --rate="$rate"
-  sweep_run "sweep_unary_$rate" --mode=unary --rate="$rate"
+  sweep_run "sweep_ping_$rate" "$sendgate_pid" load --mode=ping --rate="$rate"
+  sweep_run "sweep_unary_$rate" "$sendgate_pid" load --mode=unary --rate="$rate"
 done
-sweep_run sweep_ping_max --mode=ping --concurrency=64
-sweep_run sweep_unary_max --mode=unary --concurrency=64
+sweep_run sweep_ping_max "$sendgate_pid" load --mode=ping --concurrency=64
+sweep_run sweep_unary_max "$sendgate_pid" load --mode=unary --concurrency=64
 # sweep LABEL COLUMN: CPU per request (2) or switches per request (3) of a sweep run.
 sweep() { grep "^$1 " "$work/sweep.txt" | cut -d' ' -f"$2"; }
 
@@ -138,32 +139,57 @@ stage "9/11 unary Decide, closed loop, with a candidate policy in shadow mode (a
 # The candidate: the example policy with 2 marketing emails a week instead of 3.
 sed 's/^version: .*/version: "shadow-candidate"/; 0,/limit: 3/s//limit: 2/' policies/default.yaml \
   > "$work/shadow.yaml"
-shadow_grpc=$(( grpc_port + 2 )); shadow_metrics=$(( metrics_port + 2 ))
-# shadow_run LABEL PERCENT: a sendgate with the candidate on PERCENT% of the contacts (0: no
-# candidate), loaded.
+second_grpc=$(( grpc_port + 2 )); second_metrics=$(( metrics_port + 2 ))
+# second_start FLAGS...: a second sendgate on the same Redis, with FLAGS (second_pid).
+second_start() {
+  build/sendgate --policy=policies/default.yaml "$@" \
+    --redis="127.0.0.1:$redis_port" --listen="127.0.0.1:$second_grpc" \
+    --metrics-listen="127.0.0.1:$second_metrics" 2> "$work/sendgate-second.log" &
+  second_pid=$!
+  pids+=($second_pid)
+  until curl -sf "http://127.0.0.1:$second_metrics/metrics" | grep -q "^sendgate_store_up 1"; do sleep 0.1; done
+}
+second_stop() { kill "$second_pid"; wait "$second_pid" 2> /dev/null || true; }
+second_load() { build/loadtest/sendgate_load --target="127.0.0.1:$second_grpc" "$@" | tee -a "$out"; }
+# shadow_run LABEL PERCENT: the second sendgate with the candidate on PERCENT% of the contacts
+# (0: no candidate), loaded.
 shadow_run() {
   local candidate=(--shadow_policy="$work/shadow.yaml" --shadow_percent="$2")
   [ "$2" -eq 0 ] && candidate=()
-  build/sendgate --policy=policies/default.yaml "${candidate[@]}" \
-    --redis="127.0.0.1:$redis_port" --listen="127.0.0.1:$shadow_grpc" \
-    --metrics-listen="127.0.0.1:$shadow_metrics" 2> "$work/sendgate-shadow.log" &
-  local pid=$!
-  pids+=($pid)
-  until curl -sf "http://127.0.0.1:$shadow_metrics/metrics" | grep -q "^sendgate_store_up 1"; do sleep 0.1; done
+  second_start "${candidate[@]}"
   redis config resetstat > /dev/null
-  build/loadtest/sendgate_load --target="127.0.0.1:$shadow_grpc" --mode=unary --concurrency=256 \
-    --duration="$run_seconds" --label="$1" | tee -a "$out"
+  second_load --mode=unary --concurrency=256 --duration="$run_seconds" --label="$1"
   local decided=$(( $(field "$1" allow) + $(field "$1" deny) + $(field "$1" defer) ))
   shadow_commands=$(echo "scale=3; $(stat fcall) / $decided" | bc)
-  shadow_compared=$(curl -s "http://127.0.0.1:$shadow_metrics/metrics" \
+  shadow_compared=$(curl -s "http://127.0.0.1:$second_metrics/metrics" \
     | grep "^sendgate_shadow_decisions_total" | sed 's/sendgate_shadow_decisions_total//' | tr '\n' ' ')
-  kill "$pid"; wait "$pid" 2> /dev/null || true
+  second_stop
   echo "$shadow_commands FCALL per decision; $shadow_compared"
 }
 shadow_run unary_unshadowed 0
 shadow_run unary_shadow10 10
 shadow10_commands=$shadow_commands
 shadow_run unary_shadow 100
+
+stage "10/11 TLS: unary Decide on a second sendgate in plaintext, with TLS, with mutual TLS"
+mkdir -p "$work/certs"
+bash tests/e2e/make_certs.sh "$work/certs" > /dev/null
+tls_server=(--tls_cert_file="$work/certs/server.pem" --tls_key_file="$work/certs/server.key")
+mtls_server=("${tls_server[@]}" --tls_client_ca_file="$work/certs/ca.pem")
+tls_client=(--cacert="$work/certs/ca.pem")
+mtls_client=("${tls_client[@]}" --cert="$work/certs/client.pem" --key="$work/certs/client.key")
+# tls_run LABEL SERVER_FLAGS_ARRAY CLIENT_FLAGS_ARRAY: closed loop, then 2 000/s under perf stat.
+tls_run() {
+  local -n server_flags=$2 client_flags=$3
+  second_start "${server_flags[@]}"
+  second_load "${client_flags[@]}" --mode=unary --concurrency=256 --duration="$run_seconds" --label="$1"
+  sweep_run "${1}_2000" "$second_pid" second_load "${client_flags[@]}" --mode=unary --rate=2000
+  second_stop
+}
+no_flags=()
+tls_run unary_plain no_flags no_flags
+tls_run unary_tls tls_server tls_client
+tls_run unary_mtls mtls_server mtls_client
 
 stage "11/11 Import of $IMPORT_ROWS rows, 1% bad (the e2e test, its own sendgate and Redis)"
 import_line=$(SENDGATE_IMPORT_ROWS="$IMPORT_ROWS" build/tests/preferences_e2e_test \
@@ -183,7 +209,7 @@ cat > docs/BENCHMARKS.md <<EOF
 # Benchmarks
 
 Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to refresh this page
-(about 9 minutes; \`SECONDS_PER_RUN\` sets the length of each run, default 15).
+(about 10 minutes; \`SECONDS_PER_RUN\` sets the length of each run, default 15).
 
 ## Machine and method
 
@@ -212,7 +238,7 @@ Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to 
 | run | throughput | p50 | p90 | p99 | p99.9 | errors |
 |---|---|---|---|---|---|---|
 EOF
-for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates unary_unshadowed unary_shadow10 unary_shadow; do
+for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates unary_unshadowed unary_shadow10 unary_shadow unary_plain unary_tls unary_mtls; do
   echo "| $label | $(field $label throughput)/s | $(field $label p50_us) µs | $(field $label p90_us) µs | $(field $label p99_us) µs | $(field $label p999_us) µs | $(field $label errors) |" >> docs/BENCHMARKS.md
 done
 cat >> docs/BENCHMARKS.md <<EOF
@@ -258,6 +284,26 @@ on 10% of the contacts, then on every decision:
   ${shadow_commands} FCALL per decision; counters after the run: ${shadow_compared};
 - candidate on 10% of the contacts (\`--shadow_percent=10\`, \`unary_shadow10\`):
   $(field unary_shadow10 throughput)/s, ${shadow10_commands} FCALL per decision.
+
+## TLS
+
+A second sendgate on the same Redis, started three times in a row: plaintext (\`unary_plain\`),
+TLS (\`--tls_cert_file\`, ECDSA P-256 certificate from \`tests/e2e/make_certs.sh\`), and mutual TLS
+(\`--tls_client_ca_file\`, the generator presenting a client certificate). Each gets the
+closed-loop unary load, then 2 000 Decide/s open loop with \`perf stat\` on its process. The
+generator keeps its 2 HTTP/2 connections, so the handshakes happen once per run: this is the
+cost of encrypting each call, which a long-lived client connection pays; a client that reconnects
+per call would pay a handshake each time.
+
+| | plaintext | TLS | mutual TLS |
+|---|---|---|---|
+| closed loop | $(field unary_plain throughput)/s | $(field unary_tls throughput)/s | $(field unary_mtls throughput)/s |
+| p99 at 2 000/s | $(field unary_plain_2000 p99_us) µs | $(field unary_tls_2000 p99_us) µs | $(field unary_mtls_2000 p99_us) µs |
+| CPU per Decide at 2 000/s | $(sweep unary_plain_2000 2) µs | $(sweep unary_tls_2000 2) µs | $(sweep unary_mtls_2000 2) µs |
+
+One run of each, in this order, moves by 10-15% with the VM (docs/benchmark-notes.md,
+"TLS: what it costs"): read a difference smaller than that as no difference. The alternating
+A/B measured by hand is in the notes.
 
 ## Preferences
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets sendgate up and runs it with the example policy (policies/default.yaml) and a local
 # Redis that it starts itself, persistent (append-only file in var/redis/). Ctrl-C stops both.
-# Settings: REDIS_PORT (6380), LISTEN (0.0.0.0:50051), METRICS_LISTEN (0.0.0.0:9464);
+# Settings: REDIS_PORT (6380), LISTEN (127.0.0.1:50051: plaintext is for loopback; give
+# --tls_cert_file and --tls_key_file to listen elsewhere), METRICS_LISTEN (0.0.0.0:9464);
 # further arguments go to sendgate (see `build/sendgate --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,4 @@ fi
 
 build/sendgate --policy=policies/default.yaml --redis="127.0.0.1:$REDIS_PORT" \
   --suppression_key_file=var/suppression.key \
-  --listen="${LISTEN:-0.0.0.0:50051}" --metrics-listen="${METRICS_LISTEN:-0.0.0.0:9464}" "$@"
+  --listen="${LISTEN:-127.0.0.1:50051}" --metrics-listen="${METRICS_LISTEN:-0.0.0.0:9464}" "$@"

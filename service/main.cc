@@ -162,7 +162,15 @@ int CheckPolicies(const settings::Settings& config, const core::Policy& policy) 
 int Serve(const settings::Settings& config, LoadedPolicy loaded,
           std::shared_ptr<grpc::ServerCredentials> credentials, sigset_t signals) {
   const std::shared_ptr<const core::Policy> policy = loaded.policy;
-  const store::ConnectionOptions redis{.host = config.redis.host, .port = config.redis.port};
+  absl::StatusOr<std::string> password = settings::RedisPassword(config);
+  if (!password.ok()) {
+    std::cerr << password.status().message() << "\n";
+    return 2;
+  }
+  const store::ConnectionOptions redis{.host = config.redis.host,
+                                       .port = config.redis.port,
+                                       .user = config.redis_user,
+                                       .password = std::move(*password)};
   if (!CheckRedisMode(redis)) return 1;
   metrics::Catalog catalog;
   store::RedisStore store(store::RedisStoreOptions{

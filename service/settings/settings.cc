@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <iterator>
 #include <map>
 
@@ -16,6 +18,11 @@ ABSL_FLAG(std::string, config, "",
           "YAML file with any of the settings below (flags given on the command line win)");
 ABSL_FLAG(std::string, policy, "policies/default.yaml", "Pressure policy file (YAML)");
 ABSL_FLAG(std::string, redis, "127.0.0.1:6379", "Redis HOST:PORT");
+ABSL_FLAG(std::string, redis_user, "",
+          "Redis ACL user sendgate authenticates as (empty: the default user)");
+ABSL_FLAG(std::string, redis_password_file, "",
+          "File whose first line is the Redis user's password (or set SENDGATE_REDIS_PASSWORD); "
+          "empty and unset: no AUTH");
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC ADDR:PORT");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "Monitoring HTTP ADDR:PORT (/metrics, /healthz, /readyz)");
@@ -61,6 +68,8 @@ namespace {
 // The settings a config file may hold: every flag above but --config.
 constexpr absl::string_view kFileSettings[] = {"policy",
                                                "redis",
+                                               "redis_user",
+                                               "redis_password_file",
                                                "listen",
                                                "metrics_listen",
                                                "redis_connections",
@@ -184,6 +193,8 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
   if (!log_level.ok()) return log_level.status();
   Settings settings{absl::GetFlag(FLAGS_policy),
                     *redis,
+                    absl::GetFlag(FLAGS_redis_user),
+                    absl::GetFlag(FLAGS_redis_password_file),
                     absl::GetFlag(FLAGS_listen),
                     absl::GetFlag(FLAGS_metrics_listen),
                     absl::GetFlag(FLAGS_redis_connections),
@@ -217,6 +228,35 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> RedisPassword(const Settings& settings) {
+  const char* set = std::getenv(kRedisPasswordVariable);
+  const std::string variable = set != nullptr ? set : "";
+  if (settings.redis_password_file.empty()) {
+    if (variable.empty() && !settings.redis_user.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("redis_user: '", settings.redis_user,
+                                                     "' needs --redis_password_file or ",
+                                                     kRedisPasswordVariable));
+    }
+    return variable;
+  }
+  if (!variable.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis_password_file and ", kRedisPasswordVariable, " are both given: keep one"));
+  }
+  std::ifstream file(settings.redis_password_file);
+  std::string password;
+  if (!file || !std::getline(file, password)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis_password_file: cannot read ", settings.redis_password_file));
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis_password_file: ", settings.redis_password_file, " is empty"));
+  }
+  return password;
+}
 
 std::vector<char*> NormalizeFlags(int argc, char** argv, std::vector<std::string>& storage,
                                   std::set<std::string>& given) {

@@ -33,6 +33,8 @@ struct Tls {
 struct Settings {
   std::string policy;
   HostPort redis;
+  std::string redis_user;           // empty: Redis's `default` user
+  std::string redis_password_file;  // the secret itself is read by RedisPassword()
   std::string listen;
   std::string metrics_listen;
   int redis_connections = 2;
@@ -46,6 +48,14 @@ struct Settings {
   Tls tls;
   bool require_tls = false;
 };
+
+// The environment variable that may hold Redis's password instead of --redis_password_file.
+inline constexpr char kRedisPasswordVariable[] = "SENDGATE_REDIS_PASSWORD";
+
+// Redis's password: the first line of --redis_password_file, or $SENDGATE_REDIS_PASSWORD, or
+// none (empty: no AUTH). Read only when sendgate starts (never by `config check`: CI holds no
+// secret); never from the command line, where `ps` would show it.
+absl::StatusOr<std::string> RedisPassword(const Settings& settings);
 
 // The command line as absl parses it: flags are spelled with '_', and the '-' spelling is
 // accepted too (--metrics-listen). `given` gets the names of the flags that appear.

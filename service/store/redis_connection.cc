@@ -486,10 +486,50 @@ void RedisConnection::OnConnect(const redisAsyncContext* context, int status) {
     self->ScheduleReconnect();
     return;
   }
-  self->backoff_ = self->options_.reconnect_min;
-  self->SetState(State::kConnected);
+  self->Authenticate();
+}
+
+void RedisConnection::Authenticate() {
+  if (options_.password.empty()) {
+    Connected();
+    return;
+  }
+  // Still kConnecting: commands fail at once until Redis answers, and connect_timeout covers
+  // the answer as it covers the connection.
+  if (options_.user.empty()) {
+    redisAsyncCommand(context_, &RedisConnection::OnAuth, nullptr, "AUTH %b",
+                      options_.password.data(), options_.password.size());
+  } else {
+    redisAsyncCommand(context_, &RedisConnection::OnAuth, nullptr, "AUTH %b %b",
+                      options_.user.data(), options_.user.size(), options_.password.data(),
+                      options_.password.size());
+  }
+}
+
+void RedisConnection::OnAuth(redisAsyncContext* context, void* reply, void*) {
+  auto* self = static_cast<RedisConnection*>(context->data);
+  if (self->context_ != context || reply == nullptr) return;  // dropped meanwhile
+  const auto* answer = static_cast<const redisReply*>(reply);
+  if (answer->type != REDIS_REPLY_ERROR) {
+    self->Connected();
+    return;
+  }
+  static metrics::EveryFewSeconds throttle(5);
+  if (throttle.Due()) {
+    Log(Severity::kError, "store",
+        absl::StrCat("Redis at ", self->options_.host, ":", self->options_.port,
+                     " refused sendgate's credentials (user '",
+                     self->options_.user.empty() ? "default" : self->options_.user,
+                     "'): ", absl::string_view(answer->str, answer->len)));
+  }
+  self->Drop(true);
+}
+
+void RedisConnection::Connected() {
+  backoff_ = options_.reconnect_min;
+  SetState(State::kConnected);
   Log(Severity::kInfo, "store",
-      absl::StrCat("connected to Redis at ", self->options_.host, ":", self->options_.port));
+      absl::StrCat("connected to Redis at ", options_.host, ":", options_.port));
 }
 
 void RedisConnection::OnDisconnect(const redisAsyncContext* context, int status) {

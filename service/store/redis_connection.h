@@ -43,6 +43,10 @@ absl::StatusOr<std::string> ResolveWithSystem(const std::string& host);
 struct ConnectionOptions {
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Redis AUTH on every connection, before any other command: an ACL user (empty: the
+  // `default` user) and its password (empty: no AUTH). Never logged.
+  std::string user;
+  std::string password;
   // From the start of an attempt (name resolution included) to an established connection.
   absl::Duration connect_timeout = absl::Seconds(1);
   // No reply at all for this long while commands wait: the connection is dropped and reopened.
@@ -134,6 +138,10 @@ class RedisConnection {
   void Attach();
   static void OnReconnectTimer(int fd, short what, void* self);
   static void OnConnect(const redisAsyncContext* context, int status);
+  // The connection is up once Redis has accepted AUTH (or at once without a password).
+  void Authenticate();
+  static void OnAuth(redisAsyncContext* context, void* reply, void* unused);
+  void Connected();
   static void OnDisconnect(const redisAsyncContext* context, int status);
   static void OnReply(redisAsyncContext* context, void* reply, void* pending);
 

@@ -47,7 +47,22 @@ absl::StatusOr<redisContext*> ConnectNow(const ConnectionOptions& options) {
                                                options.port, ": ", error));
   }
   redisSetTimeout(context, timeout);
-  return context;
+  if (options.password.empty()) return context;
+  auto* reply = static_cast<redisReply*>(
+      options.user.empty()
+          ? redisCommand(context, "AUTH %b", options.password.data(), options.password.size())
+          : redisCommand(context, "AUTH %b %b", options.user.data(), options.user.size(),
+                         options.password.data(), options.password.size()));
+  const bool refused = reply == nullptr || reply->type == REDIS_REPLY_ERROR;
+  const std::string error = reply == nullptr ? context->errstr
+                            : refused        ? std::string(reply->str, reply->len)
+                                             : "";
+  if (reply != nullptr) freeReplyObject(reply);
+  if (!refused) return context;
+  redisFree(context);
+  return absl::FailedPreconditionError(absl::StrCat(
+      "Redis at ", options.host, ":", options.port, " refused sendgate's credentials (user '",
+      options.user.empty() ? "default" : options.user, "'): ", error));
 }
 
 constexpr char kSuppressionKeyId[] = "sg:suppression-key-id";

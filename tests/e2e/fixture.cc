@@ -5,11 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_replace.h"
 
 namespace sendgate::testing {
 
@@ -83,6 +85,29 @@ int64_t ResidentKilobytes(pid_t pid) {
   return -1;
 }
 
+bool RedisAclMode() {
+  const char* mode = std::getenv("SENDGATE_E2E_REDIS_ACL");
+  return mode != nullptr && std::string(mode) == "1";
+}
+
+std::vector<std::string> RedisArguments(const TempDir& dir, bool with_acl) {
+  std::vector<std::string> arguments = {"--appendonly", "yes"};
+  if (!with_acl) return arguments;
+  std::ifstream shipped(std::string(SENDGATE_SOURCE_DIR) + "/deploy/redis/users.acl");
+  std::string acl((std::istreambuf_iterator<char>(shipped)), {});
+  // The SHA-256 of kRedisAclPassword, and the harness's own user instead of `default off`.
+  absl::StrReplaceAll(
+      {{"#0000000000000000000000000000000000000000000000000000000000000000",
+        "#bc795f3168b74efedf60fdd8176b5e58e7f50e2fbb95828904c1a6076239940e"},
+       {"user default off", "user default on nopass ~* &* +@all"}},
+      &acl);
+  const std::string path = dir.path() + "/users.acl";
+  std::ofstream(path) << acl;
+  std::ofstream(dir.path() + "/redis.password") << kRedisAclPassword << "\n";
+  arguments.insert(arguments.end(), {"--aclfile", path});
+  return arguments;
+}
+
 void SendgateTest::SetUp() {
   policy_path_ = dir_.path() + "/policy.yaml";
   std::filesystem::copy_file(std::string(SENDGATE_SOURCE_DIR) + "/policies/default.yaml",
@@ -113,6 +138,10 @@ void SendgateTest::StartSendgate(std::vector<std::string> launcher,
                            std::string("--shutdown_grace=1s"),
                            "--suppression_key_file=" + key}) {
     argv.push_back(flag);
+  }
+  if (RedisAclMode()) {
+    argv.insert(argv.end(),
+                {"--redis_user=sendgate", "--redis_password_file=" + dir_.path() + "/redis.password"});
   }
   argv.insert(argv.end(), extra.begin(), extra.end());
   sendgate_ = std::make_unique<Process>(argv, log_path());

@@ -33,6 +33,16 @@ grpc::ByteBuffer ToBuffer(const std::string& bytes);
 // The resident memory of a process, in kB (VmRSS).
 int64_t ResidentKilobytes(pid_t pid);
 
+// With SENDGATE_E2E_REDIS_ACL=1 in the environment, the tests' Redis loads the shipped ACL
+// (deploy/redis/users.acl) and sendgate authenticates as its user `sendgate`, so every RPC a
+// test makes runs with only the commands and keys that ACL allows (the harness keeps a
+// `default` user of its own to look at Redis). These are the ctest entries *_redis_acl.
+bool RedisAclMode();
+inline constexpr char kRedisAclPassword[] = "sendgate-e2e-redis-password";
+// The redis-server arguments of a test's Redis: the append-only file on, and with `acl` the
+// shipped ACL file (a copy in `dir`, with the password kRedisAclPassword in `dir`/redis.password).
+std::vector<std::string> RedisArguments(const TempDir& dir, bool acl = RedisAclMode());
+
 class SendgateTest : public ::testing::Test {
  protected:
   void SetUp() override;
@@ -52,7 +62,7 @@ class SendgateTest : public ::testing::Test {
   v1::DecideResponse Decide(const v1::DecideRequest& request);
 
   TempDir dir_;
-  RedisServer redis_{{"--appendonly", "yes"}};
+  RedisServer redis_{RedisArguments(dir_)};
   std::string policy_path_;
   int grpc_port_ = 0;
   int metrics_port_ = 0;

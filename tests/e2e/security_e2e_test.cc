@@ -1,8 +1,10 @@
-// TLS on the gRPC port, end to end, with certificates openssl makes for the test
-// (make_certs.sh): a TLS client is served and a plaintext one refused; mutual TLS refuses a
-// caller without a certificate, or with an expired, revoked or foreign one; a certificate
-// rotated on disk is served to new connections without a restart; sendgatectl speaks TLS;
-// --require_tls and half-given TLS settings stop sendgate at start.
+// Who may reach sendgate and what sendgate reaches, end to end. TLS on the gRPC port, with
+// certificates openssl makes for the test (make_certs.sh): a TLS client is served and a
+// plaintext one refused; mutual TLS refuses a caller without a certificate, or with an expired,
+// revoked or foreign one; a certificate rotated on disk is served to new connections without a
+// restart; sendgatectl speaks TLS; --require_tls and half-given TLS settings stop sendgate at
+// start. Redis AUTH as the shipped ACL's user, with the password from a file or the
+// environment, never on the command line or in the log.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -179,6 +181,84 @@ TEST_F(TlsTest, BadTlsSettingsStopSendgateAtStart) {
               &log),
       1);
   EXPECT_THAT(log, HasSubstr("tls_cert_file: cannot read"));
+}
+
+class RedisAuthTest : public SendgateTest {
+ protected:
+  // sendgate on the ACL-protected Redis, launched by `env` with `environment` (VAR=VALUE ...).
+  std::unique_ptr<Process> Start(const std::vector<std::string>& environment,
+                                 const std::vector<std::string>& flags, int* port) {
+    *port = FreePort();
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    argv.insert(argv.end(), environment.begin(), environment.end());
+    argv.insert(argv.end(),
+                {SENDGATE_BINARY, "--policy=" + policy_path_, "--redis=" + secured_.address(),
+                 "--listen=127.0.0.1:" + std::to_string(*port), "--metrics_listen=127.0.0.1:0",
+                 "--redis_user=sendgate"});
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    std::filesystem::remove(auth_log());
+    return std::make_unique<Process>(argv, auth_log());
+  }
+  std::string auth_log() const { return secured_dir_.path() + "/sendgate.log"; }
+  std::string AuthLog() const {
+    std::ifstream in(auth_log());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  grpc::Status DecideOn(int port, v1::DecideResponse* response) {
+    auto stub = v1::Arbiter::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                                         grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    return stub->Decide(&context, Email("m-auth"), response);
+  }
+  std::string password_file() const { return secured_dir_.path() + "/redis.password"; }
+
+  TempDir secured_dir_;
+  RedisServer secured_{RedisArguments(secured_dir_, /*acl=*/true)};
+};
+
+TEST_F(RedisAuthTest, SendgateAuthenticatesAsTheAclUser) {
+  int port = 0;
+  std::unique_ptr<Process> sendgate =
+      Start({}, {"--redis_password_file=" + password_file()}, &port);
+  ASSERT_TRUE(WaitForPort(port, 20)) << AuthLog();
+  v1::DecideResponse response;
+  ASSERT_TRUE(DecideOn(port, &response).ok());
+  EXPECT_EQ(response.outcome(), v1::ALLOW);
+  EXPECT_FALSE(response.degraded()) << AuthLog();
+  std::ifstream cmdline("/proc/" + std::to_string(sendgate->pid()) + "/cmdline");
+  const std::string command_line((std::istreambuf_iterator<char>(cmdline)), {});
+  EXPECT_THAT(command_line, ::testing::Not(HasSubstr(kRedisAclPassword)));
+  EXPECT_THAT(secured_.Cli({"ACL", "LOG"}), ::testing::Not(HasSubstr("sendgate")));  // no NOPERM
+  sendgate->Kill();
+  EXPECT_THAT(AuthLog(), ::testing::Not(HasSubstr(kRedisAclPassword)));
+
+  // The same password from the environment.
+  sendgate = Start({std::string("SENDGATE_REDIS_PASSWORD=") + kRedisAclPassword}, {}, &port);
+  ASSERT_TRUE(WaitForPort(port, 20)) << AuthLog();
+  ASSERT_TRUE(DecideOn(port, &response).ok());
+  EXPECT_FALSE(response.degraded()) << AuthLog();
+}
+
+TEST_F(RedisAuthTest, RefusedCredentialsStopSendgateWithoutShowingThePassword) {
+  std::ofstream(secured_dir_.path() + "/wrong.password") << "not-the-password\n";
+  int port = 0;
+  std::unique_ptr<Process> sendgate =
+      Start({}, {"--redis_password_file=" + secured_dir_.path() + "/wrong.password"}, &port);
+  EXPECT_EQ(sendgate->Wait(20), 1);
+  EXPECT_THAT(AuthLog(), HasSubstr("refused sendgate's credentials (user 'sendgate')"));
+  EXPECT_THAT(AuthLog(), ::testing::Not(HasSubstr("not-the-password")));
+
+  sendgate = Start({std::string("SENDGATE_REDIS_PASSWORD=") + kRedisAclPassword},
+                   {"--redis_password_file=" + password_file()}, &port);
+  EXPECT_EQ(sendgate->Wait(20), 2);
+  EXPECT_THAT(AuthLog(), HasSubstr("both given: keep one"));
+  sendgate = Start({}, {"--redis_password_file=" + secured_dir_.path() + "/none"}, &port);
+  EXPECT_EQ(sendgate->Wait(20), 2);
+  EXPECT_THAT(AuthLog(), HasSubstr("redis_password_file: cannot read"));
+  sendgate = Start({}, {}, &port);
+  EXPECT_EQ(sendgate->Wait(20), 2);
+  EXPECT_THAT(AuthLog(), HasSubstr("redis_user: 'sendgate' needs --redis_password_file"));
 }
 
 }  // namespace
