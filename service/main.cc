@@ -115,17 +115,40 @@ void Drain(api::GrpcServer& grpc, api::Admission& admission, absl::Duration grac
   grpc.Shutdown(std::max(until - absl::Now(), absl::Milliseconds(100)));
 }
 
-// The policy file's text and the policy it holds; the error is the one to print.
+// The policy file's text and the policy it holds, and the same of the authorization policy
+// (none without --authz_policy_file); the error is the one to print.
 struct LoadedPolicy {
   std::string text;
   std::shared_ptr<const core::Policy> policy;
+  std::string authz_text;
+  std::shared_ptr<const policy::AuthzPolicy> authz;
 };
-absl::StatusOr<LoadedPolicy> LoadPolicy(const std::string& path) {
-  absl::StatusOr<std::string> text = policy::ReadPolicyFile(path);
+absl::StatusOr<LoadedPolicy> LoadPolicy(const settings::Settings& config) {
+  absl::StatusOr<std::string> text = policy::ReadPolicyFile(config.policy);
   if (!text.ok()) return text.status();
-  absl::StatusOr<std::shared_ptr<const core::Policy>> policy = policy::ParsePolicy(*text, path);
+  absl::StatusOr<std::shared_ptr<const core::Policy>> policy =
+      policy::ParsePolicy(*text, config.policy);
   if (!policy.ok()) return policy.status();
-  return LoadedPolicy{std::move(*text), std::move(*policy)};
+  LoadedPolicy loaded{std::move(*text), std::move(*policy)};
+  if (config.authz_policy_file.empty()) return loaded;
+  absl::StatusOr<std::string> authz_text = policy::ReadPolicyFile(config.authz_policy_file);
+  if (!authz_text.ok()) return authz_text.status();
+  absl::StatusOr<std::shared_ptr<const policy::AuthzPolicy>> authz =
+      policy::ParseAuthzPolicy(*authz_text, config.authz_policy_file);
+  if (!authz.ok()) return authz.status();
+  loaded.authz_text = std::move(*authz_text);
+  loaded.authz = std::move(*authz);
+  return loaded;
+}
+
+// Who may call is decided by the authorization policy; without one, say what that means.
+void WarnIfUnauthorized(const LoadedPolicy& loaded) {
+  if (loaded.authz != nullptr) return;
+  Log(Severity::kWarning, "main",
+      loaded.policy->restricts_callers
+          ? "the policy has callers but there is no --authz_policy_file to name them: callers "
+            "are not restricted"
+          : "no --authz_policy_file: every caller may call every RPC");
 }
 
 // Plaintext gRPC is for loopback: elsewhere anyone who reaches the port can call it.
@@ -140,10 +163,16 @@ void WarnIfOpen(const settings::Settings& config) {
                    "--tls_cert_file and --tls_key_file (and --require_tls in production)"));
 }
 
-// --check_policy: the policy was loaded; the shadow candidate, if any, is loaded too.
-int CheckPolicies(const settings::Settings& config, const core::Policy& policy) {
-  std::cout << config.policy << ": ok, version " << policy.version << ", " << policy.caps.size()
-            << " caps\n";
+// --check_policy: the policy and the authorization policy were loaded; the shadow candidate,
+// if any, is loaded too.
+int CheckPolicies(const settings::Settings& config, const LoadedPolicy& loaded) {
+  std::cout << config.policy << ": ok, version " << loaded.policy->version << ", "
+            << loaded.policy->caps.size() << " caps\n";
+  if (loaded.authz != nullptr) {
+    std::cout << config.authz_policy_file << ": ok, authorization policy '"
+              << loaded.authz->name() << "', " << loaded.authz->allow_rules().size()
+              << " allow rules\n";
+  }
   if (config.shadow_policy.empty()) return 0;
   absl::StatusOr<std::shared_ptr<const core::Policy>> shadow =
       policy::LoadCandidatePolicyFile(config.shadow_policy);
@@ -190,11 +219,14 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
 
   api::PolicyHolder policies(policy);
   api::PolicyHolder shadow(nullptr);
-  api::PolicyRollout rollout(config.policy, std::move(loaded.text), policies, catalog,
-                             config.policy_watch_interval,
-                             api::ShadowSource{config.shadow_policy, &shadow});
+  api::AuthzHolder authz(loaded.authz);
+  WarnIfUnauthorized(loaded);
+  api::PolicyRollout rollout(
+      config.policy, std::move(loaded.text), policies, catalog, config.policy_watch_interval,
+      api::ShadowSource{config.shadow_policy, &shadow},
+      api::AuthzSource{config.authz_policy_file, std::move(loaded.authz_text), &authz});
   api::RealClock clock;
-  api::Admission admission;
+  api::Admission admission(loaded.authz != nullptr ? &authz : nullptr);
   catalog.calls_in_progress.ReadFrom(
       [&admission] { return static_cast<double>(admission.in_flight()); });
   api::DecisionMetrics decision_metrics(catalog);
@@ -323,12 +355,12 @@ int main(int argc, char** argv) {
     std::cerr << zones.status().message() << "\n";
     return 1;
   }
-  absl::StatusOr<sendgate::LoadedPolicy> loaded = sendgate::LoadPolicy(config->policy);
+  absl::StatusOr<sendgate::LoadedPolicy> loaded = sendgate::LoadPolicy(*config);
   if (!loaded.ok()) {
     std::cerr << loaded.status().message() << "\n";
     return 1;
   }
-  if (absl::GetFlag(FLAGS_check_policy)) return sendgate::CheckPolicies(*config, *loaded->policy);
+  if (absl::GetFlag(FLAGS_check_policy)) return sendgate::CheckPolicies(*config, *loaded);
   // Signals are taken by sigwait() in Serve(); block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);

@@ -32,7 +32,7 @@ grpc::ServerUnaryReactor* AdminService::GetPolicy(grpc::CallbackServerContext* c
                                                   grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::GetPolicyRequest, v1::GetPolicyResponse>;
-  Call* call = Call::Start(reactor, in, out, Method::kGetPolicy, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kGetPolicy, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   const std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
   const RolloutState state = parts_.rollout.state();
@@ -62,7 +62,7 @@ grpc::ServerUnaryReactor* AdminService::ValidatePolicy(grpc::CallbackServerConte
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::ValidatePolicyRequest, v1::ValidatePolicyResponse>;
   Call* call =
-      Call::Start(reactor, in, out, Method::kValidatePolicy, parts_.admission, parts_.metrics);
+      Call::Start(context, in, out, Method::kValidatePolicy, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   absl::StatusOr<std::string> name = CandidateName(call->request.name());
   absl::Status size = call->request.policy().size() > policy::kMaxPolicyBytes
@@ -95,7 +95,7 @@ grpc::ServerUnaryReactor* AdminService::Reload(grpc::CallbackServerContext* cont
                                                const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::ReloadRequest, v1::ReloadResponse>;
-  Call* call = Call::Start(reactor, in, out, Method::kReload, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kReload, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   parts_.rollout.Reload("Admin.Reload", [call](absl::StatusOr<ReloadResult> result) {
     if (!result.ok()) {

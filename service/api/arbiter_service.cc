@@ -39,7 +39,8 @@ Shadow ArbiterService::ShadowOf(const v1::DecideRequest& request,
 }
 
 void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time caller_deadline,
-                                Method method, v1::DecideResponse* response, Answered done) {
+                                Method method, const std::string& caller,
+                                v1::DecideResponse* response, Answered done) {
   const absl::Time started = parts_.clock.Now();
   response->set_message_id(request.message_id());
   response->set_contact_id(request.contact_id());
@@ -48,6 +49,11 @@ void ArbiterService::DecideInto(const v1::DecideRequest& request, absl::Time cal
   if (!message.ok()) {
     parts_.metrics.RecordInvalid(method, message.status());
     done(InvalidArgument(message.status()));
+    return;
+  }
+  if (absl::Status may = policy->CallerMayDeclare(caller, message->category, message->dry_run);
+      !may.ok()) {
+    done(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(may.message())));
     return;
   }
   const int channel = message->channel;
@@ -80,9 +86,10 @@ grpc::ServerUnaryReactor* ArbiterService::Decide(grpc::CallbackServerContext* co
                                                  grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::DecideRequest, v1::DecideResponse>;
-  Call* call = Call::Start(reactor, in, out, Method::kDecide, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kDecide, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
-  DecideInto(call->request, CallerDeadline(context), Method::kDecide, &call->response,
+  DecideInto(call->request, CallerDeadline(context), Method::kDecide, call->caller(),
+             &call->response,
              [call](grpc::Status status) { call->Finish(std::move(status)); });
   return reactor;
 }
@@ -96,9 +103,10 @@ class ArbiterService::StreamReactor final
  public:
   StreamReactor(ArbiterService& service, grpc::CallbackServerContext* context)
       : service_(service), deadline_(CallerDeadline(context)),
-        admission_(service.parts_.admission, service.parts_.metrics, Method::kDecideStream) {
+        admission_(service.parts_.admission, service.parts_.metrics, Method::kDecideStream,
+                   *context) {
     if (!admission_.admitted()) {
-      Finish(ShuttingDown());
+      Finish(admission_.refusal());
       return;
     }
     StartRead(&incoming_);
@@ -127,7 +135,7 @@ class ArbiterService::StreamReactor final
       InvalidRequest(InvalidArgument(parsed), response);
       Enqueue(response);
     } else {
-      service_.DecideInto(request, deadline_, Method::kDecideStream, response,
+      service_.DecideInto(request, deadline_, Method::kDecideStream, admission_.caller(), response,
                           [this, response](grpc::Status status) {
                             if (!status.ok()) InvalidRequest(status, response);
                             Enqueue(response);
@@ -171,10 +179,14 @@ class ArbiterService::StreamReactor final
   void OnDone() override { delete this; }
 
  private:
+  // A request refused before any decision: DENY, INVALID_REQUEST or (the caller may not
+  // declare what it does) NOT_PERMITTED.
   static void InvalidRequest(const grpc::Status& status, v1::DecideResponse* response) {
     response->set_outcome(v1::DENY);
     v1::Reason* reason = response->add_reasons();
-    reason->set_code(v1::Reason::INVALID_REQUEST);
+    reason->set_code(status.error_code() == grpc::StatusCode::PERMISSION_DENIED
+                         ? v1::Reason::NOT_PERMITTED
+                         : v1::Reason::INVALID_REQUEST);
     reason->set_message(status.error_message());
   }
 
@@ -249,7 +261,7 @@ grpc::ServerUnaryReactor* ArbiterService::Cancel(grpc::CallbackServerContext* co
                                                  grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::CancelRequest, v1::CancelResponse>;
-  Call* call = Call::Start(reactor, in, out, Method::kCancel, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kCancel, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   for (auto [field, value] :
        {std::pair<const char*, const std::string*>{"contact_id", &call->request.contact_id()},
@@ -286,7 +298,7 @@ grpc::ServerUnaryReactor* ArbiterService::GetPressure(grpc::CallbackServerContex
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::GetPressureRequest, v1::GetPressureResponse>;
   Call* call =
-      Call::Start(reactor, in, out, Method::kGetPressure, parts_.admission, parts_.metrics);
+      Call::Start(context, in, out, Method::kGetPressure, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   const v1::GetPressureRequest& request = call->request;
   std::shared_ptr<const core::Policy> policy = parts_.policies.Current();

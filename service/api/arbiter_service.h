@@ -59,10 +59,13 @@ class ArbiterService final : public RawArbiterService {
   class StreamReactor;
   using Answered = absl::AnyInvocable<void(grpc::Status)>;
 
-  // Validates `request` and decides it into `response`; `done` gets OK, or INVALID_ARGUMENT
-  // naming the field (then `response` holds only the ids). Reads `request` before returning.
+  // Validates `request` and decides it into `response`; `done` gets OK, or INVALID_ARGUMENT or
+  // PERMISSION_DENIED naming the field (then `response` holds only the ids). Reads `request`
+  // before returning.
+  // `caller`: the allow rule that let the caller in ("" without an authorization policy),
+  // held to what the policy's `callers` let it declare.
   void DecideInto(const v1::DecideRequest& request, absl::Time caller_deadline, Method method,
-                  v1::DecideResponse* response, Answered done);
+                  const std::string& caller, v1::DecideResponse* response, Answered done);
 
   // Shadow mode: the candidate policy's side of the request. A request the candidate refuses
   // gets a Shadow without policy, compared as a DENY.

@@ -3,7 +3,7 @@
 namespace sendgate::api {
 
 void BoundedStream::Start() {
-  if (!admission_.admitted()) return Finish(ShuttingDown());
+  if (!admission_.admitted()) return Finish(admission_.refusal());
   StartRead(&incoming_);
 }
 

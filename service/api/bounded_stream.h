@@ -14,7 +14,8 @@ namespace sendgate::api {
 
 class BoundedStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  // Refuses the call while draining, else starts reading: once the subclass is constructed.
+  // Refuses the call while draining or when the authorization policy does not allow it, else
+  // starts reading: once the subclass is constructed.
   void Start();
 
   void OnReadDone(bool ok) final;
@@ -22,8 +23,11 @@ class BoundedStream : public grpc::ServerReadReactor<grpc::ByteBuffer> {
 
  protected:
   BoundedStream(Admission& admission, DecisionMetrics& metrics, Method method,
-                int in_flight_limit)
-      : admission_(admission, metrics, method), in_flight_limit_(in_flight_limit) {}
+                const grpc::CallbackServerContext& context, int in_flight_limit)
+      : admission_(admission, metrics, method, context), in_flight_limit_(in_flight_limit) {}
+
+  // The allow rule of the authorization policy that let the caller in ("" without a policy).
+  const std::string& caller() const { return admission_.caller(); }
 
   // One request read, on the reading thread, without the lock: starts its calls (each after
   // Begin) or stops the stream. The next read follows unless the stream stopped.

@@ -10,7 +10,7 @@ namespace {
 
 // `status` (an INVALID_ARGUMENT starting with its field) with the field's place in front.
 absl::Status Within(absl::string_view where, const absl::Status& status) {
-  return absl::InvalidArgumentError(absl::StrCat(where, ".", status.message()));
+  return absl::Status(status.code(), absl::StrCat(where, ".", status.message()));
 }
 
 // INVALID_ARGUMENT naming the first field of `message` this sendgate does not know (a client
@@ -46,12 +46,16 @@ absl::StatusOr<absl::Time> PlannedAt(const google::protobuf::Timestamp& timestam
 }  // namespace
 
 absl::Status PlanBook::Declare(const v1::PlannedCampaign& campaign, const core::Policy& policy,
-                               absl::Time now, absl::string_view where) {
+                               absl::string_view caller, absl::Time now,
+                               absl::string_view where) {
   if (absl::Status known = CheckKnownFields(campaign, where); !known.ok()) return known;
   if (campaign.campaign_id().empty()) return Within(where, Invalid("campaign_id", "is required"));
   core::Message message;
   if (absl::Status status = ResolveSend(campaign, policy, message); !status.ok()) {
     return Within(where, status);
+  }
+  if (absl::Status may = policy.CallerMayDeclare(caller, message.category, false); !may.ok()) {
+    return Within(where, may);
   }
   core::PlannedSend send{.at = absl::InfinitePast(),
                          .ids = message.ids,
@@ -106,11 +110,12 @@ absl::StatusOr<PlanBook::Row> PlanBook::RowFrom(const v1::PlannedContact& row, a
 
 absl::StatusOr<std::vector<PlanBook::Row>> RowsFromRequest(const v1::PlanRequest& request,
                                                            const core::Policy& policy,
+                                                           absl::string_view caller,
                                                            absl::Time now, PlanBook& book) {
   if (absl::Status known = CheckKnownFields(request, "request"); !known.ok()) return known;
   for (int i = 0; i < request.campaigns_size(); ++i) {
     absl::Status declared =
-        book.Declare(request.campaigns(i), policy, now, absl::StrCat("campaigns[", i, "]"));
+        book.Declare(request.campaigns(i), policy, caller, now, absl::StrCat("campaigns[", i, "]"));
     if (!declared.ok()) return declared;
   }
   std::vector<PlanBook::Row> rows;

@@ -28,10 +28,11 @@ class PlanBook {
     core::PlannedChange change;
   };
 
-  // Checks `campaign` against `policy` and declares it (again: the later declaration counts).
-  // `where` names it in errors ("campaigns[2]"); `now` is the server's clock.
+  // Checks `campaign` against `policy`, and against what it lets `caller` send
+  // (PERMISSION_DENIED), and declares it (again: the later declaration counts). `where` names
+  // it in errors ("campaigns[2]"); `now` is the server's clock.
   absl::Status Declare(const v1::PlannedCampaign& campaign, const core::Policy& policy,
-                       absl::Time now, absl::string_view where);
+                       absl::string_view caller, absl::Time now, absl::string_view where);
 
   // The change `row` asks for, announced at `now`.
   absl::StatusOr<Row> RowFrom(const v1::PlannedContact& row, absl::Time now,
@@ -42,10 +43,12 @@ class PlanBook {
   absl::flat_hash_map<std::string, core::PlannedSend> campaigns_;
 };
 
-// Every campaign of `request` declared into `book`, then every row as a change: or the first
-// error (an unknown field, a campaign or row that does not check).
+// Every campaign of `request` declared into `book` for `caller`, then every row as a change:
+// or the first error (an unknown field, a campaign or row that does not check, a category the
+// caller may not send).
 absl::StatusOr<std::vector<PlanBook::Row>> RowsFromRequest(const v1::PlanRequest& request,
                                                            const core::Policy& policy,
+                                                           absl::string_view caller,
                                                            absl::Time now, PlanBook& book);
 
 }  // namespace sendgate::api

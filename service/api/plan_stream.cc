@@ -15,7 +15,7 @@ class PlanReactor final : public BoundedStream {
  public:
   PlanReactor(const ArbiterParts& parts, grpc::CallbackServerContext* context,
               grpc::ByteBuffer* response)
-      : BoundedStream(parts.admission, parts.metrics, Method::kPlan, kPlanInFlight),
+      : BoundedStream(parts.admission, parts.metrics, Method::kPlan, *context, kPlanInFlight),
         parts_(parts), deadline_(CallerDeadline(context)), response_(response) {}
 
  private:
@@ -26,11 +26,13 @@ class PlanReactor final : public BoundedStream {
     const std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
     const absl::Time now = parts_.clock.Now();
     absl::StatusOr<std::vector<PlanBook::Row>> rows =
-        parsed.ok() ? RowsFromRequest(request, *policy, now, book_)
+        parsed.ok() ? RowsFromRequest(request, *policy, caller(), now, book_)
                     : absl::StatusOr<std::vector<PlanBook::Row>>(parsed);
     if (!rows.ok()) {
-      parts_.metrics.RecordInvalid(Method::kPlan, rows.status());
-      return Stop(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+      if (absl::IsInvalidArgument(rows.status())) {
+        parts_.metrics.RecordInvalid(Method::kPlan, rows.status());
+      }
+      return Stop(grpc::Status(static_cast<grpc::StatusCode>(rows.status().code()),
                                absl::StrCat(rows.status().message(), " (request ", requests_,
                                             " of the stream; the rows before it are stored)")));
     }

@@ -19,13 +19,14 @@ void ShowPolicy(metrics::Catalog& catalog, const core::Policy& policy, const std
 
 PolicyRollout::PolicyRollout(std::string path, std::string text, PolicyHolder& policies,
                              metrics::Catalog& catalog, absl::Duration watch_every,
-                             ShadowSource shadow)
+                             ShadowSource shadow, AuthzSource authz)
     : path_(std::move(path)),
       policies_(policies),
       catalog_(catalog),
       watch_every_(watch_every),
       last_read_(std::move(text)),
-      shadow_(std::move(shadow)) {
+      shadow_(std::move(shadow)),
+      authz_(std::move(authz)) {
   state_ = RolloutState{.path = path_, .loaded_at = absl::Now(), .shadow_path = shadow_.path};
   ShowPolicy(catalog_, *policies_.Current(), "");
   if (!shadow_.path.empty()) ReloadShadow("start", false);
@@ -48,7 +49,7 @@ void PolicyRollout::Post(absl::AnyInvocable<void()> job) {
 void PolicyRollout::Reload(std::string trigger, ReloadCallback done) {
   Post([this, trigger = std::move(trigger), done = std::move(done)]() mutable {
     absl::StatusOr<ReloadResult> result = ReloadNow(trigger, false);
-    if (!shadow_.path.empty()) ReloadShadow(trigger, false);
+    ReloadOthers(trigger, false);
     done(std::move(result));
   });
 }
@@ -92,7 +93,7 @@ void PolicyRollout::Run() {
       continue;
     }
     ReloadNow("file change", true).IgnoreError();
-    if (!shadow_.path.empty()) ReloadShadow("file change", true);
+    ReloadOthers("file change", true);
     next_look = absl::Now() + watch_every_;
   }
 }
@@ -183,6 +184,37 @@ void PolicyRollout::ReloadShadow(absl::string_view trigger, bool only_if_changed
   }
   absl::MutexLock lock(&mutex_);
   state_.shadow_error = error;
+}
+
+void PolicyRollout::ReloadOthers(absl::string_view trigger, bool only_if_changed) {
+  if (!shadow_.path.empty()) ReloadShadow(trigger, only_if_changed);
+  if (!authz_.path.empty()) ReloadAuthz(trigger, only_if_changed);
+}
+
+void PolicyRollout::ReloadAuthz(absl::string_view trigger, bool only_if_changed) {
+  absl::StatusOr<std::string> text = policy::ReadPolicyFile(authz_.path);
+  // A file missing for a moment (a Secret's symlinks being swapped) is looked at again later.
+  if (!text.ok() && only_if_changed) return;
+  if (text.ok() && *text == authz_.text && only_if_changed) return;
+  absl::StatusOr<std::shared_ptr<const policy::AuthzPolicy>> authz =
+      text.ok() ? policy::ParseAuthzPolicy(*text, authz_.path)
+                : absl::StatusOr<std::shared_ptr<const policy::AuthzPolicy>>(text.status());
+  if (text.ok()) authz_.text = *text;
+  std::string error;
+  if (authz.ok()) {
+    authz_.holder->Replace(*authz);
+    Log(Severity::kInfo, "policy",
+        absl::StrCat("authorization policy '", (*authz)->name(), "' loaded from ", authz_.path,
+                     " (", trigger, ")"));
+  } else {
+    error = std::string(authz.status().message());
+    Log(Severity::kError, "policy",
+        absl::StrCat("authorization policy refused (", trigger, "), keeping '",
+                     authz_.holder->Current()->name(), "':\n", error));
+  }
+  catalog_.authz_policy_last_reload_successful.With({}).Set(authz.ok() ? 1 : 0);
+  absl::MutexLock lock(&mutex_);
+  state_.authz_error = error;
 }
 
 }  // namespace sendgate::api

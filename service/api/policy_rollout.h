@@ -36,6 +36,7 @@ struct RolloutState {
   std::string last_reload_error;
   std::string shadow_path;   // "" without shadow mode
   std::string shadow_error;  // why the shadow file's text was refused, if it was
+  std::string authz_error;   // why the authorization policy's file was refused, if it was
 };
 
 // Shadow mode's candidate policy: read from `path` like the policy, into `holder` (null while
@@ -45,12 +46,22 @@ struct ShadowSource {
   PolicyHolder* holder = nullptr;
 };
 
+// The authorization policy (--authz_policy_file): read again with the policy into `holder`,
+// which holds the one `text` (the file as read at start) made. A file that does not load, or
+// cannot be read, keeps the running one.
+struct AuthzSource {
+  std::string path;  // "" without an authorization policy
+  std::string text;
+  AuthzHolder* holder = nullptr;
+};
+
 class PolicyRollout {
  public:
   // `text` is the content `policies.Current()` was loaded from `path`. The file is looked at
   // every `watch_every` (ZeroDuration: never; SIGHUP and Admin.Reload still reload).
   PolicyRollout(std::string path, std::string text, PolicyHolder& policies,
-                metrics::Catalog& catalog, absl::Duration watch_every, ShadowSource shadow = {});
+                metrics::Catalog& catalog, absl::Duration watch_every, ShadowSource shadow = {},
+                AuthzSource authz = {});
   ~PolicyRollout();
   PolicyRollout(const PolicyRollout&) = delete;
   PolicyRollout& operator=(const PolicyRollout&) = delete;
@@ -77,6 +88,11 @@ class PolicyRollout {
   void Refused(absl::string_view trigger, const absl::Status& status);
   // The shadow file, read again (when its content changed, with `only_if_changed`).
   void ReloadShadow(absl::string_view trigger, bool only_if_changed);
+  // The authorization policy's file, read again (when its content changed, with
+  // `only_if_changed`).
+  void ReloadAuthz(absl::string_view trigger, bool only_if_changed);
+  // Every file beside the policy.
+  void ReloadOthers(absl::string_view trigger, bool only_if_changed);
 
   const std::string path_;
   PolicyHolder& policies_;
@@ -88,6 +104,7 @@ class PolicyRollout {
   bool last_read_loaded_ = true;
   const ShadowSource shadow_;
   std::optional<std::string> shadow_read_;  // the shadow file's text as last read
+  AuthzSource authz_;  // its text: the file as last read
   mutable absl::Mutex mutex_;
   std::deque<absl::AnyInvocable<void()>> jobs_ ABSL_GUARDED_BY(mutex_);
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;

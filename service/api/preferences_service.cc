@@ -30,7 +30,7 @@ grpc::ServerUnaryReactor* PreferencesService::Get(grpc::CallbackServerContext* c
                                                   grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::GetPreferencesRequest, v1::ContactPreferences>;
-  Call* call = Call::Start(reactor, in, out, Method::kGet, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kGet, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   if (absl::Status id = CheckId("contact_id", call->request.contact_id()); !id.ok()) {
     parts_.metrics.RecordInvalid(Method::kGet, id);
@@ -54,7 +54,7 @@ grpc::ServerUnaryReactor* PreferencesService::Update(grpc::CallbackServerContext
                                                      grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::UpdatePreferencesRequest, v1::ContactPreferences>;
-  Call* call = Call::Start(reactor, in, out, Method::kUpdate, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kUpdate, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   std::shared_ptr<const core::Policy> policy = parts_.policies.Current();
   absl::StatusOr<PreferenceUpdate> update =
@@ -82,8 +82,9 @@ grpc::ServerUnaryReactor* PreferencesService::Update(grpc::CallbackServerContext
 // row is settled.
 class PreferencesService::ImportReactor final : public BoundedStream {
  public:
-  ImportReactor(PreferencesService& service, grpc::ByteBuffer* response)
-      : BoundedStream(service.parts_.admission, service.parts_.metrics, Method::kImport,
+  ImportReactor(PreferencesService& service, const grpc::CallbackServerContext& context,
+                grpc::ByteBuffer* response)
+      : BoundedStream(service.parts_.admission, service.parts_.metrics, Method::kImport, context,
                       kImportInFlight),
         service_(service), response_(response) {}
 
@@ -158,7 +159,7 @@ class PreferencesService::ImportReactor final : public BoundedStream {
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* PreferencesService::Import(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
-  auto* reactor = new ImportReactor(*this, response);
+  auto* reactor = new ImportReactor(*this, *context, response);
   reactor->Start();
   return reactor;
 }
@@ -168,7 +169,7 @@ grpc::ServerUnaryReactor* PreferencesService::History(grpc::CallbackServerContex
                                                       grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::HistoryRequest, v1::HistoryResponse>;
-  Call* call = Call::Start(reactor, in, out, Method::kHistory, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kHistory, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   if (absl::Status id = CheckId("contact_id", call->request.contact_id()); !id.ok()) {
     parts_.metrics.RecordInvalid(Method::kHistory, id);
@@ -195,7 +196,7 @@ grpc::ServerUnaryReactor* PreferencesService::Forget(grpc::CallbackServerContext
                                                      grpc::ByteBuffer* out) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   using Call = UnaryCall<v1::ForgetRequest, v1::ForgetResponse>;
-  Call* call = Call::Start(reactor, in, out, Method::kForget, parts_.admission, parts_.metrics);
+  Call* call = Call::Start(context, in, out, Method::kForget, parts_.admission, parts_.metrics);
   if (call == nullptr) return reactor;
   absl::Status valid = CheckId("contact_id", call->request.contact_id());
   absl::StatusOr<v1::Evidence> evidence =

@@ -26,6 +26,7 @@ SENDGATE_SAME_NUMBER(core::ReasonCode::kContactFrequency, v1::Reason::CONTACT_FR
 SENDGATE_SAME_NUMBER(core::ReasonCode::kQuietHours, v1::Reason::QUIET_HOURS);
 SENDGATE_SAME_NUMBER(core::ReasonCode::kLowerPriority, v1::Reason::LOWER_PRIORITY);
 SENDGATE_SAME_NUMBER(core::ReasonCode::kCapacity, v1::Reason::CAPACITY);
+SENDGATE_SAME_NUMBER(core::ReasonCode::kNotPermitted, v1::Reason::NOT_PERMITTED);
 SENDGATE_SAME_NUMBER(core::BlockReason::kUnsubscribed, v1::BlockedChannel::UNSUBSCRIBED);
 SENDGATE_SAME_NUMBER(core::BlockReason::kHardBounce, v1::BlockedChannel::HARD_BOUNCE);
 SENDGATE_SAME_NUMBER(core::BlockReason::kComplaint, v1::BlockedChannel::COMPLAINT);

@@ -44,31 +44,30 @@ inline grpc::Status CallFailure(const absl::Status& status) {
   return grpc::Status(code, absl::StrCat(store::KindCause(kind), ": ", status.message()));
 }
 
-// The answer to a call that arrives while sendgate drains: clients retry UNAVAILABLE.
-inline grpc::Status ShuttingDown() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      "sendgate is shutting down; retry (another replica will answer)");
-}
-
-// The same bookkeeping for a streaming call's reactor: admitted (or refused while draining) when
-// the reactor is made, the call counted with its final code and the admission given back when
-// the reactor is done (a member of the reactor, destroyed with it).
+// The same bookkeeping for a streaming call's reactor: admitted (or refused while draining, or
+// by the authorization policy) when the reactor is made, the call counted with its final code
+// and the admission given back when the reactor is done (a member of the reactor, destroyed
+// with it).
 class StreamAdmission {
  public:
-  StreamAdmission(Admission& admission, DecisionMetrics& metrics, Method method)
+  StreamAdmission(Admission& admission, DecisionMetrics& metrics, Method method,
+                  const grpc::CallbackServerContext& context)
       : admission_(admission), metrics_(metrics), method_(method),
-        admitted_(admission.Enter()) {
-    if (!admitted_) code = grpc::StatusCode::UNAVAILABLE;
+        refusal_(admission.Admit(context, method, caller_)) {
+    code = refusal_.error_code();
   }
   ~StreamAdmission() {
     metrics_.RecordRpc(method_, code);
-    if (admitted_) admission_.Leave();
+    if (admitted()) admission_.Leave();
   }
   StreamAdmission(const StreamAdmission&) = delete;
   StreamAdmission& operator=(const StreamAdmission&) = delete;
 
-  // False: the reactor finishes at once with ShuttingDown().
-  bool admitted() const { return admitted_; }
+  // False: the reactor finishes at once with refusal().
+  bool admitted() const { return refusal_.ok(); }
+  const grpc::Status& refusal() const { return refusal_; }
+  // The allow rule of the authorization policy that let the caller in ("" without a policy).
+  const std::string& caller() const { return caller_; }
 
   grpc::StatusCode code = grpc::StatusCode::OK;  // what the call ends with
 
@@ -76,23 +75,24 @@ class StreamAdmission {
   Admission& admission_;
   DecisionMetrics& metrics_;
   const Method method_;
-  const bool admitted_;
+  std::string caller_;
+  const grpc::Status refusal_;
 };
 
 template <typename Request, typename Response>
 class UnaryCall {
  public:
   // Admits and parses the call, and returns it; or returns nullptr when it is already
-  // finished: refused while draining (UNAVAILABLE), or a request that does not parse
-  // (INVALID_ARGUMENT naming the field). `reactor` is the context's DefaultReactor(), which
-  // the method returns to gRPC either way.
-  static UnaryCall* Start(grpc::ServerUnaryReactor* reactor, const grpc::ByteBuffer* in,
+  // finished: refused while draining (UNAVAILABLE) or by the authorization policy
+  // (PERMISSION_DENIED), or a request that does not parse (INVALID_ARGUMENT naming the
+  // field). The method returns the context's DefaultReactor() to gRPC either way.
+  static UnaryCall* Start(grpc::CallbackServerContext* context, const grpc::ByteBuffer* in,
                           grpc::ByteBuffer* out, Method method, Admission& admission,
                           DecisionMetrics& metrics) {
-    auto* call = new UnaryCall(reactor, out, method, admission, metrics);
-    if (!admission.Enter()) {
+    auto* call = new UnaryCall(context->DefaultReactor(), out, method, admission, metrics);
+    if (grpc::Status refused = admission.Admit(*context, method, call->caller_); !refused.ok()) {
       call->admitted_ = false;
-      call->Finish(ShuttingDown());
+      call->Finish(std::move(refused));
       return nullptr;
     }
     if (absl::Status parsed = ParseRequest(*in, call->request); !parsed.ok()) {
@@ -111,6 +111,9 @@ class UnaryCall {
     delete this;
   }
 
+  // The allow rule of the authorization policy that let the caller in ("" without a policy).
+  const std::string& caller() const { return caller_; }
+
   Request request;
   Response response;
 
@@ -128,6 +131,7 @@ class UnaryCall {
   const Method method_;
   Admission& admission_;
   DecisionMetrics& metrics_;
+  std::string caller_;
   bool admitted_ = true;
 };
 

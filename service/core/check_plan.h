@@ -34,6 +34,7 @@ enum class ReasonCode : uint8_t {
   kQuietHours = 12,
   kLowerPriority = 13,
   kCapacity = 14,
+  kNotPermitted = 15,
 };
 
 // A counted record matches when its id for `field` is one of `ids`.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "service/core/names.h"
 
 namespace sendgate::core {
@@ -51,6 +53,31 @@ std::vector<std::string> Policy::RuleIds() const {
 
 bool Subscription::Covers(uint32_t channel) const {
   return channels.empty() || std::find(channels.begin(), channels.end(), channel) != channels.end();
+}
+
+absl::Status Policy::CallerMayDeclare(absl::string_view caller, int category,
+                                      bool dry_run) const {
+  if (caller.empty() || !restricts_callers) return absl::OkStatus();
+  const auto listed = std::find_if(callers.begin(), callers.end(),
+                                   [caller](const Caller& entry) { return entry.name == caller; });
+  if (listed == callers.end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "caller '", caller, "' is not among the callers of policy ", version, ": it may send nothing"));
+  }
+  if (dry_run) {
+    if (listed->dry_run) return absl::OkStatus();
+    return absl::PermissionDeniedError(
+        absl::StrCat("dry_run: caller '", caller, "' may not ask dry runs (policy ", version, ")"));
+  }
+  if (std::find(listed->categories.begin(), listed->categories.end(), category) !=
+      listed->categories.end()) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> allowed;
+  for (int index : listed->categories) allowed.push_back(categories[index].name);
+  return absl::PermissionDeniedError(absl::StrCat(
+      "category: caller '", caller, "' may not send '", categories[category].name, "' (policy ",
+      version, " lets it send: ", allowed.empty() ? "nothing" : absl::StrJoin(allowed, ", "), ")"));
 }
 
 int Policy::FindProgram(absl::string_view name) const {

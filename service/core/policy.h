@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "service/core/send_record.h"
 #include "service/core/window.h"
@@ -129,6 +130,15 @@ struct Capacity {
 };
 inline constexpr int kMaxCapacityShards = 64;
 
+// What one caller may declare in its requests: the categories it may send (a newsletter tool
+// may not send `transactional`, which skips caps) and whether it may ask dry runs. A caller
+// is named by the allow rule of the authorization policy that lets it in.
+struct Caller {
+  std::string name;
+  std::vector<int> categories;  // indexes into Policy::categories
+  bool dry_run = false;
+};
+
 struct Policy {
   std::string version;
   absl::TimeZone default_timezone;
@@ -153,6 +163,16 @@ struct Policy {
   std::vector<HolidayCalendar> holidays;
   std::vector<QuietHours> quiet_hours;
   std::vector<Capacity> capacity;
+  // The policy's `callers`: when it has them (`restricts_callers`), a caller not listed may
+  // declare nothing; without them, every caller the authorization policy lets in may send
+  // every category.
+  std::vector<Caller> callers;
+  bool restricts_callers = false;
+
+  // OK when `caller` may send a message of `category` (a real one, or a dry run when
+  // `dry_run`); else PERMISSION_DENIED naming the field. An empty `caller` (no authorization
+  // policy: callers are not known) may declare anything.
+  absl::Status CallerMayDeclare(absl::string_view caller, int category, bool dry_run) const;
 
   // How long history is kept: the longest cap reach and the idempotency window.
   absl::Duration Retention() const;

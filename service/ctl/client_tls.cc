@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace sendgate::ctl {
@@ -39,6 +40,18 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(con
     options.pem_private_key = std::move(*key);
   }
   return grpc::SslCredentials(options);
+}
+
+absl::StatusOr<std::string> BearerAuthorization(const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream file(path);
+  std::string token;
+  if (!file || !std::getline(file, token)) {
+    return absl::InvalidArgumentError(absl::StrCat("--token_file: cannot read ", path));
+  }
+  token = std::string(absl::StripAsciiWhitespace(token));
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat("--token_file: ", path, " is empty"));
+  return absl::StrCat("Bearer ", token);
 }
 
 }  // namespace sendgate::ctl

@@ -1,6 +1,6 @@
 // The credentials of a client of sendgate (sendgatectl, the load generator, the tests):
 // plaintext, or TLS trusting the CAs that sign sendgate's certificate, with the client's own
-// certificate and key for mutual TLS. The server's certificate must name the host the client
+// certificate and key for mutual TLS; or a bearer token that the authorization policy names. The server's certificate must name the host the client
 // dials (a DNS or IP subject alternative name).
 #pragma once
 
@@ -20,5 +20,10 @@ struct ClientTls {
 
 // Plaintext credentials when `tls.ca_file` is empty; an error names the unreadable file.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(const ClientTls& tls);
+
+// The `authorization` header value a caller without a certificate sends ("Bearer TOKEN"), the
+// token being the first line of `path` (--token_file); "" when `path` is empty. Read once per
+// process: a rotated token is picked up by the next command.
+absl::StatusOr<std::string> BearerAuthorization(const std::string& path);
 
 }  // namespace sendgate::ctl

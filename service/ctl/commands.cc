@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -22,6 +23,7 @@
 #include "sendgate/v1/preferences.grpc.pb.h"
 #include "service/ctl/policy_diff.h"
 #include "service/ctl/table.h"
+#include "service/policy/authz.h"
 #include "service/policy/loader.h"
 #include "service/policy/time_zones.h"
 #include "service/settings/settings.h"
@@ -98,6 +100,7 @@ std::string Json(const google::protobuf::Message& message) {
 std::unique_ptr<grpc::ClientContext> CallContext(const Context& context) {
   auto call = std::make_unique<grpc::ClientContext>();
   call->set_deadline(std::chrono::system_clock::now() + context.timeout);
+  if (!context.authorization.empty()) call->AddMetadata("authorization", context.authorization);
   return call;
 }
 
@@ -381,7 +384,7 @@ int PolicyShow(Context& context) {
 
 // One file a check looked at: a policy, a shadow candidate or a config file.
 struct FileCheck {
-  std::string kind;  // "policy", "shadow_policy" or "config"
+  std::string kind;  // "policy", "shadow_policy", "authz_policy" or "config"
   std::string path;
   bool readable = true;             // false: a file named on the command line could not be read
   std::string version;              // a valid policy's
@@ -407,6 +410,17 @@ FileCheck CheckedPolicy(std::string kind, std::string path,
   } else {
     check.version = (*policy)->version;
     check.note = absl::StrCat((*policy)->caps.size(), " caps");
+  }
+  return check;
+}
+
+FileCheck CheckedAuthz(const std::string& path) {
+  const absl::StatusOr<std::shared_ptr<const policy::AuthzPolicy>> authz =
+      policy::LoadAuthzPolicyFile(path);
+  FileCheck check = Checked("authz_policy", path, authz.status());
+  if (authz.ok()) {
+    check.version = (*authz)->name();
+    check.note = absl::StrCat((*authz)->allow_rules().size(), " allow rules");
   }
   return check;
 }
@@ -469,7 +483,9 @@ int CheckRemotely(Context& context, const std::string& path, std::vector<FileChe
 int PolicyCheck(Context& context, const std::vector<std::string>& paths) {
   std::vector<FileCheck> checks;
   for (const std::string& path : paths) {
-    if (context.target.empty()) {
+    if (absl::EndsWith(path, ".json")) {
+      checks.push_back(CheckedAuthz(path));  // offline always: sendgate has no RPC for it
+    } else if (context.target.empty()) {
       checks.push_back(CheckedPolicy("policy", path, policy::LoadPolicyFile(path)));
     } else if (const int failed = CheckRemotely(context, path, checks); failed != kOk) {
       return failed;
@@ -486,6 +502,10 @@ void CheckConfig(const std::string& path, std::vector<FileCheck>& checks) {
   if (!config.ok()) return;
   checks.push_back(CheckedPolicy("policy", config->policy, policy::LoadPolicyFile(config->policy)));
   checks.back().readable = true;  // a missing policy file is the config's error, not a usage one
+  if (!config->authz_policy_file.empty()) {
+    checks.push_back(CheckedAuthz(config->authz_policy_file));
+    checks.back().readable = true;
+  }
   if (config->shadow_policy.empty()) return;
   checks.push_back(CheckedPolicy("shadow_policy", config->shadow_policy,
                                  policy::LoadCandidatePolicyFile(config->shadow_policy)));

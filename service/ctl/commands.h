@@ -27,6 +27,7 @@ enum Exit : int {
 struct Context {
   std::string target;  // --target as given; empty when it was not
   std::shared_ptr<grpc::ChannelCredentials> credentials;  // plaintext or TLS
+  std::string authorization;  // "Bearer TOKEN" sent with each call (--token_file), or ""
   bool json = false;
   std::chrono::milliseconds timeout{5000};
   std::ostream& out;

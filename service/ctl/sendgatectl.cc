@@ -20,6 +20,9 @@ ABSL_FLAG(std::string, cacert, "",
           "TLS: the CA certificates (PEM) that sign sendgate's certificate; empty: plaintext");
 ABSL_FLAG(std::string, cert, "", "mutual TLS: this client's certificate chain (PEM)");
 ABSL_FLAG(std::string, key, "", "mutual TLS: the private key of --cert (PEM)");
+ABSL_FLAG(std::string, token_file, "",
+          "a bearer token (the file's first line) sent as `authorization: Bearer TOKEN`, for "
+          "callers the authorization policy knows by token; use it over TLS");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of tables");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "how long each call may take");
 
@@ -27,6 +30,7 @@ namespace {
 
 constexpr char kUsage[] = R"(sendgatectl [--target=HOST:PORT] [--json] [--timeout=5s] COMMAND
             [--cacert=CA.pem [--cert=CLIENT.pem --key=CLIENT-KEY.pem]]  (TLS, mutual TLS)
+            [--token_file=FILE]  (a bearer token for the authorization policy)
 
 Commands:
   decide --contact=ID --channel=CH [--category= --subscription= --program= --campaign=
@@ -39,10 +43,11 @@ Commands:
                        --timezone= --segments= --expected_version= --actor= --text_version=
   policy show          the policy in force and the last reload
   policy check FILE... validate policy files offline, with sendgate's own loader (shadow
-                       candidates too); with --target, ask that running sendgate instead
+                       candidates too; FILE.json: an authorization policy); with --target,
+                       ask that running sendgate instead
   policy diff OLD NEW  what changes between two policy files, rule by rule (offline)
   config check FILE... validate sendgate config files (--config) offline: every setting, and
-                       the policy and shadow policy files they name
+                       the policy, shadow and authorization policy files they name
   reload               read the policy file again (as SIGHUP)
 
 Exit codes: 0 done (decide: ALLOW; checks: valid; diff: none), 1 DENY / invalid / differences /
@@ -68,9 +73,16 @@ int main(int argc, char** argv) {
     std::cerr << "sendgatectl: " << credentials.status().message() << "\n";
     return sendgate::ctl::kUsage;
   }
+  absl::StatusOr<std::string> authorization =
+      sendgate::ctl::BearerAuthorization(absl::GetFlag(FLAGS_token_file));
+  if (!authorization.ok()) {
+    std::cerr << "sendgatectl: " << authorization.status().message() << "\n";
+    return sendgate::ctl::kUsage;
+  }
   sendgate::ctl::Context context{
       .target = absl::GetFlag(FLAGS_target),
       .credentials = *credentials,
+      .authorization = *authorization,
       .json = absl::GetFlag(FLAGS_json),
       .timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)),
       .out = std::cout,

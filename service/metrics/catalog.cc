@@ -108,6 +108,13 @@ Catalog::Catalog()
                 "1 when the last policy load or reload succeeded, 0 while the policy file holds "
                 "a policy that was refused (the previous one stays in force).",
                 {})),
+      authz_policy_last_reload_successful(
+          Gauge(NamedRegistry{*registry_, registered_names_},
+                "sendgate_authz_policy_last_reload_successful",
+                "1 when the last load or reload of the authorization policy (--authz_policy_file) "
+                "succeeded, 0 while its file holds one that was refused (the previous one stays "
+                "in force).",
+                {})),
       shadow_decisions(Counter(NamedRegistry{*registry_, registered_names_},
                                "sendgate_shadow_decisions_total",
                                "Shadow mode: decisions the candidate policy made beside the policy "
@@ -132,6 +139,7 @@ Catalog::Catalog()
   policy_reloads.With({"ok"});
   policy_reloads.With({"rejected"});
   policy_last_reload_successful.With({}).Set(1);
+  authz_policy_last_reload_successful.With({}).Set(1);
 }
 
 std::vector<prometheus::MetricFamily> Catalog::Collect() const {

@@ -77,6 +77,7 @@ class Catalog {
   Labelled<prometheus::Gauge> policy_info;                 // {version}
   Labelled<prometheus::Counter> policy_reloads;            // {result}
   Labelled<prometheus::Gauge> policy_last_reload_successful;  // {}
+  Labelled<prometheus::Gauge> authz_policy_last_reload_successful;  // {}
   Labelled<prometheus::Counter> shadow_decisions;    // {result}
   Labelled<prometheus::Counter> shadow_differences;  // {active, shadow, rule}
   Labelled<prometheus::Gauge> shadow_policy_info;    // {version}

@@ -19,6 +19,7 @@
 #include "service/core/names.h"
 #include "service/policy/duration.h"
 #include "service/policy/time_zones.h"
+#include "service/policy/yaml_reader.h"
 
 namespace sendgate::policy {
 namespace {
@@ -26,8 +27,6 @@ namespace {
 using core::Field;
 
 constexpr int64_t kMaxLimit = 1000;
-constexpr size_t kMaxNameBytes = 64;
-constexpr size_t kMaxValueBytes = 256;
 const absl::Duration kMaxWindow = absl::Hours(24 * 400);
 
 const std::vector<absl::string_view> kTopKeys = {
@@ -35,7 +34,7 @@ const std::vector<absl::string_view> kTopKeys = {
     "idempotency_window", "store_failure_retry", "default_category", "default_priority",
     "channels",        "categories",       "subscriptions",    "segments",
     "caps",            "holidays",         "quiet_hours",      "programs",
-    "capacity",        "plan_grace"};
+    "capacity",        "plan_grace",       "callers"};
 const std::vector<absl::string_view> kCategoryKeys = {"exempt_from", "on_store_failure",
                                                       "max_delay"};
 const std::vector<absl::string_view> kSubscriptionKeys = {"regime", "channels"};
@@ -56,141 +55,6 @@ const std::vector<absl::string_view> kCapKeys = {
     "id",       "description", "channels", "categories", "subscriptions", "programs",
     "campaigns", "per",        "window",   "limit",      "segments", "reserve"};
 
-bool IsNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '-' || c == '.' || c == ':';
-}
-
-// Collects "source:line:column: message" errors while the policy is read.
-class Reader {
- public:
-  explicit Reader(absl::string_view source) : source_(source) {}
-
-  void Error(const YAML::Mark& mark, absl::string_view message) {
-    if (mark.is_null()) {
-      errors_.push_back(absl::StrCat(source_, ": ", message));
-    } else {
-      errors_.push_back(
-          absl::StrCat(source_, ":", mark.line + 1, ":", mark.column + 1, ": ", message));
-    }
-  }
-  // A key that is absent has no position: the message then names only the file.
-  void Error(const YAML::Node& node, absl::string_view message) {
-    Error(node.IsDefined() ? node.Mark() : YAML::Mark::null_mark(), message);
-  }
-
-  bool ok() const { return errors_.empty(); }
-  absl::Status Status() const {
-    return absl::InvalidArgumentError(absl::StrJoin(errors_, "\n"));
-  }
-
-  bool IsMap(const YAML::Node& node, absl::string_view what) {
-    if (node.IsMap()) return true;
-    Error(node, absl::StrCat(what, " must be a mapping of keys to values"));
-    return false;
-  }
-
-  // Reports keys given twice in `map`.
-  void CheckUnique(const YAML::Node& map, absl::string_view where) {
-    std::set<std::string> seen;
-    for (const auto& entry : map) {
-      const std::string key = entry.first.as<std::string>("");
-      if (!seen.insert(key).second) {
-        Error(entry.first, absl::StrCat("'", key, "' is given twice in ", where));
-      }
-    }
-  }
-
-  // Reports keys of `map` that are not in `allowed`, and keys given twice.
-  void CheckKeys(const YAML::Node& map, const std::vector<absl::string_view>& allowed,
-                 absl::string_view where) {
-    CheckUnique(map, where);
-    for (const auto& entry : map) {
-      const std::string key = entry.first.as<std::string>("");
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        Error(entry.first, absl::StrCat("unknown key '", key, "' in ", where, " (expected one of: ",
-                                        absl::StrJoin(allowed, ", "), ")"));
-      }
-    }
-  }
-
-  std::optional<std::string> Scalar(const YAML::Node& node, absl::string_view what) {
-    if (node.IsScalar()) return node.Scalar();
-    Error(node, absl::StrCat(what, " must be a single value"));
-    return std::nullopt;
-  }
-
-  // A declared name: 1 to 64 letters, digits, '_', '-', '.' or ':'.
-  std::optional<std::string> Name(const YAML::Node& node, absl::string_view what) {
-    std::optional<std::string> text = Scalar(node, what);
-    if (!text) return std::nullopt;
-    if (text->empty() || text->size() > kMaxNameBytes ||
-        !std::all_of(text->begin(), text->end(), IsNameChar)) {
-      Error(node, absl::StrCat(what, " '", *text,
-                               "' must be 1 to 64 letters, digits, '_', '-', '.' or ':'"));
-      return std::nullopt;
-    }
-    return text;
-  }
-
-  // A free-form value (campaign, program, segment): 1 to 256 bytes, no control characters.
-  std::optional<std::string> Value(const YAML::Node& node, absl::string_view what) {
-    std::optional<std::string> text = Scalar(node, what);
-    if (!text) return std::nullopt;
-    if (text->empty() || text->size() > kMaxValueBytes ||
-        std::any_of(text->begin(), text->end(),
-                    [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
-      Error(node, absl::StrCat(what, " must be 1 to 256 bytes without control characters"));
-      return std::nullopt;
-    }
-    return text;
-  }
-
-  std::optional<int64_t> Integer(const YAML::Node& node, absl::string_view what, int64_t min,
-                                 int64_t max) {
-    std::optional<std::string> text = Scalar(node, what);
-    if (!text) return std::nullopt;
-    int64_t value = 0;
-    if (!absl::SimpleAtoi(*text, &value) || value < min || value > max) {
-      Error(node, absl::StrCat(what, " must be a whole number from ", min, " to ", max, ", not '",
-                               *text, "'"));
-      return std::nullopt;
-    }
-    return value;
-  }
-
-  std::optional<absl::Duration> Duration(const YAML::Node& node, absl::string_view what,
-                                         absl::Duration min, absl::Duration max) {
-    std::optional<std::string> text = Scalar(node, what);
-    if (!text) return std::nullopt;
-    std::optional<absl::Duration> duration = ParseDuration(*text);
-    if (!duration || *duration < min || *duration > max) {
-      Error(node, absl::StrCat(what, " must be a duration such as 30m, 24h, 7d or 2w, from ",
-                               absl::FormatDuration(min), " to ", absl::FormatDuration(max),
-                               ", not '", *text, "'"));
-      return std::nullopt;
-    }
-    return duration;
-  }
-
-  // A list, or a single value standing for a list of one.
-  std::vector<YAML::Node> List(const YAML::Node& node, absl::string_view what) {
-    std::vector<YAML::Node> items;
-    if (!node.IsDefined()) return items;
-    if (node.IsScalar()) {
-      items.push_back(node);
-    } else if (node.IsSequence()) {
-      for (const auto& item : node) items.push_back(item);
-    } else if (!node.IsNull()) {
-      Error(node, absl::StrCat(what, " must be a list"));
-    }
-    return items;
-  }
-
- private:
-  std::string source_;
-  std::vector<std::string> errors_;
-};
 
 // Whether `name` may join the declared `items`: not declared yet, and not sharing its stored
 // 16-bit id with another name (history could not tell them apart).
@@ -557,6 +421,50 @@ void ReadCaps(Reader& reader, const YAML::Node& node, const Declared& declared,
     }
     caps.push_back(std::move(*cap));
   }
+}
+
+// --- Callers ---
+
+const std::vector<absl::string_view> kCallerKeys = {"categories", "dry_run"};
+
+// `callers`: per caller (an allow rule of the authorization policy), the categories it may
+// send and whether it may ask dry runs; both refused unless given.
+std::vector<core::Caller> ReadCallers(Reader& reader, const YAML::Node& node,
+                                      const core::Policy& policy) {
+  std::vector<core::Caller> callers;
+  if (node.IsNull()) return callers;
+  if (!reader.IsMap(node, "callers")) return callers;
+  reader.CheckUnique(node, "callers");
+  for (const auto& entry : node) {
+    std::optional<std::string> name = reader.Name(entry.first, "caller");
+    if (!name) continue;
+    core::Caller caller{.name = *name};
+    const std::string where = absl::StrCat("caller '", *name, "'");
+    const YAML::Node& body = entry.second;
+    if (!body.IsNull() && reader.IsMap(body, where)) {
+      reader.CheckKeys(body, kCallerKeys, where);
+      for (const YAML::Node& item : reader.List(body["categories"], "categories")) {
+        std::optional<std::string> category = reader.Scalar(item, "a category");
+        if (!category) continue;
+        const int index = policy.FindCategory(*category);
+        if (index < 0) {
+          reader.Error(item, absl::StrCat(where, ": unknown category '", *category, "'"));
+        } else {
+          caller.categories.push_back(index);
+        }
+      }
+      if (body["dry_run"]) {
+        const std::string flag = reader.Scalar(body["dry_run"], "dry_run").value_or("");
+        if (flag != "true" && flag != "false") {
+          reader.Error(body["dry_run"], absl::StrCat("dry_run must be true or false, not '",
+                                                     flag, "'"));
+        }
+        caller.dry_run = flag == "true";
+      }
+    }
+    callers.push_back(std::move(caller));
+  }
+  return callers;
 }
 
 // --- Programs ---
@@ -1020,6 +928,10 @@ absl::StatusOr<std::shared_ptr<const core::Policy>> ParsePolicy(absl::string_vie
     policy->quiet_hours = ReadQuietHours(reader, root["quiet_hours"], *policy);
   }
   if (root["capacity"]) policy->capacity = ReadCapacity(reader, root["capacity"], *policy);
+  if (root["callers"]) {
+    policy->restricts_callers = true;
+    policy->callers = ReadCallers(reader, root["callers"], *policy);
+  }
   if (!reader.ok()) return reader.Status();
   if (policy->version.empty()) policy->version = ContentVersion(yaml);
   return std::shared_ptr<const core::Policy>(std::move(policy));

@@ -43,6 +43,9 @@ ABSL_FLAG(int, shadow_percent, 100,
           "Shadow mode: the share of contacts (by a hash of their id, so always the same ones) "
           "whose decisions the candidate policy also makes, 1 to 100");
 ABSL_FLAG(std::string, log_level, "info", "Least severity logged: info, warning or error");
+ABSL_FLAG(std::string, authz_policy_file, "",
+          "Who may call which RPC: a gRPC authorization policy (JSON), read again with the "
+          "policy; empty: every caller that reaches the port may call every RPC");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "TLS on the gRPC port: the server's certificate chain (PEM), with --tls_key_file; read "
           "again every --tls_refresh_interval, so a rotated certificate is served without a "
@@ -79,7 +82,15 @@ constexpr absl::string_view kFileSettings[] = {"policy",
                                                "policy_watch_interval",
                                                "shadow_policy",
                                                "shadow_percent",
-                                               "log_level"};
+                                               "log_level",
+                                               "authz_policy_file",
+                                               "tls_cert_file",
+                                               "tls_key_file",
+                                               "tls_client_ca_file",
+                                               "tls_crl_dir",
+                                               "tls_client_cert_optional",
+                                               "tls_refresh_interval",
+                                               "require_tls"};
 
 // Where each setting a config file sets stands in it ("sendgate.yaml:3:1: "), so that an error
 // found when the settings are checked together names its line.
@@ -204,7 +215,8 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
                     absl::GetFlag(FLAGS_policy_watch_interval),
                     *log_level,
                     absl::GetFlag(FLAGS_shadow_policy),
-                    absl::GetFlag(FLAGS_shadow_percent)};
+                    absl::GetFlag(FLAGS_shadow_percent),
+                    absl::GetFlag(FLAGS_authz_policy_file)};
   if (settings.shadow_percent < 1 || settings.shadow_percent > 100) {
     return Invalid(places, "shadow_percent", "must be from 1 to 100");
   }

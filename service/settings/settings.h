@@ -45,6 +45,7 @@ struct Settings {
   metrics::Severity log_level = metrics::Severity::kInfo;
   std::string shadow_policy;
   int shadow_percent = 100;
+  std::string authz_policy_file;  // empty: no authorization policy
   Tls tls;
   bool require_tls = false;
 };

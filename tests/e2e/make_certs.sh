@@ -4,6 +4,8 @@
 #   server.pem/key  sendgate's certificate (CN sendgate-1; DNS:localhost, IP:127.0.0.1),
 #   server2.pem/key the one it is rotated to (CN sendgate-2)
 #   client.pem/key  a caller (URI spiffe://sendgate.test/sender), valid
+#   receipts, preference-centre (URIs), admin (DNS ops-1.admin.sendgate.test) and reader
+#                   (subject CN=dashboard only): the callers of the authorization tests
 #   expired.pem/key valid in 2020 only; revoked.pem/key revoked in crl/ (hashed for OpenSSL)
 #   wrong-ca.pem/key signed by other-ca
 set -euo pipefail
@@ -46,6 +48,11 @@ leaf() {
 leaf server sendgate-1 "DNS:localhost,IP:127.0.0.1" ca
 leaf server2 sendgate-2 "DNS:localhost,IP:127.0.0.1" ca
 leaf client sender "URI:spiffe://sendgate.test/sender" ca
+# One caller per role of the authorization tests: known by a URI, a DNS name or the subject.
+leaf receipts receipts "URI:spiffe://sendgate.test/receipts" ca
+leaf preference-centre preference-centre "URI:spiffe://sendgate.test/preference-centre" ca
+leaf admin admin "DNS:ops-1.admin.sendgate.test" ca
+leaf reader dashboard "email:dashboard@sendgate.test" ca
 leaf expired sender "URI:spiffe://sendgate.test/sender" ca \
   -startdate 20200101000000Z -enddate 20200102000000Z
 leaf revoked sender "URI:spiffe://sendgate.test/sender" ca

@@ -93,13 +93,15 @@ class OfflineCheckTest : public ::testing::Test {
 TEST_F(OfflineCheckTest, TheExamplePoliciesPass) {
   std::string out;
   EXPECT_EQ(Ctl("policy check policies/default.yaml policies/fr-retail.yaml "
-                "policies/us-tcpa.yaml",
+                "policies/us-tcpa.yaml policies/authz.json",
                 &out),
             0)
       << out;
   for (const char* line : {"policy policies/default.yaml: valid, version default-2026-12-01",
                            "policy policies/fr-retail.yaml: valid, version fr-retail-",
-                           "policy policies/us-tcpa.yaml: valid, version us-tcpa-"}) {
+                           "policy policies/us-tcpa.yaml: valid, version us-tcpa-",
+                           "authz_policy policies/authz.json: valid, version sendgate-example "
+                           "(6 allow rules)"}) {
     EXPECT_THAT(out, HasSubstr(line));
   }
   EXPECT_EQ(Ctl("--json policy check policies/default.yaml", &out), 0) << out;
@@ -130,9 +132,9 @@ TEST_F(OfflineCheckTest, BadPoliciesAreRefusedWithTheirPositions) {
                 &out),
             1)
       << out;
-  EXPECT_THAT(out, HasSubstr(unknown_key + ":78:5: unknown key 'colour'"));
+  EXPECT_THAT(out, HasSubstr(unknown_key + ":90:5: unknown key 'colour'"));
   EXPECT_THAT(out, HasSubstr(syntax + ":3:1: end of sequence flow not found"));
-  EXPECT_THAT(out, HasSubstr(impossible + ":87:42: a reserve of 2 is not below the cap's limit 2"));
+  EXPECT_THAT(out, HasSubstr(impossible + ":99:42: a reserve of 2 is not below the cap's limit 2"));
   EXPECT_THAT(out, HasSubstr("policy policies/default.yaml: valid"));  // the others are checked
   EXPECT_EQ(Ctl("--json policy check " + syntax, &out), 1);
   EXPECT_FALSE(ParseJson(out).fields().at("valid").bool_value());
@@ -146,6 +148,9 @@ TEST_F(OfflineCheckTest, ConfigFilesAndTheirPoliciesAreChecked) {
   const std::string good = Write("good.yaml",
                                  "policy: policies/default.yaml\n"
                                  "shadow_policy: policies/fr-retail.yaml\n"
+                                 "authz_policy_file: policies/authz.json\n"
+                                 "tls_cert_file: /etc/sendgate/tls/tls.crt\n"
+                                 "tls_key_file: /etc/sendgate/tls/tls.key\n"
                                  "redis: 10.0.0.5:6379\nredis_timeout: 100ms\n");
   const std::string bad_shadow =
       Write("bad-shadow.yaml",
@@ -161,6 +166,7 @@ TEST_F(OfflineCheckTest, ConfigFilesAndTheirPoliciesAreChecked) {
   EXPECT_THAT(out, HasSubstr(good + ": valid settings"));
   EXPECT_THAT(out, HasSubstr("policy policies/default.yaml: valid, version default-2026-12-01"));
   EXPECT_THAT(out, HasSubstr("shadow_policy policies/fr-retail.yaml: valid, version fr-retail-"));
+  EXPECT_THAT(out, HasSubstr("authz_policy policies/authz.json: valid"));
 
   EXPECT_EQ(Ctl(absl::StrCat("config check ", bad_shadow, " ", unknown, " ", bounds, " ", value,
                              " ", redis, " ", no_policy),

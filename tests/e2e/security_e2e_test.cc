@@ -3,7 +3,9 @@
 // plaintext one refused; mutual TLS refuses a caller without a certificate, or with an expired,
 // revoked or foreign one; a certificate rotated on disk is served to new connections without a
 // restart; sendgatectl speaks TLS; --require_tls and half-given TLS settings stop sendgate at
-// start. Redis AUTH as the shipped ACL's user, with the password from a file or the
+// start. Caller roles by the authorization policy (--authz_policy_file): each role's RPCs and
+// no others, a bearer token rotated in the file, a broken file refused, and what a sender may
+// declare (the policy's callers). Redis AUTH as the shipped ACL's user, with the password from a file or the
 // environment, never on the command line or in the log.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
@@ -13,10 +15,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "sendgate/v1/admin.grpc.pb.h"
 #include "sendgate/v1/arbiter.grpc.pb.h"
+#include "sendgate/v1/preferences.grpc.pb.h"
 #include "service/ctl/client_tls.h"
 #include "tests/e2e/fixture.h"
 
@@ -181,6 +186,243 @@ TEST_F(TlsTest, BadTlsSettingsStopSendgateAtStart) {
               &log),
       1);
   EXPECT_THAT(log, HasSubstr("tls_cert_file: cannot read"));
+}
+
+// The test's authorization policy: the roles of docs/operations.md, each known as the test's
+// certificates name it, and a preference centre also known by a bearer token.
+std::string AuthzPolicy(const std::string& token) {
+  return absl::StrCat(R"({
+  "name": "e2e",
+  "allow_rules": [
+    {"name": "sender", "source": {"principals": ["spiffe://sendgate.test/sender"]},
+     "request": {"paths": ["/sendgate.v1.Arbiter/Decide", "/sendgate.v1.Arbiter/DecideStream",
+                           "/sendgate.v1.Arbiter/Cancel", "/sendgate.v1.Arbiter/Plan"]}},
+    {"name": "transactional-sender", "source": {"principals": ["spiffe://sendgate.test/receipts"]},
+     "request": {"paths": ["/sendgate.v1.Arbiter/Decide"]}},
+    {"name": "preference-centre",
+     "source": {"principals": ["spiffe://sendgate.test/preference-centre"]},
+     "request": {"paths": ["/sendgate.v1.Preferences/*"]}},
+    {"name": "preference-centre-token",
+     "request": {"paths": ["/sendgate.v1.Preferences/*"],
+                 "headers": [{"key": "authorization", "values": ["Bearer )",
+                      token, R"("]}]}},
+    {"name": "admin", "source": {"principals": ["*.admin.sendgate.test"]},
+     "request": {"paths": ["/sendgate.v1.Admin/*"]}},
+    {"name": "reader", "source": {"principals": ["CN=dashboard"]},
+     "request": {"paths": ["/sendgate.v1.Arbiter/GetPressure", "/sendgate.v1.Preferences/Get",
+                           "/sendgate.v1.Preferences/History"]}}
+  ]
+})");
+}
+
+class AuthzTest : public TlsTest {
+ protected:
+  void StartAuthorized(std::vector<std::string> extra = {}) {
+    std::ofstream(authz_path()) << AuthzPolicy("token-1");
+    extra.insert(extra.end(), {"--tls_client_ca_file=" + Cert("ca.pem"),
+                               "--tls_client_cert_optional", "--authz_policy_file=" + authz_path()});
+    StartTls(extra);
+  }
+  std::string authz_path() const { return dir_.path() + "/authz.json"; }
+
+  std::shared_ptr<grpc::Channel> ChannelAs(const std::string& caller) {
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        ctl::ChannelCredentials(caller.empty() ? ctl::ClientTls{.ca_file = Cert("ca.pem")}
+                                               : Client(caller));
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    grpc::ChannelArguments arguments;
+    arguments.SetInt("sendgate.test.connection", ++connections_);
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(grpc_port_), *credentials,
+                                     arguments);
+  }
+  static void Prepare(grpc::ClientContext& context, const std::string& token = "") {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  }
+
+  // One call of each role's RPCs, as `caller` (a certificate of make_certs.sh, or "" for none
+  // with `token`): the codes, by RPC.
+  std::map<std::string, grpc::StatusCode> Codes(const std::string& caller,
+                                                const std::string& token = "") {
+    std::shared_ptr<grpc::Channel> channel = ChannelAs(caller);
+    auto arbiter = v1::Arbiter::NewStub(channel);
+    auto preferences = v1::Preferences::NewStub(channel);
+    auto admin = v1::Admin::NewStub(channel);
+    const std::string contact = "contact-" + std::to_string(connections_);
+    // One call's code, with its own context.
+    auto code = [&token](auto call) {
+      grpc::ClientContext context;
+      Prepare(context, token);
+      return call(&context).error_code();
+    };
+    v1::CancelRequest cancel;
+    cancel.set_contact_id(contact);
+    cancel.set_message_id("m-" + contact);
+    v1::GetPressureRequest pressure;
+    pressure.set_contact_id(contact);
+    v1::GetPreferencesRequest get;
+    get.set_contact_id(contact);
+    v1::UpdatePreferencesRequest update;
+    update.set_contact_id(contact);
+    update.set_global_opt_out(false);
+    update.mutable_evidence()->set_source(v1::Evidence::PREFERENCE_CENTRE);
+    v1::HistoryRequest history;
+    history.set_contact_id(contact);
+    v1::DecideResponse decided;
+    v1::CancelResponse cancelled;
+    v1::GetPressureResponse pressed;
+    v1::ContactPreferences preferred;
+    v1::HistoryResponse changes;
+    v1::GetPolicyResponse shown;
+    std::map<std::string, grpc::StatusCode> codes;
+    codes["Decide"] = code(
+        [&](auto* c) { return arbiter->Decide(c, Email("m-" + contact, contact), &decided); });
+    codes["Cancel"] = code([&](auto* c) { return arbiter->Cancel(c, cancel, &cancelled); });
+    codes["GetPressure"] =
+        code([&](auto* c) { return arbiter->GetPressure(c, pressure, &pressed); });
+    codes["Preferences.Get"] = code([&](auto* c) { return preferences->Get(c, get, &preferred); });
+    codes["Preferences.Update"] =
+        code([&](auto* c) { return preferences->Update(c, update, &preferred); });
+    codes["Preferences.History"] =
+        code([&](auto* c) { return preferences->History(c, history, &changes); });
+    codes["Admin.GetPolicy"] = code([&](auto* c) { return admin->GetPolicy(c, {}, &shown); });
+    return codes;
+  }
+
+  // The RPCs of Codes() that answered other than PERMISSION_DENIED.
+  std::vector<std::string> Allowed(const std::map<std::string, grpc::StatusCode>& codes) {
+    std::vector<std::string> allowed;
+    for (const auto& [rpc, code] : codes) {
+      EXPECT_NE(code, grpc::StatusCode::UNAVAILABLE) << rpc;
+      if (code != grpc::StatusCode::PERMISSION_DENIED) allowed.push_back(rpc);
+    }
+    return allowed;
+  }
+};
+
+using ::testing::UnorderedElementsAre;
+
+TEST_F(AuthzTest, EachRoleCallsItsOwnRpcsAndIsRefusedTheOthers) {
+  StartAuthorized();
+  EXPECT_THAT(Allowed(Codes("client")), UnorderedElementsAre("Decide", "Cancel"));
+  EXPECT_THAT(Allowed(Codes("preference-centre")),
+              UnorderedElementsAre("Preferences.Get", "Preferences.Update", "Preferences.History"));
+  EXPECT_THAT(Allowed(Codes("admin")), UnorderedElementsAre("Admin.GetPolicy"));
+  EXPECT_THAT(Allowed(Codes("reader")),
+              UnorderedElementsAre("GetPressure", "Preferences.Get", "Preferences.History"));
+  // Allowed means answered: each role's own calls succeed.
+  for (const auto& [caller, rpc] : std::vector<std::pair<std::string, std::string>>{
+           {"client", "Decide"}, {"preference-centre", "Preferences.Update"},
+           {"admin", "Admin.GetPolicy"}, {"reader", "GetPressure"}}) {
+    EXPECT_EQ(Codes(caller)[rpc], grpc::StatusCode::OK) << caller << " " << rpc;
+  }
+  // Denied by default: no certificate and no token, or a certificate no rule names.
+  EXPECT_THAT(Allowed(Codes("")), ::testing::IsEmpty());
+  grpc::ClientContext context;
+  Prepare(context);
+  v1::DecideResponse response;
+  const grpc::Status refused =
+      v1::Arbiter::NewStub(ChannelAs("admin"))->Decide(&context, Email("m-x"), &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("/sendgate.v1.Arbiter/Decide: not allowed"));
+  EXPECT_THAT(Body(HttpGet(metrics_port_, "/metrics")),
+              HasSubstr("code=\"PERMISSION_DENIED\""));
+}
+
+TEST_F(AuthzTest, ASenderIsRefusedACategoryOrADryRunItMayNotDeclare) {
+  StartAuthorized();
+  auto sender = v1::Arbiter::NewStub(ChannelAs("client"));
+  v1::DecideRequest promotion = Email("promo-as-receipt", "contact-audit");
+  promotion.set_category("transactional");
+  grpc::ClientContext context;
+  Prepare(context);
+  v1::DecideResponse response;
+  const grpc::Status refused = sender->Decide(&context, promotion, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("category: caller 'sender' may not send 'transactional'"));
+
+  grpc::ClientContext receipt_context;
+  Prepare(receipt_context);
+  EXPECT_TRUE(v1::Arbiter::NewStub(ChannelAs("receipts"))
+                  ->Decide(&receipt_context, promotion, &response)
+                  .ok());
+  EXPECT_EQ(response.outcome(), v1::ALLOW);
+
+  v1::DecideRequest dry = Email("dry", "contact-audit");
+  dry.set_dry_run(true);
+  grpc::ClientContext dry_context;
+  Prepare(dry_context);
+  const grpc::Status no_dry_run = sender->Decide(&dry_context, dry, &response);
+  EXPECT_EQ(no_dry_run.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(no_dry_run.error_message(), HasSubstr("dry_run: caller 'sender'"));
+
+  // In a stream, the refused request gets its own DENY and the others their answers.
+  grpc::ClientContext stream_context;
+  Prepare(stream_context);
+  auto stream = sender->DecideStream(&stream_context);
+  v1::DecideRequest allowed = Email("stream-ok", "contact-stream");
+  v1::DecideRequest receipt = Email("stream-receipt", "contact-stream");
+  receipt.set_category("transactional");
+  ASSERT_TRUE(stream->Write(receipt));
+  ASSERT_TRUE(stream->Write(allowed));
+  stream->WritesDone();
+  std::map<std::string, v1::DecideResponse> answers;
+  for (v1::DecideResponse answer; stream->Read(&answer);) answers[answer.message_id()] = answer;
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers["stream-ok"].outcome(), v1::ALLOW);
+  EXPECT_EQ(answers["stream-receipt"].outcome(), v1::DENY);
+  ASSERT_EQ(answers["stream-receipt"].reasons_size(), 1);
+  EXPECT_EQ(answers["stream-receipt"].reasons(0).code(), v1::Reason::NOT_PERMITTED);
+}
+
+TEST_F(AuthzTest, ARotatedTokenIsPickedUpAndABrokenPolicyFileKeepsTheRunningOne) {
+  StartAuthorized({"--policy_watch_interval=200ms"});
+  EXPECT_THAT(Allowed(Codes("", "token-1")),
+              UnorderedElementsAre("Preferences.Get", "Preferences.Update", "Preferences.History"));
+  EXPECT_THAT(Allowed(Codes("", "token-2")), ::testing::IsEmpty());
+  // The token file's rotation, as a Secret update: the file replaced whole.
+  std::ofstream(authz_path() + ".next") << AuthzPolicy("token-2");
+  std::filesystem::rename(authz_path() + ".next", authz_path());
+  bool rotated = false;
+  for (int i = 0; i < 50 && !rotated; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    rotated = Codes("", "token-2")["Preferences.Get"] == grpc::StatusCode::OK;
+  }
+  EXPECT_TRUE(rotated);
+  EXPECT_EQ(Codes("", "token-1")["Preferences.Get"], grpc::StatusCode::PERMISSION_DENIED);
+  // sendgatectl sends its --token_file.
+  std::ofstream(dir_.path() + "/token") << "token-2\n";
+  const std::string ctl = absl::StrCat(SENDGATECTL_BINARY, " --timeout=3s --target=127.0.0.1:",
+                                       grpc_port_, " --cacert=", Cert("ca.pem"), " ");
+  EXPECT_EQ(WEXITSTATUS(std::system(
+                (ctl + "--token_file=" + dir_.path() + "/token prefs get c-1 > /dev/null").c_str())),
+            0);
+  EXPECT_EQ(WEXITSTATUS(std::system((ctl + "prefs get c-1 > /dev/null 2>&1").c_str())), 4);
+
+  // A file that becomes invalid: refused with its position, the running policy kept.
+  std::ofstream(authz_path() + ".next") << "{\"name\": \"e2e\", \"allow_rules\": [{\"nam\": 1}]}";
+  std::filesystem::rename(authz_path() + ".next", authz_path());
+  bool refused = false;
+  for (int i = 0; i < 50 && !refused; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    refused = Log().find("authorization policy refused") != std::string::npos;
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_THAT(Log(), HasSubstr("authz.json:1:34: unknown key 'nam' in allow_rules[0]"));
+  EXPECT_THAT(Body(HttpGet(metrics_port_, "/metrics")),
+              HasSubstr("\nsendgate_authz_policy_last_reload_successful 0\n"));
+  EXPECT_EQ(Codes("", "token-2")["Preferences.Get"], grpc::StatusCode::OK);
+  EXPECT_EQ(Codes("client")["Decide"], grpc::StatusCode::OK);
+}
+
+TEST_F(AuthzTest, ABadAuthorizationPolicyStopsSendgateAtStart) {
+  std::ofstream(authz_path()) << "{\"name\": \"e2e\",\n \"allow_rules\": [{\"name\": \"a b\"}]}";
+  std::string log;
+  EXPECT_EQ(Refused({"--authz_policy_file=" + authz_path()}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("authz.json:2:27: allow_rules[0].name 'a b' must be 1 to 64"));
+  EXPECT_EQ(Refused({"--authz_policy_file=" + dir_.path() + "/none.json"}, &log), 1);
+  EXPECT_THAT(log, HasSubstr("none.json: cannot open"));
 }
 
 class RedisAuthTest : public SendgateTest {

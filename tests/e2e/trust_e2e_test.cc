@@ -276,7 +276,7 @@ class RandomRequests {
     for (char& c : out) {
       c = kind == 0 ? static_cast<char>(Between(0, 255))            // anything
           : kind == 1 ? static_cast<char>(Between(0x20, 0x7e))      // printable
-          : kind == 2 ? "/.\xc3\xa9Europe"[Between(0, 9)]            // path-like, UTF-8
+          : kind == 2 ? "/.\xc3\xa9" "Europe"[Between(0, 9)]       // path-like, UTF-8
                       : static_cast<char>(Between(0x80, 0xbf));     // continuation bytes
     }
     return out;

@@ -212,6 +212,54 @@ caps:
               HasSubstr("programs: 'birthdya' is not declared (declared: birthday)"));
 }
 
+TEST(PolicyLoaderTest, CallersSayWhatEachMayDeclareAndNothingElse) {
+  auto policy = ParsePolicy(std::string(kHead) + R"yaml(callers:
+  newsletter:
+    categories: [marketing]
+  receipts:
+    categories: transactional
+  support:
+    dry_run: true
+)yaml", "p.yaml");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  const core::Policy& p = **policy;
+  const int marketing = p.FindCategory("marketing");
+  const int transactional = p.FindCategory("transactional");
+  EXPECT_TRUE(p.CallerMayDeclare("newsletter", marketing, false).ok());
+  const absl::Status refused = p.CallerMayDeclare("newsletter", transactional, false);
+  EXPECT_TRUE(absl::IsPermissionDenied(refused));
+  EXPECT_THAT(refused.message(), HasSubstr("category: caller 'newsletter' may not send "
+                                           "'transactional'"));
+  EXPECT_THAT(refused.message(), HasSubstr("lets it send: marketing"));
+  EXPECT_TRUE(p.CallerMayDeclare("receipts", transactional, false).ok());
+  EXPECT_THAT(p.CallerMayDeclare("newsletter", marketing, true).message(),
+              HasSubstr("dry_run: caller 'newsletter' may not ask dry runs"));
+  EXPECT_TRUE(p.CallerMayDeclare("support", transactional, true).ok());
+  EXPECT_THAT(p.CallerMayDeclare("support", marketing, false).message(),
+              HasSubstr("lets it send: nothing"));
+  EXPECT_THAT(p.CallerMayDeclare("stranger", marketing, false).message(),
+              HasSubstr("caller 'stranger' is not among the callers"));
+  // No caller name (no authorization policy), or no callers in the policy: no restriction.
+  EXPECT_TRUE(p.CallerMayDeclare("", transactional, true).ok());
+  auto open = ParsePolicy(kHead, "p.yaml");
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE((*open)->CallerMayDeclare("stranger", transactional, true).ok());
+}
+
+TEST(PolicyLoaderTest, CallerMistakes) {
+  const std::string errors = Errors(std::string(kHead) + R"yaml(callers:
+  newsletter:
+    categories: [marketing, promo]
+    dry_run: maybe
+    send: true
+  "bad name": {}
+)yaml");
+  EXPECT_THAT(errors, HasSubstr("p.yaml:8:29: caller 'newsletter': unknown category 'promo'"));
+  EXPECT_THAT(errors, HasSubstr("p.yaml:9:14: dry_run must be true or false, not 'maybe'"));
+  EXPECT_THAT(errors, HasSubstr("p.yaml:10:5: unknown key 'send' in caller 'newsletter'"));
+  EXPECT_THAT(errors, HasSubstr("p.yaml:11:3: caller 'bad name' must be 1 to 64"));
+}
+
 TEST(PolicyLoaderTest, AMissingFileIsNamed) {
   absl::StatusOr<std::shared_ptr<const core::Policy>> policy = LoadPolicyFile("/nonexistent.yaml");
   ASSERT_FALSE(policy.ok());
