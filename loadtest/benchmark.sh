@@ -171,7 +171,7 @@ shadow_run unary_shadow10 10
 shadow10_commands=$shadow_commands
 shadow_run unary_shadow 100
 
-stage "10/11 TLS: unary Decide on a second sendgate in plaintext, with TLS, with mutual TLS"
+stage "10/11 TLS: unary Decide on a second sendgate in plaintext, with TLS, with mutual TLS, with an authorization policy"
 mkdir -p "$work/certs"
 bash tests/e2e/make_certs.sh "$work/certs" > /dev/null
 tls_server=(--tls_cert_file="$work/certs/server.pem" --tls_key_file="$work/certs/server.key")
@@ -186,10 +186,19 @@ tls_run() {
   sweep_run "${1}_2000" "$second_pid" second_load "${client_flags[@]}" --mode=unary --rate=2000
   second_stop
 }
+# Mutual TLS with an authorization policy (the client certificate's URI SAN lets it Decide)
+# and the policy's callers holding it to the categories the traffic uses.
+printf '%s\n' '{"name": "bench", "allow_rules": [{"name": "bench",' \
+  '"source": {"principals": ["spiffe://sendgate.test/sender"]},' \
+  '"request": {"paths": ["/sendgate.v1.Arbiter/*"]}}]}' > "$work/authz.json"
+sed 's/^callers:$/callers:\n  bench: {categories: [marketing, transactional]}/' policies/default.yaml \
+  > "$work/callers.yaml"
+authz_server=("${mtls_server[@]}" --authz_policy_file="$work/authz.json" --policy="$work/callers.yaml")
 no_flags=()
 tls_run unary_plain no_flags no_flags
 tls_run unary_tls tls_server tls_client
 tls_run unary_mtls mtls_server mtls_client
+tls_run unary_mtls_authz authz_server mtls_client
 
 stage "11/11 Import of $IMPORT_ROWS rows, 1% bad (the e2e test, its own sendgate and Redis)"
 import_line=$(SENDGATE_IMPORT_ROWS="$IMPORT_ROWS" build/tests/preferences_e2e_test \
@@ -238,7 +247,7 @@ Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to 
 | run | throughput | p50 | p90 | p99 | p99.9 | errors |
 |---|---|---|---|---|---|---|
 EOF
-for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates unary_unshadowed unary_shadow10 unary_shadow unary_plain unary_tls unary_mtls; do
+for label in ping_max unary_max unary_half ping_half stream_max blast unary_updates unary_unshadowed unary_shadow10 unary_shadow unary_plain unary_tls unary_mtls unary_mtls_authz; do
   echo "| $label | $(field $label throughput)/s | $(field $label p50_us) µs | $(field $label p90_us) µs | $(field $label p99_us) µs | $(field $label p999_us) µs | $(field $label errors) |" >> docs/BENCHMARKS.md
 done
 cat >> docs/BENCHMARKS.md <<EOF
@@ -287,7 +296,7 @@ on 10% of the contacts, then on every decision:
 
 ## TLS
 
-A second sendgate on the same Redis, started three times in a row: plaintext (\`unary_plain\`),
+A second sendgate on the same Redis, started four times in a row: plaintext (\`unary_plain\`),
 TLS (\`--tls_cert_file\`, ECDSA P-256 certificate from \`tests/e2e/make_certs.sh\`), and mutual TLS
 (\`--tls_client_ca_file\`, the generator presenting a client certificate). Each gets the
 closed-loop unary load, then 2 000 Decide/s open loop with \`perf stat\` on its process. The
@@ -295,11 +304,14 @@ generator keeps its 2 HTTP/2 connections, so the handshakes happen once per run:
 cost of encrypting each call, which a long-lived client connection pays; a client that reconnects
 per call would pay a handshake each time.
 
-| | plaintext | TLS | mutual TLS |
-|---|---|---|---|
-| closed loop | $(field unary_plain throughput)/s | $(field unary_tls throughput)/s | $(field unary_mtls throughput)/s |
-| p99 at 2 000/s | $(field unary_plain_2000 p99_us) µs | $(field unary_tls_2000 p99_us) µs | $(field unary_mtls_2000 p99_us) µs |
-| CPU per Decide at 2 000/s | $(sweep unary_plain_2000 2) µs | $(sweep unary_tls_2000 2) µs | $(sweep unary_mtls_2000 2) µs |
+| | plaintext | TLS | mutual TLS | mutual TLS + authorization |
+|---|---|---|---|---|
+| closed loop | $(field unary_plain throughput)/s | $(field unary_tls throughput)/s | $(field unary_mtls throughput)/s | $(field unary_mtls_authz throughput)/s |
+| p99 at 2 000/s | $(field unary_plain_2000 p99_us) µs | $(field unary_tls_2000 p99_us) µs | $(field unary_mtls_2000 p99_us) µs | $(field unary_mtls_authz_2000 p99_us) µs |
+| CPU per Decide at 2 000/s | $(sweep unary_plain_2000 2) µs | $(sweep unary_tls_2000 2) µs | $(sweep unary_mtls_2000 2) µs | $(sweep unary_mtls_authz_2000 2) µs |
+
+The last column adds \`--authz_policy_file\` (one allow rule matched by the client
+certificate's URI SAN) and a \`callers\` entry checked on every Decide.
 
 One run of each, in this order, moves by 10-15% with the VM (docs/benchmark-notes.md,
 "TLS: what it costs"): read a difference smaller than that as no difference. The alternating

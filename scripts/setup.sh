@@ -9,7 +9,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libhiredis-dev libevent-dev libyaml-cpp-dev libcivetweb-dev libabsl-dev prometheus-cpp-dev
   libboost-dev libsodium-dev libspdlog-dev libgoogle-perftools-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   redis-server redis-tools prometheus tzdata
   bc curl
 )
