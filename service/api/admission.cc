@@ -1,18 +1,27 @@
 #include "service/api/admission.h"
 
-#include "absl/strings/ascii.h"
+#include <array>
+
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc_security_constants.h"
 
 namespace sendgate::api {
 namespace {
 
-// The RPC's path as gRPC and the authorization policy name it.
-std::string MethodPath(Method method) {
-  const absl::string_view service = method <= Method::kPlan     ? "Arbiter"
-                                    : method <= Method::kForget ? "Preferences"
-                                                                : "Admin";
-  return absl::StrCat("/sendgate.v1.", service, "/", MethodName(method));
+// The RPC's path as gRPC and the authorization policy name it, made once per method.
+const std::string& MethodPath(Method method) {
+  static const std::array<std::string, kMethodCount> paths = [] {
+    std::array<std::string, kMethodCount> made;
+    for (int i = 0; i < kMethodCount; ++i) {
+      const Method each = static_cast<Method>(i);
+      const absl::string_view service = each <= Method::kPlan     ? "Arbiter"
+                                        : each <= Method::kForget ? "Preferences"
+                                                                  : "Admin";
+      made[i] = absl::StrCat("/sendgate.v1.", service, "/", MethodName(each));
+    }
+    return made;
+  }();
+  return paths[static_cast<int>(method)];
 }
 
 std::vector<std::string> Values(const grpc::AuthContext& auth, const char* property) {
@@ -58,7 +67,7 @@ grpc::Status Admission::Admit(const grpc::CallbackServerContext& context, Method
   if (!Enter()) return ShuttingDown();
   if (authz_ == nullptr) return grpc::Status::OK;
   const std::shared_ptr<const policy::AuthzPolicy> policy = authz_->Current();
-  const std::string path = MethodPath(method);
+  const std::string& path = MethodPath(method);
   std::optional<std::string> allowing = policy->Allowing(
       PeerOf(context), path, [&context](absl::string_view key) { return Header(context, key); });
   if (allowing) {
