@@ -204,6 +204,101 @@ TEST(DeployTest, ThePolicyConfigMapIsTheExamplePolicyAndIsMountedWhereTheImageRe
   }
   EXPECT_TRUE(mounted) << "the policy folder, not a subPath (ConfigMap updates reach folders only)";
   EXPECT_THAT(Read("deploy/Dockerfile"), ::testing::HasSubstr("/etc/sendgate/policy/policy.yaml"));
+  EXPECT_EQ(config_map["data"]["authz.json"].as<std::string>(), Read("policies/authz.json"))
+      << "run: bash scripts/policy_configmap.sh";
+}
+
+// The folders `container` mounts, by volume name.
+std::map<std::string, std::string> MountPaths(const YAML::Node& container) {
+  std::map<std::string, std::string> paths;
+  for (const YAML::Node& mount : container["volumeMounts"]) {
+    EXPECT_FALSE(mount["subPath"]) << "a subPath mount never sees a rotated Secret";
+    paths[mount["name"].as<std::string>()] = mount["mountPath"].as<std::string>();
+  }
+  return paths;
+}
+
+// The value of each "--name=value" flag in `arguments` whose name ends in `_file`.
+std::map<std::string, std::string> FileFlags(const std::vector<std::string>& arguments) {
+  std::map<std::string, std::string> files;
+  const std::regex file_flag(R"(^--([a-z_]+_file)=(.+)$)");
+  for (const std::string& argument : arguments) {
+    std::smatch match;
+    if (std::regex_match(argument, match, file_flag)) files[match[1]] = match[2];
+  }
+  return files;
+}
+
+TEST(DeployTest, TheDeploymentRequiresMutualTlsAndCallerRolesAndAuthenticatesToRedis) {
+  const YAML::Node pod = Manifests().at("Deployment").at("sendgate")["spec"]["template"]["spec"];
+  const YAML::Node container = pod["containers"][0];
+  const std::vector<std::string> args = container["args"].as<std::vector<std::string>>();
+  EXPECT_THAT(args, Contains("--require_tls"));
+  EXPECT_THAT(args, Contains("--redis_user=sendgate"));
+  const std::map<std::string, std::string> files = FileFlags(args);
+  for (const char* flag : {"tls_cert_file", "tls_key_file", "tls_client_ca_file",
+                           "authz_policy_file", "redis_password_file", "suppression_key_file"}) {
+    EXPECT_TRUE(files.count(flag)) << flag;
+  }
+  // Each file a flag names is in a folder a volume is mounted on.
+  const std::map<std::string, std::string> mounts = MountPaths(container);
+  for (const auto& [flag, file] : files) {
+    bool mounted = false;
+    for (const auto& [volume, folder] : mounts) {
+      mounted = mounted || absl::StartsWith(file, folder + "/");
+    }
+    EXPECT_TRUE(mounted) << flag << "=" << file << " is in no mounted volume";
+  }
+  // Secrets, as Kubernetes mounts them, hold the key material; the authorization policy sits
+  // next to the pressure policy (principals only: no secret in it).
+  std::map<std::string, std::string> secrets;
+  for (const YAML::Node& volume : pod["volumes"]) {
+    if (volume["secret"]) {
+      secrets[volume["name"].as<std::string>()] = volume["secret"]["secretName"].as<std::string>();
+    }
+  }
+  for (const char* flag : {"tls_key_file", "redis_password_file", "suppression_key_file"}) {
+    bool in_secret = false;
+    for (const auto& [volume, secret] : secrets) {
+      in_secret = in_secret || absl::StartsWith(files.at(flag), mounts.at(volume) + "/");
+    }
+    EXPECT_TRUE(in_secret) << flag << " must come from a Secret";
+  }
+  EXPECT_EQ(files.at("authz_policy_file"), "/etc/sendgate/policy/authz.json");
+  // kustomization.yaml tells which Secrets to create.
+  const std::string kustomization = Read("deploy/kubernetes/kustomization.yaml");
+  for (const auto& [volume, secret] : secrets) {
+    EXPECT_THAT(kustomization, ::testing::HasSubstr(secret)) << volume;
+  }
+}
+
+TEST(DeployTest, RedisTakesItsAclFromASecretAndOnlySendgatesPodsReachIt) {
+  const auto manifests = Manifests();
+  const YAML::Node pod = manifests.at("StatefulSet").at("redis")["spec"]["template"];
+  const YAML::Node container = pod["spec"]["containers"][0];
+  const std::vector<std::string> args = container["args"].as<std::vector<std::string>>();
+  const auto acl = std::find(args.begin(), args.end(), "--aclfile");
+  ASSERT_NE(acl, args.end());
+  ASSERT_NE(acl + 1, args.end());
+  const std::map<std::string, std::string> mounts = MountPaths(container);
+  ASSERT_TRUE(mounts.count("acl"));
+  EXPECT_TRUE(absl::StartsWith(*(acl + 1), mounts.at("acl") + "/"));
+  EXPECT_THAT(Read("deploy/kubernetes/kustomization.yaml"), ::testing::HasSubstr("redis-acl"));
+  // The readiness probe runs for real in deploy_redis_redistest; here: it authenticates.
+  const std::string probe =
+      absl::StrJoin(container["readinessProbe"]["exec"]["command"].as<std::vector<std::string>>(),
+                    " ");
+  EXPECT_THAT(probe, ::testing::HasSubstr("--user probe"));
+
+  const YAML::Node policy = manifests.at("NetworkPolicy").at("redis")["spec"];
+  EXPECT_TRUE(Selects(policy["podSelector"]["matchLabels"], pod["metadata"]["labels"]));
+  const YAML::Node sendgate_pod = manifests.at("Deployment").at("sendgate")["spec"]["template"];
+  ASSERT_EQ(policy["ingress"].size(), 1u);
+  ASSERT_EQ(policy["ingress"][0]["from"].size(), 1u);
+  EXPECT_TRUE(Selects(policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"],
+                      sendgate_pod["metadata"]["labels"]));
+  EXPECT_TRUE(ContainerPorts(container).count(
+      policy["ingress"][0]["ports"][0]["port"].as<std::string>()));
 }
 
 TEST(DeployTest, KustomizationListsFilesThatExist) {
