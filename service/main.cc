@@ -89,18 +89,23 @@ void LogGrpc(gpr_log_func_args* args) {
   Log(severity, "grpc", absl::StrCat(args->message, " (", args->file, ":", args->line, ")"));
 }
 
-// Whether the store's Redis can be used at all: cluster mode stops the process here.
-bool CheckRedisMode(const store::ConnectionOptions& redis) {
-  const absl::Status status = store::CheckNotCluster(redis);
-  if (absl::IsFailedPrecondition(status)) {
-    std::cerr << status.message() << "\n";
-    return false;
-  }
-  if (!status.ok()) {
+// The Redis Cluster seed nodes when --redis names cluster nodes (asked at start), none for a
+// standalone Redis. A Redis that cannot be asked counts as standalone unless --redis lists
+// several addresses (sendgate starts anyway; the fail modes answer until it is up).
+std::vector<store::NodeAddress> ClusterSeeds(const settings::Settings& config,
+                                             const store::ConnectionOptions& redis) {
+  const absl::StatusOr<bool> cluster = store::IsCluster(redis);
+  if (!cluster.ok()) {
     Log(Severity::kWarning, "main",
-        absl::StrCat(status.message(), "; starting anyway (fail modes answer until it is up)"));
+        absl::StrCat(cluster.status().message(),
+                     "; starting anyway (fail modes answer until it is up)"));
   }
-  return true;
+  if (cluster.ok() ? !*cluster : config.redis_seeds.size() < 2) return {};
+  std::vector<store::NodeAddress> seeds;
+  for (const settings::HostPort& seed : config.redis_seeds) {
+    seeds.push_back({.host = seed.host, .port = seed.port});
+  }
+  return seeds;
 }
 
 // SIGTERM: readiness turns 503 and new calls are refused with UNAVAILABLE at once; calls in
@@ -200,11 +205,11 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
                                        .port = config.redis.port,
                                        .user = config.redis_user,
                                        .password = std::move(*password)};
-  if (!CheckRedisMode(redis)) return 1;
   metrics::Catalog catalog;
   store::RedisStore store(store::RedisStoreOptions{
       .connection = redis,
       .connections = config.redis_connections,
+      .cluster_seeds = ClusterSeeds(config, redis),
       .events = {.on_state =
                      [&catalog](bool up) {
                        catalog.store_connection_changes.With({up ? "up" : "down"}).Increment();
@@ -216,6 +221,12 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
                        catalog.store_call_seconds.Observe(absl::ToDoubleSeconds(took));
                      }}});
   catalog.store_up.ReadFrom([&store] { return store.healthy() ? 1.0 : 0.0; });
+  if (store.cluster() && !policy->capacity.empty()) {
+    std::cerr << config.policy << ": capacity rules need a standalone Redis in this version "
+                 "(their counters are in other Redis Cluster slots than the contacts' keys; "
+                 "docs/redis.md)\n";
+    return 1;
+  }
 
   api::PolicyHolder policies(policy);
   api::PolicyHolder shadow(nullptr);
@@ -297,7 +308,8 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
                        ? (config.tls.client_ca_file.empty() ? " (TLS)" : " (mutual TLS)")
                        : " (plaintext)", ", metrics on port ", (*http)->port(),
                    ", policy ", policy->version, " from ", config.policy, ", redis ",
-                   config.redis.host, ":", config.redis.port));
+                   store.cluster() ? "cluster via " : "", config.redis.host, ":",
+                   config.redis.port));
 
   // Every 2 s without a signal, the gRPC port is probed; two failed probes in a row (one could
   // be a moment of saturation) make the pod not ready, one success ready again.

@@ -13,11 +13,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 
 ABSL_FLAG(std::string, config, "",
           "YAML file with any of the settings below (flags given on the command line win)");
 ABSL_FLAG(std::string, policy, "policies/default.yaml", "Pressure policy file (YAML)");
-ABSL_FLAG(std::string, redis, "127.0.0.1:6379", "Redis HOST:PORT");
+ABSL_FLAG(std::string, redis, "127.0.0.1:6379",
+          "Redis HOST:PORT; for a Redis Cluster, one or more of its nodes, HOST:PORT,HOST:PORT");
 ABSL_FLAG(std::string, redis_user, "",
           "Redis ACL user sendgate authenticates as (empty: the default user)");
 ABSL_FLAG(std::string, redis_password_file, "",
@@ -197,8 +199,14 @@ absl::StatusOr<Tls> ReadTls(const Places& places) {
 
 // The flags' values, checked against their bounds.
 absl::StatusOr<Settings> ReadFlags(const Places& places) {
-  absl::StatusOr<HostPort> redis = ParseHostPort(places, absl::GetFlag(FLAGS_redis));
-  if (!redis.ok()) return redis.status();
+  std::vector<HostPort> seeds;
+  for (absl::string_view address : absl::StrSplit(absl::GetFlag(FLAGS_redis), ',')) {
+    absl::StatusOr<HostPort> seed = ParseHostPort(places, std::string(address));
+    if (!seed.ok()) return seed.status();
+    seeds.push_back(*seed);
+  }
+  if (seeds.size() > 64) return Invalid(places, "redis", "lists more than 64 addresses");
+  const HostPort* redis = &seeds.front();
   absl::StatusOr<metrics::Severity> log_level =
       ParseLogLevel(places, absl::GetFlag(FLAGS_log_level));
   if (!log_level.ok()) return log_level.status();
@@ -217,6 +225,7 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
                     absl::GetFlag(FLAGS_shadow_policy),
                     absl::GetFlag(FLAGS_shadow_percent),
                     absl::GetFlag(FLAGS_authz_policy_file)};
+  settings.redis_seeds = std::move(seeds);
   if (settings.shadow_percent < 1 || settings.shadow_percent > 100) {
     return Invalid(places, "shadow_percent", "must be from 1 to 100");
   }

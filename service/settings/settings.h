@@ -48,6 +48,9 @@ struct Settings {
   std::string authz_policy_file;  // empty: no authorization policy
   Tls tls;
   bool require_tls = false;
+  // Every address in --redis ("host:port,host:port"): a Redis Cluster's seed nodes, any of
+  // which may be asked for the topology. `redis` is the first.
+  std::vector<HostPort> redis_seeds;
 };
 
 // The environment variable that may hold Redis's password instead of --redis_password_file.

@@ -237,8 +237,8 @@ absl::Status ReplyError(const redisReply* reply) {
       {"LOADING", StoreErrorKind::kUnavailable},    {"BUSY", StoreErrorKind::kUnavailable},
       {"READONLY", StoreErrorKind::kUnavailable},   {"MASTERDOWN", StoreErrorKind::kUnavailable},
       {"OOM", StoreErrorKind::kOutOfMemory},        {"MOVED", StoreErrorKind::kRedirected},
-      {"ASK", StoreErrorKind::kRedirected},         {"TRYAGAIN", StoreErrorKind::kRedirected},
-      {"CLUSTERDOWN", StoreErrorKind::kRedirected},
+      {"ASK", StoreErrorKind::kRedirected},         {"TRYAGAIN", StoreErrorKind::kUnavailable},
+      {"CLUSTERDOWN", StoreErrorKind::kUnavailable},
   };
   for (const Prefix& each : kPrefixes) {
     if (absl::StartsWith(text, each.prefix)) {

@@ -4,7 +4,7 @@
 -- so.
 -- keys[1..4]  the main and exempt histories, the stored preferences, the consent trail
 -- keys[5]     the suppression list of the contact's slot
--- keys[6]     the change feed
+-- keys[6]     the change feed (with args[4] = 0: none, as for write_preferences.lua)
 -- keys[7..8]  the main and exempt histories as a version before editions kept them
 -- keys[9]     the contact's planned sends
 -- args[1]  the preferences' version read (0: none stored)
@@ -18,7 +18,9 @@ local function forget(keys, args)
   if version ~= tonumber(args[1]) then return {0} end
   local erased = redis.call('DEL', keys[1], keys[2], keys[3], keys[4], keys[7], keys[8], keys[9])
   redis.call('HSET', keys[5], args[2], args[3])
-  redis.call('XADD', keys[6], 'MAXLEN', '~', args[4], '*', unpack(args, 5))
+  if tonumber(args[4]) > 0 then
+    redis.call('XADD', keys[6], 'MAXLEN', '~', args[4], '*', unpack(args, 5))
+  end
   return {1, erased > 0 and 1 or 0}
 end
 

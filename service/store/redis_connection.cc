@@ -175,6 +175,21 @@ void RedisConnection::SendFcall(std::string wire, absl::Time deadline, Callback 
                      .done = std::move(done)});
 }
 
+void RedisConnection::SendAsking(std::string wire, bool function_call, absl::Time deadline,
+                                 Callback done) {
+  if (state_.load(std::memory_order_relaxed) == State::kDown) {
+    done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
+    return;
+  }
+  Enqueue({new Pending{.wire = "*1\r\n$6\r\nASKING\r\n",
+                       .deadline = deadline,
+                       .done = [](absl::StatusOr<const redisReply*>) {}},
+           new Pending{.wire = std::move(wire),
+                       .function_call = function_call,
+                       .deadline = deadline,
+                       .done = std::move(done)}});
+}
+
 void RedisConnection::LoadLibrary(absl::Time deadline) {
   Dispatch(new Pending{
       .wire = FormatLibraryLoad(),
@@ -192,19 +207,26 @@ void RedisConnection::LoadLibrary(absl::Time deadline) {
 
 void RedisConnection::Submit(Pending* pending) {
   if (TryWriteDirect(pending)) return;
+  Enqueue({pending});
+}
+
+void RedisConnection::Enqueue(std::initializer_list<Pending*> pendings) {
   bool wake = false;
+  bool stopping = false;
   {
     std::lock_guard<std::mutex> lock(inbox_mutex_);
-    if (!stopping_) {
-      inbox_.push_back(pending);
+    stopping = stopping_;
+    if (!stopping) {
+      inbox_.insert(inbox_.end(), pendings.begin(), pendings.end());
       wake = !wake_pending_;
       wake_pending_ = true;
-      pending = nullptr;
     }
   }
-  if (pending != nullptr) {
-    Answer(*pending, StoreError(StoreErrorKind::kUnavailable, "sendgate is shutting down"));
-    delete pending;
+  if (stopping) {
+    for (Pending* pending : pendings) {
+      Answer(*pending, StoreError(StoreErrorKind::kUnavailable, "sendgate is shutting down"));
+      delete pending;
+    }
     return;
   }
   if (wake) Wake(wake_fd_);

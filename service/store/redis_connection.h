@@ -85,6 +85,9 @@ class RedisConnection {
   // the function (a new Redis, FUNCTION FLUSH), the library is loaded and the same call sent
   // again, once.
   void SendFcall(std::string wire, absl::Time deadline, Callback done);
+  // ASKING, then `wire` right after it on this connection (a Redis Cluster node importing the
+  // slot serves that one command: an ASK redirection). Rare, so always through the loop.
+  void SendAsking(std::string wire, bool function_call, absl::Time deadline, Callback done);
 
   bool connected() const { return state_.load(std::memory_order_relaxed) == State::kConnected; }
 
@@ -102,6 +105,8 @@ class RedisConnection {
   struct Resolution;
 
   void Submit(Pending* pending);
+  // Puts `pendings` in the inbox together, so that the loop writes them one after the other.
+  void Enqueue(std::initializer_list<Pending*> pendings);
   // Writes `pending` from this (non-loop) thread when the loop is idle, the connection up with
   // nothing left to write, and the deadline timer armed before the command's deadline (so that
   // the loop wakes in time to enforce it); false: the inbox must take it.

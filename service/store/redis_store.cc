@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/core/names.h"
 #include "service/metrics/log.h"
+#include "service/store/blocking_redis.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
 #include "service/store/preferences_codec.h"
@@ -36,101 +37,145 @@ absl::Status Logged(absl::Status status) {
 
 namespace {
 
-// A blocking connection for the start-up checks, or why there is none.
-absl::StatusOr<redisContext*> ConnectNow(const ConnectionOptions& options) {
-  const timeval timeout = absl::ToTimeval(options.connect_timeout);
-  redisContext* context = redisConnectWithTimeout(options.host.c_str(), options.port, timeout);
-  if (context == nullptr || context->err != 0) {
-    const std::string error = context != nullptr ? context->errstr : "out of memory";
-    if (context != nullptr) redisFree(context);
-    return absl::UnavailableError(absl::StrCat("cannot reach Redis at ", options.host, ":",
-                                               options.port, ": ", error));
+void AppendFeed(std::vector<std::string>& args,
+                const std::vector<std::pair<std::string, std::string>>& entry) {
+  for (const auto& [field, value] : entry) {
+    args.push_back(field);
+    args.push_back(value);
   }
-  redisSetTimeout(context, timeout);
-  if (options.password.empty()) return context;
-  auto* reply = static_cast<redisReply*>(
-      options.user.empty()
-          ? redisCommand(context, "AUTH %b", options.password.data(), options.password.size())
-          : redisCommand(context, "AUTH %b %b", options.user.data(), options.user.size(),
-                         options.password.data(), options.password.size()));
-  const bool refused = reply == nullptr || reply->type == REDIS_REPLY_ERROR;
-  const std::string error = reply == nullptr ? context->errstr
-                            : refused        ? std::string(reply->str, reply->len)
-                                             : "";
-  if (reply != nullptr) freeReplyObject(reply);
-  if (!refused) return context;
-  redisFree(context);
-  return absl::FailedPreconditionError(absl::StrCat(
-      "Redis at ", options.host, ":", options.port, " refused sendgate's credentials (user '",
-      options.user.empty() ? "default" : options.user, "'): ", error));
+}
+
+std::vector<absl::string_view> Views(const std::vector<std::string>& strings) {
+  return std::vector<absl::string_view>(strings.begin(), strings.end());
 }
 
 constexpr char kSuppressionKeyId[] = "sg:suppression-key-id";
 
 }  // namespace
 
-absl::Status CheckSuppressionKey(const ConnectionOptions& options, absl::string_view fingerprint) {
-  absl::StatusOr<redisContext*> connected = ConnectNow(options);
-  if (!connected.ok()) return connected.status();
-  redisContext* context = *connected;
-  const std::string id(fingerprint);
-  auto* reply = static_cast<redisReply*>(
-      id.empty() ? redisCommand(context, "GET %s", kSuppressionKeyId)
-                 : redisCommand(context, "SET %s %b NX GET", kSuppressionKeyId, id.data(),
-                                id.size()));
-  absl::Status status = absl::UnavailableError("Redis did not answer the suppression key check");
-  if (reply != nullptr && reply->type == REDIS_REPLY_NIL) status = absl::OkStatus();
-  if (reply != nullptr && reply->type == REDIS_REPLY_STRING) {
-    const absl::string_view stored(reply->str, reply->len);
-    status = stored == id ? absl::OkStatus()
-                          : absl::FailedPreconditionError(absl::StrCat(
-                                "the suppression list in Redis was written with ",
-                                id.empty() ? "a key, and no --suppression_key_file is given"
-                                           : "another key than --suppression_key_file",
-                                ": contacts erased after opting out would be messaged again. "
-                                "Start with the key it was written with"));
+namespace {
+
+// The suppression key check's reply, from the node that serves the key: a cluster node that
+// does not answers MOVED, followed once.
+OwnedReply AskSuppressionKeyId(const ConnectionOptions& options, absl::string_view id,
+                               absl::Status& status) {
+  ConnectionOptions at = options;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    absl::StatusOr<BlockingContext> context = ConnectNow(at);
+    if (!context.ok()) {
+      status = context.status();
+      return nullptr;
+    }
+    OwnedReply reply =
+        id.empty() ? CommandNow(context->get(), "GET %s", kSuppressionKeyId)
+                   : CommandNow(context->get(), "SET %s %b NX GET", kSuppressionKeyId, id.data(),
+                                id.size());
+    const std::optional<Redirect> moved =
+        reply != nullptr && reply->type == REDIS_REPLY_ERROR
+            ? ParseRedirect(absl::string_view(reply->str, reply->len))
+            : std::nullopt;
+    if (!moved.has_value()) return reply;
+    at.host = moved->node.host;
+    at.port = moved->node.port;
   }
-  if (reply != nullptr) freeReplyObject(reply);
-  redisFree(context);
-  return status;
+  return nullptr;
 }
 
-absl::Status CheckNotCluster(const ConnectionOptions& options) {
-  absl::StatusOr<redisContext*> connected = ConnectNow(options);
-  if (!connected.ok()) return connected.status();
-  redisContext* context = *connected;
-  auto* reply = static_cast<redisReply*>(redisCommand(context, "INFO cluster"));
-  absl::Status status = absl::UnavailableError(
-      absl::StrCat("Redis at ", options.host, ":", options.port, " did not answer INFO"));
-  if (reply != nullptr && reply->type == REDIS_REPLY_STRING) {
-    status = absl::OkStatus();
-    if (absl::StrContains(absl::string_view(reply->str, reply->len), "cluster_enabled:1")) {
-      status = absl::FailedPreconditionError(absl::StrCat(
-          "Redis at ", options.host, ":", options.port,
-          " runs in cluster mode; this version of sendgate needs a standalone Redis (or a "
-          "primary with replicas): every decision would be redirected (MOVED) and fall to the "
-          "fail mode"));
-    }
+}  // namespace
+
+absl::Status CheckSuppressionKey(const ConnectionOptions& options, absl::string_view fingerprint) {
+  const std::string id(fingerprint);
+  absl::Status status = absl::UnavailableError("Redis did not answer the suppression key check");
+  const OwnedReply reply = AskSuppressionKeyId(options, id, status);
+  if (reply == nullptr) return status;
+  if (reply->type == REDIS_REPLY_NIL) return absl::OkStatus();
+  if (reply->type != REDIS_REPLY_STRING) return status;
+  const absl::string_view stored(reply->str, reply->len);
+  if (stored == id) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the suppression list in Redis was written with ",
+      id.empty() ? "a key, and no --suppression_key_file is given"
+                 : "another key than --suppression_key_file",
+      ": contacts erased after opting out would be messaged again. "
+      "Start with the key it was written with"));
+}
+
+absl::StatusOr<bool> IsCluster(const ConnectionOptions& options) {
+  absl::StatusOr<BlockingContext> context = ConnectNow(options);
+  if (!context.ok()) return context.status();
+  const OwnedReply reply = CommandNow(context->get(), "INFO cluster");
+  if (reply == nullptr || reply->type != REDIS_REPLY_STRING) {
+    return absl::UnavailableError(
+        absl::StrCat("Redis at ", options.host, ":", options.port, " did not answer INFO"));
   }
-  if (reply != nullptr) freeReplyObject(reply);
-  redisFree(context);
-  return status;
+  return absl::StrContains(absl::string_view(reply->str, reply->len), "cluster_enabled:1");
 }
 
 RedisStore::RedisStore(RedisStoreOptions options) : options_(std::move(options)) {
+  if (!options_.cluster_seeds.empty()) {
+    router_ = std::make_unique<ClusterRouter>(
+        ClusterRouterOptions{.seeds = options_.cluster_seeds,
+                             .connection = options_.connection,
+                             .connections_per_node = options_.connections,
+                             .events = options_.events});
+    return;
+  }
   for (int i = 0; i < std::max(1, options_.connections); ++i) {
     connections_.push_back(
         std::make_unique<RedisConnection>(options_.connection, options_.events));
   }
 }
 
-RedisConnection& RedisStore::ConnectionFor(absl::string_view contact_id) {
-  return *connections_[core::NameId(contact_id) % connections_.size()];
+void RedisStore::Send(absl::string_view contact_id, Command command, std::string wire,
+                      absl::Time deadline, RedisConnection::Callback done) {
+  const uint64_t spread = core::NameId(contact_id);
+  if (router_ != nullptr) {
+    return router_->Send(SlotOf(MainHistoryKey(contact_id)), spread, std::move(wire),
+                         command == Command::kFunction, deadline, std::move(done));
+  }
+  RedisConnection& connection = *connections_[spread % connections_.size()];
+  if (command == Command::kFunction) {
+    connection.SendFcall(std::move(wire), deadline, std::move(done));
+  } else {
+    connection.Send(std::move(wire), deadline, std::move(done));
+  }
+}
+
+std::pair<std::string, std::string> RedisStore::FeedArguments(absl::string_view contact_id) const {
+  if (router_ == nullptr) return {options_.feed_key, absl::StrCat(options_.feed_length)};
+  return {PreferencesKey(contact_id), "0"};
+}
+
+void RedisStore::AppendToFeed(const std::vector<std::pair<std::string, std::string>>& entry,
+                              absl::Time deadline, absl::AnyInvocable<void()> done) {
+  if (router_ == nullptr) return done();
+  std::vector<std::string> argv = {"XADD", options_.feed_key, "MAXLEN", "~",
+                                   absl::StrCat(options_.feed_length), "*"};
+  AppendFeed(argv, entry);
+  router_->Send(SlotOf(options_.feed_key), 0, FormatCommand(Views(argv)), /*function_call=*/false,
+                deadline,
+                [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+                  const bool written = reply.ok() && (*reply)->type == REDIS_REPLY_STRING;
+                  static metrics::EveryFewSeconds throttle(5);
+                  if (!written && throttle.Due()) {
+                    metrics::Log(metrics::Severity::kError, "store",
+                                 absl::StrCat("a change-feed entry was not written (the change "
+                                              "itself was, and is in the consent trail): ",
+                                              reply.ok() ? "Redis answered an error"
+                                                         : reply.status().message()));
+                  }
+                  done();
+                });
 }
 
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
-  ConnectionFor(plan.contact_id)
-      .SendFcall(DecideCommand(plan), deadline,
+  if (router_ != nullptr && (!plan.capacity.empty() ||
+                             (plan.shadow != nullptr && !plan.shadow->capacity.empty()))) {
+    // Its counters are in other slots than the contact's keys (docs/redis.md).
+    return done(Logged(StoreError(StoreErrorKind::kRedisError,
+                                  "capacity rules need a standalone Redis in this version")));
+  }
+  Send(plan.contact_id, Command::kFunction, DecideCommand(plan), deadline,
                   [shape = ReplyShape(plan),
                    shadow = plan.shadow != nullptr
                                 ? std::optional<ReplyShape>(ReplyShape(*plan.shadow))
@@ -151,8 +196,7 @@ void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_
   std::string args[static_cast<int>(contract::CancelArg::kCount)];
   args[static_cast<int>(contract::CancelArg::kHashLow)] = absl::StrCat(hash & 0xffffffff);
   args[static_cast<int>(contract::CancelArg::kHashHigh)] = absl::StrCat(hash >> 32);
-  ConnectionFor(contact_id)
-      .SendFcall(
+  Send(contact_id, Command::kFunction, 
           FormatFcall(kCancelFunction, std::vector<absl::string_view>(keys.begin(), keys.end()),
                       {args[0], args[1]}),
           deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
@@ -175,8 +219,7 @@ void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
   const std::string keys[] = {MainHistoryKey(contact_id), ExemptHistoryKey(contact_id),
                               V1MainHistoryKey(contact_id), V1ExemptHistoryKey(contact_id),
                               PlannedKey(contact_id)};
-  ConnectionFor(contact_id)
-      .Send(FormatCommand({"MGET", keys[0], keys[1], keys[2], keys[3], keys[4]}), deadline,
+  Send(contact_id, Command::kPlain, FormatCommand({"MGET", keys[0], keys[1], keys[2], keys[3], keys[4]}), deadline,
             [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
               if (!reply.ok()) return done(reply.status());
               const redisReply* answer = *reply;
@@ -229,18 +272,6 @@ absl::Status FunctionError(const redisReply* reply, absl::string_view function) 
                            absl::StrCat(function, " answered something unexpected")));
 }
 
-void AppendFeed(std::vector<std::string>& args,
-                const std::vector<std::pair<std::string, std::string>>& entry) {
-  for (const auto& [field, value] : entry) {
-    args.push_back(field);
-    args.push_back(value);
-  }
-}
-
-std::vector<absl::string_view> Views(const std::vector<std::string>& strings) {
-  return std::vector<absl::string_view>(strings.begin(), strings.end());
-}
-
 }  // namespace
 
 void RedisStore::PlanSends(absl::string_view contact_id,
@@ -255,8 +286,7 @@ void RedisStore::PlanSends(absl::string_view contact_id,
     args.push_back(change.withdraw ? "0" : "1");
     args.push_back(EncodePlanned({change.send}));
   }
-  ConnectionFor(contact_id)
-      .SendFcall(FormatFcall(kPlanFunction, {key}, Views(args)), deadline,
+  Send(contact_id, Command::kFunction, FormatFcall(kPlanFunction, {key}, Views(args)), deadline,
                  [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
                    if (!reply.ok()) return done(reply.status());
                    const redisReply* answer = *reply;
@@ -270,8 +300,7 @@ void RedisStore::PlanSends(absl::string_view contact_id,
 void RedisStore::ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
                                  absl::Time deadline, PreferencesCallback done) {
   const std::string keys[] = {PreferencesKey(contact_id), SuppressionKey(contact_id)};
-  ConnectionFor(contact_id)
-      .SendFcall(
+  Send(contact_id, Command::kFunction, 
           FormatFcall(kReadPreferencesFunction, {keys[0], keys[1]}, {suppression_hash}),
           deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
             if (!reply.ok()) return done(reply.status());
@@ -295,32 +324,31 @@ void RedisStore::ReadPreferences(absl::string_view contact_id, absl::string_view
 
 void RedisStore::WritePreferences(const PreferencesWrite& write, absl::Time deadline,
                                   WriteCallback done) {
+  const auto [feed_key, feed_length] = FeedArguments(write.contact_id);
   const std::string keys[] = {PreferencesKey(write.contact_id),
-                              ConsentTrailKey(write.contact_id), options_.feed_key};
+                              ConsentTrailKey(write.contact_id), feed_key};
   std::vector<std::string> args = {absl::StrCat(write.read_version),
                                    EncodePreferences(write.preferences), write.consent_event,
-                                   absl::StrCat(options_.trail_length),
-                                   absl::StrCat(options_.feed_length)};
+                                   absl::StrCat(options_.trail_length), feed_length};
   AppendFeed(args, write.feed_entry);
-  ConnectionFor(write.contact_id)
-      .SendFcall(FormatFcall(kWritePreferencesFunction, {keys[0], keys[1], keys[2]}, Views(args)),
-                  deadline,
-                  [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-                    if (!reply.ok()) return done(reply.status());
-                    const redisReply* answer = *reply;
-                    if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 ||
-                        answer->integer > 1) {
-                      return done(FunctionError(answer, "write_preferences.lua"));
-                    }
-                    done(answer->integer == 1);
-                  });
+  Send(write.contact_id, Command::kFunction,
+       FormatFcall(kWritePreferencesFunction, {keys[0], keys[1], keys[2]}, Views(args)), deadline,
+       [this, entry = write.feed_entry, deadline,
+        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         const redisReply* answer = *reply;
+         if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 || answer->integer > 1) {
+           return done(FunctionError(answer, "write_preferences.lua"));
+         }
+         if (answer->integer == 0) return done(false);
+         AppendToFeed(entry, deadline, [done = std::move(done)]() mutable { done(true); });
+       });
 }
 
 void RedisStore::ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
                                   TrailCallback done) {
   const std::string key = ConsentTrailKey(contact_id);
-  ConnectionFor(contact_id)
-      .Send(FormatCommand({"LRANGE", key, "0", "-1"}), deadline,
+  Send(contact_id, Command::kPlain, FormatCommand({"LRANGE", key, "0", "-1"}), deadline,
             [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
               if (!reply.ok()) return done(reply.status());
               const redisReply* answer = *reply;
@@ -337,36 +365,41 @@ void RedisStore::ReadConsentTrail(absl::string_view contact_id, absl::Time deadl
 
 void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) {
   const absl::string_view contact = erasure.contact_id;
+  const auto [feed_key, feed_length] = FeedArguments(contact);
   const std::string keys[] = {MainHistoryKey(contact),   ExemptHistoryKey(contact),
                               PreferencesKey(contact),   ConsentTrailKey(contact),
-                              SuppressionKey(contact),   options_.feed_key,
+                              SuppressionKey(contact),   feed_key,
                               V1MainHistoryKey(contact), V1ExemptHistoryKey(contact),
                               PlannedKey(contact)};
   std::vector<std::string> args = {absl::StrCat(erasure.read_version), erasure.suppression_hash,
-                                   EncodePreferences(erasure.suppression),
-                                   absl::StrCat(options_.feed_length)};
+                                   EncodePreferences(erasure.suppression), feed_length};
   AppendFeed(args, erasure.feed_entry);
-  ConnectionFor(contact).SendFcall(
-      FormatFcall(kForgetFunction,
-                  {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7],
-                   keys[8]},
-                  Views(args)),
-      deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
-        const redisReply* answer = *reply;
-        if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
-            answer->element[0]->type != REDIS_REPLY_INTEGER) {
-          return done(FunctionError(answer, "forget.lua"));
-        }
-        if (answer->element[0]->integer == 0) return done(std::optional<bool>());
-        if (answer->elements != 2 || answer->element[1]->type != REDIS_REPLY_INTEGER) {
-          return done(FunctionError(answer, "forget.lua"));
-        }
-        done(std::optional<bool>(answer->element[1]->integer == 1));
-      });
+  Send(contact, Command::kFunction,
+       FormatFcall(kForgetFunction,
+                   {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7],
+                    keys[8]},
+                   Views(args)),
+       deadline,
+       [this, entry = erasure.feed_entry, deadline,
+        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         const redisReply* answer = *reply;
+         if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
+             answer->element[0]->type != REDIS_REPLY_INTEGER) {
+           return done(FunctionError(answer, "forget.lua"));
+         }
+         if (answer->element[0]->integer == 0) return done(std::optional<bool>());
+         if (answer->elements != 2 || answer->element[1]->type != REDIS_REPLY_INTEGER) {
+           return done(FunctionError(answer, "forget.lua"));
+         }
+         const bool erased = answer->element[1]->integer == 1;
+         AppendToFeed(entry, deadline,
+                      [erased, done = std::move(done)]() mutable { done(std::optional(erased)); });
+       });
 }
 
 bool RedisStore::healthy() const {
+  if (router_ != nullptr) return router_->healthy();
   for (const auto& connection : connections_) {
     if (!connection->connected()) return false;
   }

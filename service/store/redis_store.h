@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "service/store/cluster_router.h"
 #include "service/store/redis_connection.h"
 #include "service/store/store.h"
 
@@ -15,7 +16,10 @@ namespace sendgate::store {
 
 struct RedisStoreOptions {
   ConnectionOptions connection;
-  int connections = 2;
+  int connections = 2;  // per Redis primary
+  // Redis Cluster: the nodes to ask for the topology first (empty: a standalone Redis at
+  // `connection`); docs/redis.md, "Redis Cluster".
+  std::vector<NodeAddress> cluster_seeds;
   ConnectionEvents events;  // shared by all connections; called on their loop threads
   // The change feed (a stream a CRM consumes) and its approximate length bound, and how many
   // consent events a contact's trail keeps.
@@ -24,16 +28,16 @@ struct RedisStoreOptions {
   int64_t trail_length = 500;
 };
 
-// Asks the Redis at `options` (blocking, at start-up) whether it runs in cluster mode, which
-// this version cannot use: FAILED_PRECONDITION saying so when it does, UNAVAILABLE when it
-// cannot be asked (sendgate then starts anyway, and the fail modes answer until it can).
-absl::Status CheckNotCluster(const ConnectionOptions& options);
+// Asks the Redis at `options` (blocking, at start-up) whether it runs in cluster mode;
+// UNAVAILABLE when it cannot be asked.
+absl::StatusOr<bool> IsCluster(const ConnectionOptions& options);
 
 // Asks the Redis at `options` (blocking, at start-up) whether its suppression list was written
 // with the key of `fingerprint` ("" when no key is configured): FAILED_PRECONDITION when it was
 // written with another key, or with one while none is configured now (the forgotten contacts
-// who opted out would become reachable again). Records the fingerprint on first use.
-// UNAVAILABLE when it cannot be asked.
+// who opted out would become reachable again). Records the fingerprint on first use. On a
+// cluster, the node that serves the key is asked (one MOVED followed). UNAVAILABLE when it
+// cannot be asked.
 absl::Status CheckSuppressionKey(const ConnectionOptions& options, absl::string_view fingerprint);
 
 class RedisStore final : public Store {
@@ -56,12 +60,26 @@ class RedisStore final : public Store {
                         TrailCallback done) override;
   void Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) override;
   bool healthy() const override;
+  bool cluster() const { return router_ != nullptr; }
 
  private:
-  RedisConnection& ConnectionFor(absl::string_view contact_id);
+  enum class Command { kPlain, kFunction };
+  // Sends a command on `contact_id`'s keys: to its connection of a standalone Redis, or
+  // through the cluster router to the primary of its slot.
+  void Send(absl::string_view contact_id, Command command, std::string wire, absl::Time deadline,
+            RedisConnection::Callback done);
+  // The change feed's key as a function of a contact's call takes it, and the length bound it
+  // is given: on a cluster the feed is in another slot, so the function gets a key of the
+  // contact's slot and 0 (no entry), and AppendToFeed writes the entry after it.
+  std::pair<std::string, std::string> FeedArguments(absl::string_view contact_id) const;
+  // On a cluster, after a contact's call has written: the feed entry, in a call of its own;
+  // then `done`. At once on a standalone Redis (the function wrote it).
+  void AppendToFeed(const std::vector<std::pair<std::string, std::string>>& entry,
+                    absl::Time deadline, absl::AnyInvocable<void()> done);
 
   const RedisStoreOptions options_;
-  std::vector<std::unique_ptr<RedisConnection>> connections_;
+  std::vector<std::unique_ptr<RedisConnection>> connections_;  // standalone
+  std::unique_ptr<ClusterRouter> router_;                      // cluster
 };
 
 }  // namespace sendgate::store

@@ -13,7 +13,7 @@ enum class StoreErrorKind {
   kTimeout,         // no answer by the call's deadline
   kOverloaded,      // too many commands already waiting for Redis
   kOutOfMemory,     // Redis refuses writes (maxmemory reached)
-  kRedirected,      // MOVED or ASK: Redis runs in cluster mode, which sendgate cannot use yet
+  kRedirected,      // MOVED or ASK past the router's redirection limit (slots moving): retry
   kRedisError,      // any other error reply (WRONGTYPE, a script error): bad data or a bug
   kMalformedReply,  // a reply that breaks the script's contract (script_contract.h)
   kCorruptHistory,  // a stored history that does not decode

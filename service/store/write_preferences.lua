@@ -3,7 +3,8 @@
 -- entry, atomically.
 -- keys[1]  the stored preferences, sg:{<contact>}:p
 -- keys[2]  the consent trail, sg:{<contact>}:a (a list, newest first)
--- keys[3]  the change feed, a stream
+-- keys[3]  the change feed, a stream (with args[5] = 0: none; on a Redis Cluster the feed is
+--          in another slot, and sendgate writes its entry in a call of its own)
 -- args[1]  the version read (0: none stored)
 -- args[2]  the new preferences (PREF_* layout)
 -- args[3]  the consent event to push on the trail
@@ -18,7 +19,9 @@ local function write_preferences(keys, args)
   redis.call('SET', keys[1], args[2])
   redis.call('LPUSH', keys[2], args[3])
   redis.call('LTRIM', keys[2], 0, tonumber(args[4]) - 1)
-  redis.call('XADD', keys[3], 'MAXLEN', '~', args[5], '*', unpack(args, 6))
+  if tonumber(args[5]) > 0 then
+    redis.call('XADD', keys[3], 'MAXLEN', '~', args[5], '*', unpack(args, 6))
+  end
   return 1
 end
 

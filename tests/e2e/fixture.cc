@@ -132,7 +132,7 @@ void SendgateTest::StartSendgate(std::vector<std::string> launcher,
   std::ofstream(key) << "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
   std::vector<std::string> argv = std::move(launcher);
   for (std::string flag : {std::string(SENDGATE_BINARY), "--policy=" + policy_path_,
-                           "--redis=" + redis_.address(),
+                           "--redis=" + RedisAddress(),
                            "--listen=127.0.0.1:" + std::to_string(grpc_port_),
                            "--metrics-listen=127.0.0.1:" + std::to_string(metrics_port_),
                            std::string("--shutdown_grace=1s"),

@@ -54,6 +54,8 @@ class SendgateTest : public ::testing::Test {
   // Starts sendgate with the test's policy and Redis; `launcher` goes before the binary
   // (prlimit ...), `extra` after the standard flags.
   void StartSendgate(std::vector<std::string> launcher = {}, std::vector<std::string> extra = {});
+  // What --redis says: the test's Redis (a cluster test gives its nodes).
+  virtual std::string RedisAddress() const { return redis_.address(); }
   void WaitForRedis();
 
   v1::DecideRequest Email(const std::string& id, const std::string& contact = "contact-1");

@@ -1,6 +1,6 @@
 // The binary under hostile input and hard conditions: time zones that are paths, strings that
 // are not UTF-8, idle clients on the monitoring port, no file descriptors left, SIGTERM with
-// calls in flight, requests stamped in the past, a Redis in cluster mode, Redis errors, and
+// calls in flight, requests stamped in the past, Redis errors, and
 // thousands of random requests. Each test names the defect it guards against.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
@@ -202,22 +202,6 @@ TEST_F(SendgateTest, ARequestStampedInThePastCannotOpenRoom) {
   ASSERT_TRUE(stub_->GetPressure(&context, request, &pressure).ok());
   ASSERT_EQ(pressure.history_size(), 1);
   EXPECT_GE(FromStamp(pressure.history(0).sent_at()), asked);
-}
-
-// Defect: against a Redis Cluster node every decision fell to the fail mode, silently.
-TEST(SendgateClusterTest, ARedisInClusterModeStopsTheStartWithAClearMessage) {
-  RedisServer node({"--cluster-enabled", "yes"});
-  TempDir dir;
-  Process sendgate({SENDGATE_BINARY, std::string("--policy=") + SENDGATE_SOURCE_DIR +
-                                         "/policies/default.yaml",
-                    "--redis=" + node.address(),
-                    "--listen=127.0.0.1:" + std::to_string(FreePort()),
-                    "--metrics-listen=127.0.0.1:" + std::to_string(FreePort())},
-                   dir.path() + "/out.log");
-  EXPECT_EQ(sendgate.Wait(20), 1);
-  std::ifstream log(dir.path() + "/out.log");
-  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(log), {}),
-              HasSubstr("runs in cluster mode"));
 }
 
 // Defect: a Redis error that is not a time-out (WRONGTYPE, OOM) read as "could not reach its

@@ -792,30 +792,19 @@ TEST_F(RedisStoreTest, RedisErrorsAreReportedByKindAndChangeNothing) {
   EXPECT_EQ(Outcome({.id = "o", .send_at = t0_}), core::CheckOutcome::kAllowed);
 }
 
-// Until cluster support exists: a cluster node is detected at start, and a redirection is an
-// error of its own kind, not "unavailable".
-TEST(RedisClusterModeTest, IsDetectedAndReportedAsRedirection) {
+// A cluster node is told from a standalone Redis at start (sendgate then routes by slot).
+TEST(RedisClusterModeTest, IsDetectedAtStart) {
   RedisServer node({"--cluster-enabled", "yes"});
-  const store::ConnectionOptions options{.host = "127.0.0.1", .port = node.port()};
-  const absl::Status status = store::CheckNotCluster(options);
-  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
-  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("cluster mode"));
-
+  const absl::StatusOr<bool> cluster =
+      store::IsCluster({.host = "127.0.0.1", .port = node.port()});
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  EXPECT_TRUE(*cluster);
   RedisServer standalone;
-  EXPECT_TRUE(store::CheckNotCluster({.host = "127.0.0.1", .port = standalone.port()}).ok());
-
-  store::RedisStore store({.connection = options, .connections = 1});
-  for (int i = 0; i < 500 && !store.healthy(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  auto policy = PolicyFromYaml(kPolicy);
-  const core::CheckPlan plan = core::PlanCheck(
-      *policy, BuildMessage(*policy, {.send_at = Paris(2026, 11, 2)}), Paris(2026, 11, 2));
-  std::promise<absl::Status> answer;
-  store.Check(plan, absl::Now() + absl::Seconds(5),
-              [&](absl::StatusOr<core::CheckResult> result) { answer.set_value(result.status()); });
-  const absl::Status redirected = answer.get_future().get();
-  EXPECT_EQ(store::KindOf(redirected), store::StoreErrorKind::kRedirected) << redirected;
+  const absl::StatusOr<bool> alone =
+      store::IsCluster({.host = "127.0.0.1", .port = standalone.port()});
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_FALSE(*alone);
+  EXPECT_TRUE(absl::IsUnavailable(store::IsCluster({.host = "127.0.0.1", .port = FreePort()}).status()));
 }
 
 // hiredis resolves names synchronously; a slow resolver must not stall the loop: commands sent

@@ -1,0 +1,243 @@
+#include "service/store/cluster_router.h"
+
+#include <hiredis/hiredis.h>
+
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "service/metrics/log.h"
+#include "service/store/store_error.h"
+
+namespace sendgate::store {
+namespace {
+
+using metrics::Log;
+using metrics::Severity;
+
+bool IsRefusal(absl::string_view error) {
+  return absl::StartsWith(error, "TRYAGAIN") || absl::StartsWith(error, "CLUSTERDOWN");
+}
+
+}  // namespace
+
+ClusterRouter::ClusterRouter(ClusterRouterOptions options) : options_(std::move(options)) {
+  if (!Refresh()) {
+    Log(Severity::kWarning, "store",
+        "no Redis Cluster node answered CLUSTER SLOTS; retrying (fail modes answer until one "
+        "does)");
+  }
+  worker_ = std::thread([this] { Work(); });
+}
+
+ClusterRouter::~ClusterRouter() {
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  worker_.join();
+  closing_.store(true);
+  for (auto& [due, call] : retries_) {
+    call->done(StoreError(StoreErrorKind::kUnavailable, "sendgate is shutting down"));
+  }
+  retries_.clear();
+  std::lock_guard<std::mutex> lock(nodes_mutex_);
+  nodes_.clear();  // the connections answer what still waits, with closing_ set
+}
+
+void ClusterRouter::Send(int slot, uint64_t spread, std::string wire, bool function_call,
+                         absl::Time deadline, Callback done) {
+  Dispatch(std::make_unique<Call>(Call{.slot = slot,
+                                       .spread = spread,
+                                       .wire = std::move(wire),
+                                       .function_call = function_call,
+                                       .deadline = deadline,
+                                       .done = std::move(done)}));
+}
+
+void ClusterRouter::Dispatch(std::unique_ptr<Call> call) {
+  Node* ask = call->ask;
+  call->ask = nullptr;
+  Node* node = ask != nullptr ? ask : owner_[call->slot].load(std::memory_order_acquire);
+  if (node == nullptr) {
+    RequestRefresh();
+    return call->done(StoreError(StoreErrorKind::kUnavailable,
+                                 absl::StrCat("no Redis Cluster node serves slot ", call->slot)));
+  }
+  RedisConnection& connection = *node->connections[call->spread % node->connections.size()];
+  std::string wire = call->wire;  // kept in `call`, to send again after a redirection
+  const bool function_call = call->function_call;
+  const absl::Time deadline = call->deadline;
+  auto reply = [this, call = std::move(call)](absl::StatusOr<const redisReply*> reply) mutable {
+    OnReply(std::move(call), reply);
+  };
+  if (ask != nullptr) {
+    connection.SendAsking(std::move(wire), function_call, deadline, std::move(reply));
+  } else if (function_call) {
+    connection.SendFcall(std::move(wire), deadline, std::move(reply));
+  } else {
+    connection.Send(std::move(wire), deadline, std::move(reply));
+  }
+}
+
+void ClusterRouter::OnReply(std::unique_ptr<Call> call, absl::StatusOr<const redisReply*> reply) {
+  if (closing_.load(std::memory_order_relaxed)) return call->done(reply);
+  if (!reply.ok()) {
+    if (KindOf(reply.status()) == StoreErrorKind::kUnavailable) RequestRefresh();
+    return call->done(reply);
+  }
+  if ((*reply)->type == REDIS_REPLY_ERROR && Redirected(call, *reply)) return;
+  call->done(reply);
+}
+
+bool ClusterRouter::Redirected(std::unique_ptr<Call>& call, const redisReply* reply) {
+  const absl::string_view error(reply->str, reply->len);
+  if (call->redirects >= options_.max_redirects) return false;
+  if (IsRefusal(error)) {
+    if (absl::Now() + options_.retry_after >= call->deadline) return false;
+    ++call->redirects;
+    RetryLater(std::move(call));
+    return true;
+  }
+  const std::optional<Redirect> redirect = ParseRedirect(error);
+  if (!redirect.has_value()) return false;
+  ++call->redirects;
+  Node* node = NodeAt(redirect->node);
+  if (redirect->ask) {
+    call->ask = node;
+  } else {
+    owner_[redirect->slot].store(node, std::memory_order_release);
+    RequestRefresh();
+  }
+  Dispatch(std::move(call));
+  return true;
+}
+
+void ClusterRouter::RetryLater(std::unique_ptr<Call> call) {
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    if (!stopping_ && retries_.size() < options_.max_waiting_retries) {
+      retries_.emplace(absl::Now() + options_.retry_after, std::move(call));
+    }
+  }
+  if (call != nullptr) {
+    return call->done(StoreError(StoreErrorKind::kOverloaded,
+                                 "too many commands wait for the Redis Cluster to settle"));
+  }
+  work_.notify_all();
+}
+
+ClusterRouter::Node* ClusterRouter::NodeAt(const NodeAddress& address) {
+  std::lock_guard<std::mutex> lock(nodes_mutex_);
+  for (const auto& node : nodes_) {
+    if (node->address == address) return node.get();
+  }
+  auto node = std::make_unique<Node>(Node{.address = address});
+  ConnectionOptions options = options_.connection;
+  options.host = address.host;
+  options.port = address.port;
+  for (int i = 0; i < std::max(1, options_.connections_per_node); ++i) {
+    node->connections.push_back(std::make_unique<RedisConnection>(options, options_.events));
+  }
+  nodes_.push_back(std::move(node));
+  return nodes_.back().get();
+}
+
+bool ClusterRouter::Refresh() {
+  // The primaries known first (they know the cluster best), then the seeds.
+  std::vector<NodeAddress> candidates = primaries();
+  candidates.insert(candidates.end(), options_.seeds.begin(), options_.seeds.end());
+  absl::Status last;
+  for (const NodeAddress& candidate : candidates) {
+    absl::StatusOr<ClusterTopology> topology = FetchTopology(options_.connection, candidate);
+    if (topology.ok()) {
+      Apply(*topology);
+      return true;
+    }
+    last = topology.status();
+  }
+  static metrics::EveryFewSeconds throttle(5);
+  if (throttle.Due()) {
+    Log(Severity::kWarning, "store",
+        absl::StrCat("Redis Cluster topology refresh failed: ", last.message()));
+  }
+  return false;
+}
+
+void ClusterRouter::Apply(const ClusterTopology& topology) {
+  std::vector<Node*> primaries;
+  for (const NodeAddress& address : topology.primaries) primaries.push_back(NodeAt(address));
+  for (int slot = 0; slot < kSlots; ++slot) {
+    const int index = topology.owner[slot];
+    owner_[slot].store(index < 0 ? nullptr : primaries[index], std::memory_order_release);
+  }
+}
+
+void ClusterRouter::RequestRefresh() {
+  {
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    if (refresh_requested_) return;
+    refresh_requested_ = true;
+  }
+  work_.notify_all();
+}
+
+void ClusterRouter::Work() {
+  absl::Time last_refresh = absl::Now();
+  std::unique_lock<std::mutex> lock(work_mutex_);
+  while (!stopping_) {
+    const absl::Time now = absl::Now();
+    std::vector<std::unique_ptr<Call>> due;
+    while (!retries_.empty() && retries_.begin()->first <= now) {
+      due.push_back(std::move(retries_.begin()->second));
+      retries_.erase(retries_.begin());
+    }
+    const bool refresh =
+        now >= last_refresh + options_.refresh_every ||
+        (refresh_requested_ && now >= last_refresh + options_.refresh_at_most_every);
+    if (!due.empty() || refresh) {
+      if (refresh) refresh_requested_ = false;
+      lock.unlock();
+      for (auto& call : due) Dispatch(std::move(call));
+      if (refresh) {
+        Refresh();
+        last_refresh = absl::Now();
+      }
+      lock.lock();
+      continue;
+    }
+    absl::Time wake = last_refresh + (refresh_requested_ ? options_.refresh_at_most_every
+                                                         : options_.refresh_every);
+    if (!retries_.empty()) wake = std::min(wake, retries_.begin()->first);
+    work_.wait_for(lock, absl::ToChronoNanoseconds(std::max(wake - now, absl::ZeroDuration())));
+  }
+}
+
+bool ClusterRouter::healthy() const {
+  std::set<const Node*> serving;
+  for (const auto& owner : owner_) {
+    const Node* node = owner.load(std::memory_order_acquire);
+    if (node == nullptr) return false;
+    serving.insert(node);
+  }
+  for (const Node* node : serving) {
+    for (const auto& connection : node->connections) {
+      if (!connection->connected()) return false;
+    }
+  }
+  return true;
+}
+
+std::vector<NodeAddress> ClusterRouter::primaries() const {
+  std::set<const Node*> serving;
+  for (const auto& owner : owner_) {
+    if (const Node* node = owner.load(std::memory_order_acquire)) serving.insert(node);
+  }
+  std::vector<NodeAddress> addresses;
+  for (const Node* node : serving) addresses.push_back(node->address);
+  return addresses;
+}
+
+}  // namespace sendgate::store

@@ -1,0 +1,107 @@
+// Commands to the primaries of a Redis Cluster, by slot (hiredis 0.14 has no cluster client).
+// The slot map comes from CLUSTER SLOTS, at start and then on a thread of its own: every
+// `refresh_every`, and soon after a redirection or a lost connection. Each primary gets
+// `connections_per_node` RedisConnections (each on its own loop thread), and a contact always
+// goes to the same one. A reply that redirects is followed here, so that callers see the
+// answer of the node that serves the slot:
+//   MOVED   the slot has moved: the map takes the new owner at once, and the command goes there;
+//   ASK     the slot is migrating: that one command goes to the node named, after ASKING;
+//   TRYAGAIN, CLUSTERDOWN   sent again a little later, while the deadline allows.
+// A command is only ever sent again after a reply that says it was not executed (a
+// redirection or a refusal); a connection lost with the command in flight is reported, never
+// retried (the command may have run).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "service/store/cluster_topology.h"
+#include "service/store/redis_connection.h"
+#include "service/store/slots.h"
+
+namespace sendgate::store {
+
+struct ClusterRouterOptions {
+  std::vector<NodeAddress> seeds;  // where to ask for the topology first
+  ConnectionOptions connection;    // credentials and timeouts; host and port are each node's
+  int connections_per_node = 2;
+  ConnectionEvents events;
+  absl::Duration refresh_every = absl::Seconds(5);
+  absl::Duration refresh_at_most_every = absl::Milliseconds(100);
+  absl::Duration retry_after = absl::Milliseconds(20);  // TRYAGAIN, CLUSTERDOWN
+  int max_redirects = 5;
+  size_t max_waiting_retries = 10000;  // beyond this a TRYAGAIN is answered at once
+};
+
+class ClusterRouter {
+ public:
+  using Callback = RedisConnection::Callback;
+
+  // Asks the seeds for the topology (blocking, once), then starts the refresh thread. With no
+  // answer, every slot is unserved (calls fail at once) until a refresh gets one.
+  explicit ClusterRouter(ClusterRouterOptions options);
+  ~ClusterRouter();
+  ClusterRouter(const ClusterRouter&) = delete;
+  ClusterRouter& operator=(const ClusterRouter&) = delete;
+
+  // Sends `wire` to the primary of `slot`, on its connection `spread` % connections_per_node;
+  // `done` as RedisConnection's, with the final reply.
+  void Send(int slot, uint64_t spread, std::string wire, bool function_call, absl::Time deadline,
+            Callback done);
+
+  // Every slot has a primary, and every connection to those primaries is up.
+  bool healthy() const;
+  // The primaries that serve slots now.
+  std::vector<NodeAddress> primaries() const;
+  // Asks the refresh thread for the topology soon (at most every refresh_at_most_every).
+  void RequestRefresh();
+
+ private:
+  struct Node {
+    NodeAddress address;
+    std::vector<std::unique_ptr<RedisConnection>> connections;
+  };
+  struct Call {
+    int slot;
+    uint64_t spread;
+    std::string wire;
+    bool function_call;
+    absl::Time deadline;
+    Callback done;
+    int redirects = 0;
+    Node* ask = nullptr;  // ASK: the next send goes there, after ASKING
+  };
+
+  void Dispatch(std::unique_ptr<Call> call);
+  void OnReply(std::unique_ptr<Call> call, absl::StatusOr<const redisReply*> reply);
+  // True when `reply` is a redirection or a refusal that was acted on (`call` is sent again).
+  bool Redirected(std::unique_ptr<Call>& call, const redisReply* reply);
+  void RetryLater(std::unique_ptr<Call> call);
+  Node* NodeAt(const NodeAddress& address);  // connects to one not seen before
+  bool Refresh();                            // blocking; true when a node answered
+  void Apply(const ClusterTopology& topology);
+  void Work();  // the refresh thread: refreshes and retries
+
+  const ClusterRouterOptions options_;
+  std::array<std::atomic<Node*>, kSlots> owner_{};
+  std::atomic<bool> closing_{false};
+
+  mutable std::mutex nodes_mutex_;
+  std::vector<std::unique_ptr<Node>> nodes_;  // kept while the router lives: few, and pointed to
+
+  std::mutex work_mutex_;
+  std::condition_variable work_;
+  bool refresh_requested_ = false;
+  bool stopping_ = false;
+  std::multimap<absl::Time, std::unique_ptr<Call>> retries_;
+  std::thread worker_;
+};
+
+}  // namespace sendgate::store
