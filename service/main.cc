@@ -210,6 +210,7 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
       .connection = redis,
       .connections = config.redis_connections,
       .cluster_seeds = ClusterSeeds(config, redis),
+      .wait_replicas = config.redis_wait_replicas,
       .events = {.on_state =
                      [&catalog](bool up) {
                        catalog.store_connection_changes.With({up ? "up" : "down"}).Increment();

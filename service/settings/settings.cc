@@ -29,6 +29,10 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "gRPC ADDR:PORT");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "Monitoring HTTP ADDR:PORT (/metrics, /healthz, /readyz)");
 ABSL_FLAG(int, redis_connections, 2, "Redis connections, each on its own event-loop thread");
+ABSL_FLAG(int, redis_wait_replicas, -1,
+          "Replicas that must have a preference update (Update, Import, Forget) before it is "
+          "acknowledged (Redis WAIT, within the call's deadline); -1: 1 on a Redis Cluster, 0 on "
+          "a standalone Redis");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(250),
           "Longest wait for Redis before the policy's fail mode decides");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
@@ -78,6 +82,7 @@ constexpr absl::string_view kFileSettings[] = {"policy",
                                                "listen",
                                                "metrics_listen",
                                                "redis_connections",
+                                               "redis_wait_replicas",
                                                "redis_timeout",
                                                "shutdown_grace",
                                                "suppression_key_file",
@@ -226,6 +231,10 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
                     absl::GetFlag(FLAGS_shadow_percent),
                     absl::GetFlag(FLAGS_authz_policy_file)};
   settings.redis_seeds = std::move(seeds);
+  settings.redis_wait_replicas = absl::GetFlag(FLAGS_redis_wait_replicas);
+  if (settings.redis_wait_replicas < -1 || settings.redis_wait_replicas > 16) {
+    return Invalid(places, "redis_wait_replicas", "must be from -1 (automatic) to 16");
+  }
   if (settings.shadow_percent < 1 || settings.shadow_percent > 100) {
     return Invalid(places, "shadow_percent", "must be from 1 to 100");
   }

@@ -51,6 +51,8 @@ struct Settings {
   // Every address in --redis ("host:port,host:port"): a Redis Cluster's seed nodes, any of
   // which may be asked for the topology. `redis` is the first.
   std::vector<HostPort> redis_seeds;
+  // Replicas a preference update waits for (WAIT); -1: 1 on a Redis Cluster, 0 standalone.
+  int redis_wait_replicas = -1;
 };
 
 // The environment variable that may hold Redis's password instead of --redis_password_file.

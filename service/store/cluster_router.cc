@@ -48,13 +48,14 @@ ClusterRouter::~ClusterRouter() {
 }
 
 void ClusterRouter::Send(int slot, uint64_t spread, std::string wire, bool function_call,
-                         absl::Time deadline, Callback done) {
+                         absl::Time deadline, Callback done, int replicas) {
   Dispatch(std::make_unique<Call>(Call{.slot = slot,
                                        .spread = spread,
                                        .wire = std::move(wire),
                                        .function_call = function_call,
                                        .deadline = deadline,
-                                       .done = std::move(done)}));
+                                       .done = std::move(done),
+                                       .replicas = replicas}));
 }
 
 void ClusterRouter::Dispatch(std::unique_ptr<Call> call) {
@@ -70,13 +71,14 @@ void ClusterRouter::Dispatch(std::unique_ptr<Call> call) {
   std::string wire = call->wire;  // kept in `call`, to send again after a redirection
   const bool function_call = call->function_call;
   const absl::Time deadline = call->deadline;
+  const int replicas = call->replicas;
   auto reply = [this, call = std::move(call)](absl::StatusOr<const redisReply*> reply) mutable {
     OnReply(std::move(call), reply);
   };
   if (ask != nullptr) {
-    connection.SendAsking(std::move(wire), function_call, deadline, std::move(reply));
+    connection.SendAsking(std::move(wire), function_call, deadline, std::move(reply), replicas);
   } else if (function_call) {
-    connection.SendFcall(std::move(wire), deadline, std::move(reply));
+    connection.SendFcall(std::move(wire), deadline, std::move(reply), replicas);
   } else {
     connection.Send(std::move(wire), deadline, std::move(reply));
   }

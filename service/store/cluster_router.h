@@ -52,9 +52,9 @@ class ClusterRouter {
   ClusterRouter& operator=(const ClusterRouter&) = delete;
 
   // Sends `wire` to the primary of `slot`, on its connection `spread` % connections_per_node;
-  // `done` as RedisConnection's, with the final reply.
+  // `done` as RedisConnection's, with the final reply. `replicas` as RedisConnection::SendFcall.
   void Send(int slot, uint64_t spread, std::string wire, bool function_call, absl::Time deadline,
-            Callback done);
+            Callback done, int replicas = 0);
 
   // Every slot has a primary, and every connection to those primaries is up.
   bool healthy() const;
@@ -75,6 +75,7 @@ class ClusterRouter {
     bool function_call;
     absl::Time deadline;
     Callback done;
+    int replicas = 0;
     int redirects = 0;
     Node* ask = nullptr;  // ASK: the next send goes there, after ASKING
   };

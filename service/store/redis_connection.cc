@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "service/metrics/log.h"
+#include "service/store/blocking_redis.h"
 #include "service/store/store_error.h"
 
 namespace sendgate::store {
@@ -31,6 +34,25 @@ bool IsErrorStartingWith(const redisReply* reply, absl::string_view prefix) {
 
 bool IsFunctionNotFound(const redisReply* reply) {
   return IsErrorStartingWith(reply, "ERR Function not found");
+}
+
+// A deep copy of `reply`, allocated as hiredis allocates (freeReplyObject frees it).
+redisReply* CopyReply(const redisReply* reply) {
+  auto* copy = static_cast<redisReply*>(calloc(1, sizeof(redisReply)));
+  copy->type = reply->type;
+  copy->integer = reply->integer;
+  if (reply->str != nullptr) {
+    copy->str = static_cast<char*>(malloc(reply->len + 1));
+    memcpy(copy->str, reply->str, reply->len);
+    copy->str[reply->len] = '\0';
+    copy->len = reply->len;
+  }
+  if (reply->element != nullptr) {
+    copy->element = static_cast<redisReply**>(calloc(reply->elements, sizeof(redisReply*)));
+    copy->elements = reply->elements;
+    for (size_t i = 0; i < reply->elements; ++i) copy->element[i] = CopyReply(reply->element[i]);
+  }
+  return copy;
 }
 
 bool IsNumericAddress(const std::string& host) {
@@ -164,19 +186,21 @@ void RedisConnection::Send(std::string wire, absl::Time deadline, Callback done)
   Submit(new Pending{.wire = std::move(wire), .deadline = deadline, .done = std::move(done)});
 }
 
-void RedisConnection::SendFcall(std::string wire, absl::Time deadline, Callback done) {
+void RedisConnection::SendFcall(std::string wire, absl::Time deadline, Callback done,
+                                int replicas) {
   if (state_.load(std::memory_order_relaxed) == State::kDown) {
     done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
     return;
   }
   Submit(new Pending{.wire = std::move(wire),
                      .function_call = true,
+                     .replicas = replicas,
                      .deadline = deadline,
                      .done = std::move(done)});
 }
 
 void RedisConnection::SendAsking(std::string wire, bool function_call, absl::Time deadline,
-                                 Callback done) {
+                                 Callback done, int replicas) {
   if (state_.load(std::memory_order_relaxed) == State::kDown) {
     done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
     return;
@@ -186,8 +210,32 @@ void RedisConnection::SendAsking(std::string wire, bool function_call, absl::Tim
                        .done = [](absl::StatusOr<const redisReply*>) {}},
            new Pending{.wire = std::move(wire),
                        .function_call = function_call,
+                       .replicas = replicas,
                        .deadline = deadline,
                        .done = std::move(done)}});
+}
+
+void RedisConnection::WaitForReplicas(Pending* pending, const redisReply* reply) {
+  const int64_t wait_ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(pending->deadline - absl::Now()));
+  const std::string replicas = std::to_string(pending->replicas);
+  const std::string timeout = std::to_string(wait_ms);
+  Dispatch(new Pending{
+      .wire = absl::StrCat("*3\r\n$4\r\nWAIT\r\n$", replicas.size(), "\r\n", replicas,
+                           "\r\n$", timeout.size(), "\r\n", timeout, "\r\n"),
+      .deadline = pending->deadline + absl::Milliseconds(100),  // WAIT answers by its timeout
+      .done = [wanted = pending->replicas, answer = OwnedReply(CopyReply(reply)),
+               done = std::move(pending->done)](absl::StatusOr<const redisReply*> waited) mutable {
+        if (!waited.ok()) return done(waited.status());
+        if ((*waited)->type != REDIS_REPLY_INTEGER || (*waited)->integer < wanted) {
+          return done(StoreError(
+              StoreErrorKind::kUnavailable,
+              absl::StrCat("the change was written on the Redis primary, but ",
+                           (*waited)->type == REDIS_REPLY_INTEGER ? (*waited)->integer : 0,
+                           " of the ", wanted, " replicas asked for confirmed it in time")));
+        }
+        done(answer.get());
+      }});
 }
 
 void RedisConnection::LoadLibrary(absl::Time deadline) {
@@ -582,6 +630,10 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   }
   if (redis_reply == nullptr) {
     Answer(*pending, StoreError(StoreErrorKind::kUnavailable, "the connection to Redis was lost"));
+  } else if (pending->replicas > 0 && redis_reply->type != REDIS_REPLY_ERROR &&
+             !pending->answered) {
+    if (self->events_.on_reply) self->events_.on_reply(absl::Now() - pending->sent_at);
+    self->WaitForReplicas(pending, redis_reply);
   } else {
     if (self->events_.on_reply) self->events_.on_reply(absl::Now() - pending->sent_at);
     Answer(*pending, redis_reply);

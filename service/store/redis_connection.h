@@ -83,11 +83,14 @@ class RedisConnection {
   void Send(std::string wire, absl::Time deadline, Callback done);
   // `wire` is an FCALL of a function of the library (FormatFcall()). When Redis does not know
   // the function (a new Redis, FUNCTION FLUSH), the library is loaded and the same call sent
-  // again, once.
-  void SendFcall(std::string wire, absl::Time deadline, Callback done);
+  // again, once. With `replicas` > 0, a reply that is not an error is answered only once that
+  // many replicas have the write (WAIT on this connection, within the deadline); if fewer do
+  // in time, the call fails as kUnavailable (the write stands on the primary).
+  void SendFcall(std::string wire, absl::Time deadline, Callback done, int replicas = 0);
   // ASKING, then `wire` right after it on this connection (a Redis Cluster node importing the
   // slot serves that one command: an ASK redirection). Rare, so always through the loop.
-  void SendAsking(std::string wire, bool function_call, absl::Time deadline, Callback done);
+  void SendAsking(std::string wire, bool function_call, absl::Time deadline, Callback done,
+                  int replicas = 0);
 
   bool connected() const { return state_.load(std::memory_order_relaxed) == State::kConnected; }
 
@@ -96,6 +99,7 @@ class RedisConnection {
   struct Pending {
     std::string wire;            // an FCALL's is kept until answered, to send it again
     bool function_call = false;  // an FCALL, sent again once after the library is loaded
+    int replicas = 0;            // > 0: answered after WAIT confirms that many replicas
     absl::Time deadline;
     absl::Time sent_at;
     Callback done;
@@ -116,6 +120,8 @@ class RedisConnection {
   // The loop finishes what a direct write left (a partial write, or a write error to report).
   void RequestFlush();
   void LoadLibrary(absl::Time deadline);
+  // `pending` was answered `reply` (not an error): WAIT for its replicas, then answer it.
+  void WaitForReplicas(Pending* pending, const redisReply* reply);
   void Loop();  // the loop thread: connects, then runs the loop
   void Connect();
   void ConnectTo(const std::string& address);

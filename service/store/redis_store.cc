@@ -127,18 +127,23 @@ RedisStore::RedisStore(RedisStoreOptions options) : options_(std::move(options))
 }
 
 void RedisStore::Send(absl::string_view contact_id, Command command, std::string wire,
-                      absl::Time deadline, RedisConnection::Callback done) {
+                      absl::Time deadline, RedisConnection::Callback done, int replicas) {
   const uint64_t spread = core::NameId(contact_id);
   if (router_ != nullptr) {
     return router_->Send(SlotOf(MainHistoryKey(contact_id)), spread, std::move(wire),
-                         command == Command::kFunction, deadline, std::move(done));
+                         command == Command::kFunction, deadline, std::move(done), replicas);
   }
   RedisConnection& connection = *connections_[spread % connections_.size()];
   if (command == Command::kFunction) {
-    connection.SendFcall(std::move(wire), deadline, std::move(done));
+    connection.SendFcall(std::move(wire), deadline, std::move(done), replicas);
   } else {
     connection.Send(std::move(wire), deadline, std::move(done));
   }
+}
+
+int RedisStore::PreferenceReplicas() const {
+  if (options_.wait_replicas >= 0) return options_.wait_replicas;
+  return router_ != nullptr ? 1 : 0;
 }
 
 std::pair<std::string, std::string> RedisStore::FeedArguments(absl::string_view contact_id) const {
@@ -342,7 +347,8 @@ void RedisStore::WritePreferences(const PreferencesWrite& write, absl::Time dead
          }
          if (answer->integer == 0) return done(false);
          AppendToFeed(entry, deadline, [done = std::move(done)]() mutable { done(true); });
-       });
+       },
+       PreferenceReplicas());
 }
 
 void RedisStore::ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
@@ -395,7 +401,8 @@ void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallb
          const bool erased = answer->element[1]->integer == 1;
          AppendToFeed(entry, deadline,
                       [erased, done = std::move(done)]() mutable { done(std::optional(erased)); });
-       });
+       },
+       PreferenceReplicas());
 }
 
 bool RedisStore::healthy() const {

@@ -20,6 +20,10 @@ struct RedisStoreOptions {
   // Redis Cluster: the nodes to ask for the topology first (empty: a standalone Redis at
   // `connection`); docs/redis.md, "Redis Cluster".
   std::vector<NodeAddress> cluster_seeds;
+  // Replicas that must have a preference write (WritePreferences, Forget) before it is
+  // acknowledged (WAIT within the deadline; fewer in time: kUnavailable); -1: 1 on a cluster,
+  // 0 on a standalone Redis.
+  int wait_replicas = -1;
   ConnectionEvents events;  // shared by all connections; called on their loop threads
   // The change feed (a stream a CRM consumes) and its approximate length bound, and how many
   // consent events a contact's trail keeps.
@@ -67,7 +71,9 @@ class RedisStore final : public Store {
   // Sends a command on `contact_id`'s keys: to its connection of a standalone Redis, or
   // through the cluster router to the primary of its slot.
   void Send(absl::string_view contact_id, Command command, std::string wire, absl::Time deadline,
-            RedisConnection::Callback done);
+            RedisConnection::Callback done, int replicas = 0);
+  // The replicas a preference write waits for (options_.wait_replicas resolved).
+  int PreferenceReplicas() const;
   // The change feed's key as a function of a contact's call takes it, and the length bound it
   // is given: on a cluster the feed is in another slot, so the function gets a key of the
   // contact's slot and 0 (no entry), and AppendToFeed writes the entry after it.

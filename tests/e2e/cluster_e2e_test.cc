@@ -1,8 +1,9 @@
 // sendgate on a real Redis Cluster: 3 primaries and 3 replicas on loopback (redis-server
 // processes the test starts), the binary given every node in --redis. Decisions for thousands
 // of contacts spread over every slot keep each cap exact with one Redis call each; preference
-// updates and their change feed work across slots; a primary killed during load fails over
-// and decisions go on; slots resharded during load give no wrong answer.
+// updates and their change feed work across slots; a primary killed during load fails over,
+// decisions go on and every acknowledged opt-out holds; slots resharded during load give no
+// wrong answer.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -134,6 +135,38 @@ TEST_F(ClusterE2eTest, PreferenceUpdatesAndTheirChangeFeedWorkAcrossSlots) {
               v1::Reason::OPTED_OUT);
   }
   EXPECT_EQ(cluster_.CliOnOwner("sg:changes", {"XLEN", "sg:changes"}), "50");
+
+  // Forget: the suppression list is in the contact's slot, the feed entry in its own.
+  grpc::ClientContext forget_context;
+  v1::ForgetRequest forget;
+  forget.set_contact_id("leaver-0");
+  forget.mutable_evidence()->set_source(v1::Evidence::SUPPORT);
+  v1::ForgetResponse forgotten;
+  ASSERT_TRUE(preferences->Forget(&forget_context, forget, &forgotten).ok());
+  EXPECT_TRUE(forgotten.suppressed());
+  EXPECT_EQ(Decide(Email("l-again", "leaver-0")).reasons(0).code(), v1::Reason::SUPPRESSED);
+  EXPECT_EQ(cluster_.CliOnOwner("sg:changes", {"XLEN", "sg:changes"}), "51");
+}
+
+TEST_F(ClusterE2eTest, GetPressureAndCancelReadAndGiveBackOnTheContactsNode) {
+  ASSERT_EQ(Decide(Email("s1", "reader-1")).outcome(), v1::ALLOW);
+  auto pressure = [&] {
+    grpc::ClientContext context;
+    v1::GetPressureRequest request;
+    request.set_contact_id("reader-1");
+    v1::GetPressureResponse response;
+    EXPECT_TRUE(stub_->GetPressure(&context, request, &response).ok());
+    return response.history_size();
+  };
+  EXPECT_EQ(pressure(), 1);
+  grpc::ClientContext context;
+  v1::CancelRequest cancel;
+  cancel.set_contact_id("reader-1");
+  cancel.set_message_id("s1");
+  v1::CancelResponse cancelled;
+  ASSERT_TRUE(stub_->Cancel(&context, cancel, &cancelled).ok());
+  EXPECT_TRUE(cancelled.cancelled());
+  EXPECT_EQ(pressure(), 0);
 }
 
 TEST_F(ClusterE2eTest, AKilledPrimaryFailsOverAndDecisionsGoOn) {
@@ -141,6 +174,25 @@ TEST_F(ClusterE2eTest, AKilledPrimaryFailsOverAndDecisionsGoOn) {
   std::atomic<bool> stop{false};
   std::map<std::string, Tally> during;
   std::thread load([&] { during = DecideFor("during-", 1000000, 4, &stop); });
+  // Opt-outs all along: each one acknowledged must hold after the failover (WAIT for a replica).
+  std::vector<std::string> opted_out;
+  int refused = 0;
+  std::thread leavers([&] {
+    auto preferences = v1::Preferences::NewStub(channel_);
+    for (int i = 0; !stop; ++i) {
+      v1::UpdatePreferencesRequest opt_out;
+      opt_out.set_contact_id(absl::StrCat("quitter-", i));
+      opt_out.set_global_opt_out(true);
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+      v1::ContactPreferences stored;
+      if (preferences->Update(&context, opt_out, &stored).ok()) {
+        opted_out.push_back(opt_out.contact_id());
+      } else {
+        ++refused;
+      }
+    }
+  });
   std::this_thread::sleep_for(std::chrono::seconds(1));
   const int victim = cluster_.PrimaryOf("sg:{warm-0}:h2");
   ASSERT_GE(victim, 0);
@@ -159,6 +211,7 @@ TEST_F(ClusterE2eTest, AKilledPrimaryFailsOverAndDecisionsGoOn) {
   std::this_thread::sleep_for(std::chrono::seconds(2));
   stop = true;
   load.join();
+  leavers.join();
   ASSERT_LT(recovered, absl::InfiniteFuture()) << "decisions did not recover within 30 s";
   std::cout << "failover: Redis answered again " << absl::FormatDuration(recovered - killed)
             << " after the kill\n";
@@ -175,6 +228,14 @@ TEST_F(ClusterE2eTest, AKilledPrimaryFailsOverAndDecisionsGoOn) {
   for (const auto& [contact, tally] : DecideFor("after-", 300)) {
     EXPECT_EQ(tally.degraded, 0) << contact;
     EXPECT_EQ(tally.allowed, kEmailCap) << contact;
+  }
+  std::cout << "failover: " << opted_out.size() << " opt-outs acknowledged, " << refused
+            << " refused (to be retried by the caller)\n";
+  ASSERT_GT(opted_out.size(), 10u);
+  for (const std::string& contact : opted_out) {
+    const v1::DecideResponse response = Decide(Email(contact + "-after", contact));
+    ASSERT_GT(response.reasons_size(), 0) << contact;
+    EXPECT_EQ(response.reasons(0).code(), v1::Reason::OPTED_OUT) << contact;
   }
 }
 

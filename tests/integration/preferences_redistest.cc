@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "service/api/decider.h"
 #include "service/api/preference_updater.h"
@@ -259,6 +260,39 @@ TEST_F(PreferencesTest, AnAcknowledgedUpdateSurvivesARedisCrash) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(Decide({.id = "1", .contact = "d"}).reasons.front().code, ReasonCode::kOptedOut);
+}
+
+// With wait_replicas (--redis_wait_replicas), an update is acknowledged only once a replica
+// has it (Redis WAIT): refused as UNAVAILABLE while the primary has no replica, acknowledged
+// once one follows it, and then on the replica.
+TEST_F(PreferencesTest, AnUpdateWaitsForTheReplicasAskedFor) {
+  store::RedisStore waiting({.connection = {.host = "127.0.0.1", .port = redis_.port()},
+                             .wait_replicas = 1});
+  for (int i = 0; i < 500 && !waiting.healthy(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  api::PreferenceUpdater updater{waiting, hasher_, profiles_, clock_};
+  auto update = [&](const std::string& contact) {
+    api::PreferenceUpdate change{.contact_id = contact, .changes = {.global_opt_out = true}};
+    change.evidence.set_source(v1::Evidence::PREFERENCE_CENTRE);
+    std::promise<absl::Status> answer;
+    updater.Update(policy_, std::move(change), absl::Now() + absl::Milliseconds(300),
+                   [&](auto updated) { answer.set_value(updated.status()); });
+    return answer.get_future().get();
+  };
+  const absl::Status alone = update("w1");
+  EXPECT_TRUE(absl::IsUnavailable(alone)) << alone;
+  EXPECT_THAT(std::string(alone.message()), ::testing::HasSubstr("replicas"));
+
+  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
+  for (int i = 0; i < 500 && !absl::StrContains(replica.Cli({"INFO", "replication"}),
+                                                "master_link_status:up");
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const absl::Status confirmed = update("w2");
+  EXPECT_TRUE(confirmed.ok()) << confirmed;
+  EXPECT_EQ(replica.Cli({"EXISTS", store::PreferencesKey("w2")}), "1");
 }
 
 // What preferences add to a contact's memory in Redis (docs/redis.md): a typical preference

@@ -33,7 +33,8 @@ RedisServer::RedisServer(std::vector<std::string> extra) : extra_(std::move(extr
 void RedisServer::Start() {
   std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_),
                                    "--bind", "127.0.0.1", "--dir", dir_.path(),
-                                   "--save", "", "--appendonly", "no"};
+                                   "--save", "", "--appendonly", "no",
+                                   "--enable-debug-command", "local"};  // DEBUG SLEEP
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   process_ = std::make_unique<Process>(argv, dir_.path() + "/redis.log");
   if (!WaitForPort(port_, 10)) throw std::runtime_error("redis-server did not start");
