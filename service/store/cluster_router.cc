@@ -49,6 +49,9 @@ ClusterRouter::~ClusterRouter() {
 
 void ClusterRouter::Send(int slot, uint64_t spread, std::string wire, bool function_call,
                          absl::Time deadline, Callback done, int replicas) {
+  if (closing_.load(std::memory_order_relaxed)) {  // a callback's follow-up, while shutting down
+    return done(StoreError(StoreErrorKind::kUnavailable, "sendgate is shutting down"));
+  }
   Dispatch(std::make_unique<Call>(Call{.slot = slot,
                                        .spread = spread,
                                        .wire = std::move(wire),
