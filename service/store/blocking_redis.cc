@@ -24,8 +24,8 @@ absl::StatusOr<BlockingContext> ConnectNow(const ConnectionOptions& options) {
   BlockingContext context(redisConnectWithTimeout(options.host.c_str(), options.port, timeout));
   if (context == nullptr || context->err != 0) {
     const std::string error = context != nullptr ? context->errstr : "out of memory";
-    return absl::UnavailableError(absl::StrCat("cannot reach Redis at ", options.host, ":",
-                                               options.port, ": ", error));
+    return absl::UnavailableError(
+        absl::StrCat("cannot reach Redis at ", options.host, ":", options.port, ": ", error));
   }
   redisSetTimeout(context.get(), timeout);
   if (options.password.empty()) return context;
@@ -39,10 +39,10 @@ absl::StatusOr<BlockingContext> ConnectNow(const ConnectionOptions& options) {
                                                " did not answer AUTH: ", context->errstr));
   }
   if (reply->type != REDIS_REPLY_ERROR) return context;
-  return absl::FailedPreconditionError(absl::StrCat(
-      "Redis at ", options.host, ":", options.port, " refused sendgate's credentials (user '",
-      options.user.empty() ? "default" : options.user,
-      "'): ", std::string(reply->str, reply->len)));
+  return absl::FailedPreconditionError(absl::StrCat("Redis at ", options.host, ":", options.port,
+                                                    " refused sendgate's credentials (user '",
+                                                    options.user.empty() ? "default" : options.user,
+                                                    "'): ", std::string(reply->str, reply->len)));
 }
 
 }  // namespace sendgate::store

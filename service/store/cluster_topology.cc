@@ -94,8 +94,7 @@ std::optional<Redirect> ParseRedirect(absl::string_view error) {
   const std::vector<absl::string_view> words = absl::StrSplit(error, ' ');
   if (words.size() != 3 || (words[0] != "MOVED" && words[0] != "ASK")) return std::nullopt;
   Redirect redirect{.ask = words[0] == "ASK"};
-  if (!absl::SimpleAtoi(words[1], &redirect.slot) || redirect.slot < 0 ||
-      redirect.slot >= kSlots) {
+  if (!absl::SimpleAtoi(words[1], &redirect.slot) || redirect.slot < 0 || redirect.slot >= kSlots) {
     return std::nullopt;
   }
   std::optional<NodeAddress> node = ParseNodeAddress(words[2]);

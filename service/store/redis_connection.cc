@@ -221,8 +221,8 @@ void RedisConnection::WaitForReplicas(Pending* pending, const redisReply* reply)
   const std::string replicas = std::to_string(pending->replicas);
   const std::string timeout = std::to_string(wait_ms);
   Dispatch(new Pending{
-      .wire = absl::StrCat("*3\r\n$4\r\nWAIT\r\n$", replicas.size(), "\r\n", replicas,
-                           "\r\n$", timeout.size(), "\r\n", timeout, "\r\n"),
+      .wire = absl::StrCat("*3\r\n$4\r\nWAIT\r\n$", replicas.size(), "\r\n", replicas, "\r\n$",
+                           timeout.size(), "\r\n", timeout, "\r\n"),
       .deadline = pending->deadline + absl::Milliseconds(100),  // WAIT answers by its timeout
       .done = [wanted = pending->replicas, answer = OwnedReply(CopyReply(reply)),
                done = std::move(pending->done)](absl::StatusOr<const redisReply*> waited) mutable {

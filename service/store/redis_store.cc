@@ -66,10 +66,9 @@ OwnedReply AskSuppressionKeyId(const ConnectionOptions& options, absl::string_vi
       status = context.status();
       return nullptr;
     }
-    OwnedReply reply =
-        id.empty() ? CommandNow(context->get(), "GET %s", kSuppressionKeyId)
-                   : CommandNow(context->get(), "SET %s %b NX GET", kSuppressionKeyId, id.data(),
-                                id.size());
+    OwnedReply reply = id.empty() ? CommandNow(context->get(), "GET %s", kSuppressionKeyId)
+                                  : CommandNow(context->get(), "SET %s %b NX GET",
+                                               kSuppressionKeyId, id.data(), id.size());
     const std::optional<Redirect> moved =
         reply != nullptr && reply->type == REDIS_REPLY_ERROR
             ? ParseRedirect(absl::string_view(reply->str, reply->len))
@@ -92,12 +91,12 @@ absl::Status CheckSuppressionKey(const ConnectionOptions& options, absl::string_
   if (reply->type != REDIS_REPLY_STRING) return status;
   const absl::string_view stored(reply->str, reply->len);
   if (stored == id) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "the suppression list in Redis was written with ",
-      id.empty() ? "a key, and no --suppression_key_file is given"
-                 : "another key than --suppression_key_file",
-      ": contacts erased after opting out would be messaged again. "
-      "Start with the key it was written with"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("the suppression list in Redis was written with ",
+                   id.empty() ? "a key, and no --suppression_key_file is given"
+                              : "another key than --suppression_key_file",
+                   ": contacts erased after opting out would be messaged again. "
+                   "Start with the key it was written with"));
 }
 
 absl::StatusOr<bool> IsCluster(const ConnectionOptions& options) {
@@ -151,47 +150,51 @@ std::pair<std::string, std::string> RedisStore::FeedArguments(absl::string_view 
   return {PreferencesKey(contact_id), "0"};
 }
 
-void RedisStore::AppendToFeed(const std::vector<std::pair<std::string, std::string>>& entry,
-                              absl::Time deadline, absl::AnyInvocable<void()> done) {
-  if (router_ == nullptr) return done();
-  std::vector<std::string> argv = {"XADD", options_.feed_key, "MAXLEN", "~",
-                                   absl::StrCat(options_.feed_length), "*"};
+std::string RedisStore::FeedCommand(
+    const std::vector<std::pair<std::string, std::string>>& entry) const {
+  if (router_ == nullptr) return "";
+  std::vector<std::string> argv = {
+      "XADD", options_.feed_key, "MAXLEN", "~", absl::StrCat(options_.feed_length), "*"};
   AppendFeed(argv, entry);
-  router_->Send(SlotOf(options_.feed_key), 0, FormatCommand(Views(argv)), /*function_call=*/false,
-                deadline,
-                [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-                  const bool written = reply.ok() && (*reply)->type == REDIS_REPLY_STRING;
-                  static metrics::EveryFewSeconds throttle(5);
-                  if (!written && throttle.Due()) {
-                    metrics::Log(metrics::Severity::kError, "store",
-                                 absl::StrCat("a change-feed entry was not written (the change "
-                                              "itself was, and is in the consent trail): ",
-                                              reply.ok() ? "Redis answered an error"
-                                                         : reply.status().message()));
-                  }
-                  done();
-                });
+  return FormatCommand(Views(argv));
+}
+
+void RedisStore::AppendToFeed(std::string feed_command, absl::Time deadline,
+                              absl::AnyInvocable<void()> done) {
+  if (feed_command.empty()) return done();
+  router_->Send(
+      SlotOf(options_.feed_key), 0, std::move(feed_command), /*function_call=*/false, deadline,
+      [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+        const bool written = reply.ok() && (*reply)->type == REDIS_REPLY_STRING;
+        static metrics::EveryFewSeconds throttle(5);
+        if (!written && throttle.Due()) {
+          metrics::Log(
+              metrics::Severity::kError, "store",
+              absl::StrCat("a change-feed entry was not written (the change "
+                           "itself was, and is in the consent trail): ",
+                           reply.ok() ? "Redis answered an error" : reply.status().message()));
+        }
+        done();
+      });
 }
 
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
-  if (router_ != nullptr && (!plan.capacity.empty() ||
-                             (plan.shadow != nullptr && !plan.shadow->capacity.empty()))) {
+  if (router_ != nullptr &&
+      (!plan.capacity.empty() || (plan.shadow != nullptr && !plan.shadow->capacity.empty()))) {
     // Its counters are in other slots than the contact's keys (docs/redis.md).
     return done(Logged(StoreError(StoreErrorKind::kRedisError,
                                   "capacity rules need a standalone Redis in this version")));
   }
   Send(plan.contact_id, Command::kFunction, DecideCommand(plan), deadline,
-                  [shape = ReplyShape(plan),
-                   shadow = plan.shadow != nullptr
-                                ? std::optional<ReplyShape>(ReplyShape(*plan.shadow))
-                                : std::nullopt,
-                   done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-                    if (!reply.ok()) return done(reply.status());
-                    absl::StatusOr<core::CheckResult> result =
-                        ParseDecideReply(*reply, shape, shadow);
-                    if (!result.ok()) return done(Logged(result.status()));
-                    done(std::move(result));
-                  });
+       [shape = ReplyShape(plan),
+        shadow = plan.shadow != nullptr ? std::optional<ReplyShape>(ReplyShape(*plan.shadow))
+                                        : std::nullopt,
+        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         absl::StatusOr<core::CheckResult> result = ParseDecideReply(*reply, shape, shadow);
+         if (!result.ok()) return done(Logged(result.status()));
+         done(std::move(result));
+       });
 }
 
 void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_id,
@@ -201,20 +204,19 @@ void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_
   std::string args[static_cast<int>(contract::CancelArg::kCount)];
   args[static_cast<int>(contract::CancelArg::kHashLow)] = absl::StrCat(hash & 0xffffffff);
   args[static_cast<int>(contract::CancelArg::kHashHigh)] = absl::StrCat(hash >> 32);
-  Send(contact_id, Command::kFunction, 
-          FormatFcall(kCancelFunction, std::vector<absl::string_view>(keys.begin(), keys.end()),
-                      {args[0], args[1]}),
-          deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-            if (!reply.ok()) return done(reply.status());
-            const redisReply* answer = *reply;
-            if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
-            if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 ||
-                answer->integer > 1) {
-              return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
-                                            "cancel.lua answered something other than 0 or 1")));
-            }
-            done(answer->integer == 1);
-          });
+  Send(contact_id, Command::kFunction,
+       FormatFcall(kCancelFunction, std::vector<absl::string_view>(keys.begin(), keys.end()),
+                   {args[0], args[1]}),
+       deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         const redisReply* answer = *reply;
+         if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
+         if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 || answer->integer > 1) {
+           return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
+                                         "cancel.lua answered something other than 0 or 1")));
+         }
+         done(answer->integer == 1);
+       });
 }
 
 void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
@@ -224,39 +226,39 @@ void RedisStore::ReadHistory(absl::string_view contact_id, absl::Time deadline,
   const std::string keys[] = {MainHistoryKey(contact_id), ExemptHistoryKey(contact_id),
                               V1MainHistoryKey(contact_id), V1ExemptHistoryKey(contact_id),
                               PlannedKey(contact_id)};
-  Send(contact_id, Command::kPlain, FormatCommand({"MGET", keys[0], keys[1], keys[2], keys[3], keys[4]}), deadline,
-            [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-              if (!reply.ok()) return done(reply.status());
-              const redisReply* answer = *reply;
-              if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
-              if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 5) {
-                return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
-                                              "MGET answered something other than 5 values")));
-              }
-              core::History history;
-              if (const redisReply* planned = answer->element[4];
-                  planned->type == REDIS_REPLY_STRING) {
-                absl::StatusOr<std::vector<core::PlannedSend>> sends =
-                    DecodePlanned(absl::string_view(planned->str, planned->len));
-                if (!sends.ok()) return done(Logged(sends.status()));
-                history.planned = std::move(*sends);
-              }
-              for (int i = 0; i < 4; ++i) {
-                const redisReply* element = answer->element[i];
-                if (element->type == REDIS_REPLY_NIL) continue;  // no such key
-                if (element->type != REDIS_REPLY_STRING) {
-                  return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
-                                                "MGET answered a value that is not a string")));
-                }
-                const absl::string_view blob(element->str, element->len);
-                absl::StatusOr<std::vector<core::SendRecord>> records =
-                    i < 2 ? DecodeHistory(blob) : DecodeV1History(blob);
-                if (!records.ok()) return done(Logged(records.status()));
-                std::vector<core::SendRecord>& list = i % 2 == 0 ? history.main : history.exempt;
-                list.insert(list.end(), records->begin(), records->end());
-              }
-              done(std::move(history));
-            });
+  Send(contact_id, Command::kPlain,
+       FormatCommand({"MGET", keys[0], keys[1], keys[2], keys[3], keys[4]}), deadline,
+       [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         const redisReply* answer = *reply;
+         if (answer->type == REDIS_REPLY_ERROR) return done(Logged(ReplyError(answer)));
+         if (answer->type != REDIS_REPLY_ARRAY || answer->elements != 5) {
+           return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
+                                         "MGET answered something other than 5 values")));
+         }
+         core::History history;
+         if (const redisReply* planned = answer->element[4]; planned->type == REDIS_REPLY_STRING) {
+           absl::StatusOr<std::vector<core::PlannedSend>> sends =
+               DecodePlanned(absl::string_view(planned->str, planned->len));
+           if (!sends.ok()) return done(Logged(sends.status()));
+           history.planned = std::move(*sends);
+         }
+         for (int i = 0; i < 4; ++i) {
+           const redisReply* element = answer->element[i];
+           if (element->type == REDIS_REPLY_NIL) continue;  // no such key
+           if (element->type != REDIS_REPLY_STRING) {
+             return done(Logged(StoreError(StoreErrorKind::kMalformedReply,
+                                           "MGET answered a value that is not a string")));
+           }
+           const absl::string_view blob(element->str, element->len);
+           absl::StatusOr<std::vector<core::SendRecord>> records =
+               i < 2 ? DecodeHistory(blob) : DecodeV1History(blob);
+           if (!records.ok()) return done(Logged(records.status()));
+           std::vector<core::SendRecord>& list = i % 2 == 0 ? history.main : history.exempt;
+           list.insert(list.end(), records->begin(), records->end());
+         }
+         done(std::move(history));
+       });
 }
 
 namespace {
@@ -292,117 +294,117 @@ void RedisStore::PlanSends(absl::string_view contact_id,
     args.push_back(EncodePlanned({change.send}));
   }
   Send(contact_id, Command::kFunction, FormatFcall(kPlanFunction, {key}, Views(args)), deadline,
-                 [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-                   if (!reply.ok()) return done(reply.status());
-                   const redisReply* answer = *reply;
-                   if (answer->type != REDIS_REPLY_INTEGER) {
-                     return done(FunctionError(answer, "plan.lua"));
-                   }
-                   done(absl::OkStatus());
-                 });
+       [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         const redisReply* answer = *reply;
+         if (answer->type != REDIS_REPLY_INTEGER) {
+           return done(FunctionError(answer, "plan.lua"));
+         }
+         done(absl::OkStatus());
+       });
 }
 
 void RedisStore::ReadPreferences(absl::string_view contact_id, absl::string_view suppression_hash,
                                  absl::Time deadline, PreferencesCallback done) {
   const std::string keys[] = {PreferencesKey(contact_id), SuppressionKey(contact_id)};
-  Send(contact_id, Command::kFunction, 
-          FormatFcall(kReadPreferencesFunction, {keys[0], keys[1]}, {suppression_hash}),
-          deadline, [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-            if (!reply.ok()) return done(reply.status());
-            const redisReply* answer = *reply;
-            if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
-                answer->element[0]->type != REDIS_REPLY_INTEGER) {
-              return done(FunctionError(answer, "read_preferences.lua"));
-            }
-            const int64_t found = answer->element[0]->integer;
-            if (found == 0) return done(StoredPreferences{});
-            if (answer->elements != 2) return done(FunctionError(answer, "read_preferences.lua"));
-            absl::StatusOr<absl::string_view> blob =
-                StringReply(answer->element[1], "read_preferences.lua");
-            if (!blob.ok()) return done(blob.status());
-            absl::StatusOr<core::Preferences> preferences = DecodePreferences(*blob);
-            if (!preferences.ok()) return done(Logged(preferences.status()));
-            done(StoredPreferences{.preferences = std::move(*preferences),
-                                   .from_suppression = found == 2});
-          });
+  Send(contact_id, Command::kFunction,
+       FormatFcall(kReadPreferencesFunction, {keys[0], keys[1]}, {suppression_hash}), deadline,
+       [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         const redisReply* answer = *reply;
+         if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
+             answer->element[0]->type != REDIS_REPLY_INTEGER) {
+           return done(FunctionError(answer, "read_preferences.lua"));
+         }
+         const int64_t found = answer->element[0]->integer;
+         if (found == 0) return done(StoredPreferences{});
+         if (answer->elements != 2) return done(FunctionError(answer, "read_preferences.lua"));
+         absl::StatusOr<absl::string_view> blob =
+             StringReply(answer->element[1], "read_preferences.lua");
+         if (!blob.ok()) return done(blob.status());
+         absl::StatusOr<core::Preferences> preferences = DecodePreferences(*blob);
+         if (!preferences.ok()) return done(Logged(preferences.status()));
+         done(StoredPreferences{.preferences = std::move(*preferences),
+                                .from_suppression = found == 2});
+       });
 }
 
 void RedisStore::WritePreferences(const PreferencesWrite& write, absl::Time deadline,
                                   WriteCallback done) {
   const auto [feed_key, feed_length] = FeedArguments(write.contact_id);
-  const std::string keys[] = {PreferencesKey(write.contact_id),
-                              ConsentTrailKey(write.contact_id), feed_key};
+  const std::string keys[] = {PreferencesKey(write.contact_id), ConsentTrailKey(write.contact_id),
+                              feed_key};
   std::vector<std::string> args = {absl::StrCat(write.read_version),
                                    EncodePreferences(write.preferences), write.consent_event,
                                    absl::StrCat(options_.trail_length), feed_length};
   AppendFeed(args, write.feed_entry);
-  Send(write.contact_id, Command::kFunction,
-       FormatFcall(kWritePreferencesFunction, {keys[0], keys[1], keys[2]}, Views(args)), deadline,
-       [this, entry = write.feed_entry, deadline,
-        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-         if (!reply.ok()) return done(reply.status());
-         const redisReply* answer = *reply;
-         if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 || answer->integer > 1) {
-           return done(FunctionError(answer, "write_preferences.lua"));
-         }
-         if (answer->integer == 0) return done(false);
-         AppendToFeed(entry, deadline, [done = std::move(done)]() mutable { done(true); });
-       },
-       PreferenceReplicas());
+  Send(
+      write.contact_id, Command::kFunction,
+      FormatFcall(kWritePreferencesFunction, {keys[0], keys[1], keys[2]}, Views(args)), deadline,
+      [this, feed = FeedCommand(write.feed_entry), deadline,
+       done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        const redisReply* answer = *reply;
+        if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 || answer->integer > 1) {
+          return done(FunctionError(answer, "write_preferences.lua"));
+        }
+        if (answer->integer == 0) return done(false);
+        AppendToFeed(std::move(feed), deadline, [done = std::move(done)]() mutable { done(true); });
+      },
+      PreferenceReplicas());
 }
 
 void RedisStore::ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
                                   TrailCallback done) {
   const std::string key = ConsentTrailKey(contact_id);
   Send(contact_id, Command::kPlain, FormatCommand({"LRANGE", key, "0", "-1"}), deadline,
-            [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-              if (!reply.ok()) return done(reply.status());
-              const redisReply* answer = *reply;
-              if (answer->type != REDIS_REPLY_ARRAY) return done(FunctionError(answer, "LRANGE"));
-              std::vector<std::string> events;
-              for (size_t i = 0; i < answer->elements; ++i) {
-                absl::StatusOr<absl::string_view> event = StringReply(answer->element[i], "LRANGE");
-                if (!event.ok()) return done(event.status());
-                events.emplace_back(*event);
-              }
-              done(std::move(events));
-            });
+       [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+         if (!reply.ok()) return done(reply.status());
+         const redisReply* answer = *reply;
+         if (answer->type != REDIS_REPLY_ARRAY) return done(FunctionError(answer, "LRANGE"));
+         std::vector<std::string> events;
+         for (size_t i = 0; i < answer->elements; ++i) {
+           absl::StatusOr<absl::string_view> event = StringReply(answer->element[i], "LRANGE");
+           if (!event.ok()) return done(event.status());
+           events.emplace_back(*event);
+         }
+         done(std::move(events));
+       });
 }
 
 void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) {
   const absl::string_view contact = erasure.contact_id;
   const auto [feed_key, feed_length] = FeedArguments(contact);
-  const std::string keys[] = {MainHistoryKey(contact),   ExemptHistoryKey(contact),
-                              PreferencesKey(contact),   ConsentTrailKey(contact),
-                              SuppressionKey(contact),   feed_key,
-                              V1MainHistoryKey(contact), V1ExemptHistoryKey(contact),
-                              PlannedKey(contact)};
+  const std::string keys[] = {
+      MainHistoryKey(contact),   ExemptHistoryKey(contact),   PreferencesKey(contact),
+      ConsentTrailKey(contact),  SuppressionKey(contact),     feed_key,
+      V1MainHistoryKey(contact), V1ExemptHistoryKey(contact), PlannedKey(contact)};
   std::vector<std::string> args = {absl::StrCat(erasure.read_version), erasure.suppression_hash,
                                    EncodePreferences(erasure.suppression), feed_length};
   AppendFeed(args, erasure.feed_entry);
-  Send(contact, Command::kFunction,
-       FormatFcall(kForgetFunction,
-                   {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7],
-                    keys[8]},
-                   Views(args)),
-       deadline,
-       [this, entry = erasure.feed_entry, deadline,
-        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-         if (!reply.ok()) return done(reply.status());
-         const redisReply* answer = *reply;
-         if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
-             answer->element[0]->type != REDIS_REPLY_INTEGER) {
-           return done(FunctionError(answer, "forget.lua"));
-         }
-         if (answer->element[0]->integer == 0) return done(std::optional<bool>());
-         if (answer->elements != 2 || answer->element[1]->type != REDIS_REPLY_INTEGER) {
-           return done(FunctionError(answer, "forget.lua"));
-         }
-         const bool erased = answer->element[1]->integer == 1;
-         AppendToFeed(entry, deadline,
-                      [erased, done = std::move(done)]() mutable { done(std::optional(erased)); });
-       },
-       PreferenceReplicas());
+  Send(
+      contact, Command::kFunction,
+      FormatFcall(kForgetFunction,
+                  {keys[0], keys[1], keys[2], keys[3], keys[4], keys[5], keys[6], keys[7], keys[8]},
+                  Views(args)),
+      deadline,
+      [this, feed = FeedCommand(erasure.feed_entry), deadline,
+       done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        const redisReply* answer = *reply;
+        if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
+            answer->element[0]->type != REDIS_REPLY_INTEGER) {
+          return done(FunctionError(answer, "forget.lua"));
+        }
+        if (answer->element[0]->integer == 0) return done(std::optional<bool>());
+        if (answer->elements != 2 || answer->element[1]->type != REDIS_REPLY_INTEGER) {
+          return done(FunctionError(answer, "forget.lua"));
+        }
+        const bool erased = answer->element[1]->integer == 1;
+        AppendToFeed(std::move(feed), deadline,
+                     [erased, done = std::move(done)]() mutable { done(std::optional(erased)); });
+      },
+      PreferenceReplicas());
 }
 
 bool RedisStore::healthy() const {

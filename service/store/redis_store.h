@@ -78,10 +78,12 @@ class RedisStore final : public Store {
   // is given: on a cluster the feed is in another slot, so the function gets a key of the
   // contact's slot and 0 (no entry), and AppendToFeed writes the entry after it.
   std::pair<std::string, std::string> FeedArguments(absl::string_view contact_id) const;
-  // On a cluster, after a contact's call has written: the feed entry, in a call of its own;
-  // then `done`. At once on a standalone Redis (the function wrote it).
-  void AppendToFeed(const std::vector<std::pair<std::string, std::string>>& entry,
-                    absl::Time deadline, absl::AnyInvocable<void()> done);
+  // On a cluster, the XADD of `entry` that AppendToFeed sends after the contact's call; empty
+  // on a standalone Redis (the function writes the entry).
+  std::string FeedCommand(const std::vector<std::pair<std::string, std::string>>& entry) const;
+  // Sends `feed_command` (FeedCommand) then runs `done`; at once when it is empty.
+  void AppendToFeed(std::string feed_command, absl::Time deadline,
+                    absl::AnyInvocable<void()> done);
 
   const RedisStoreOptions options_;
   std::vector<std::unique_ptr<RedisConnection>> connections_;  // standalone

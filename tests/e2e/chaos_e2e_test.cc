@@ -135,14 +135,19 @@ class ChaosTest : public SendgateTest {
 
 TEST_F(ChaosTest, ASingleRedisKilledSlowedAndFrozen) {
   auto load = StartLoad();
-  Survive("single Redis killed, restarted 2 s later", *load, [&] { redis_.Kill(); },
-          [&] { redis_.Start(); });
+  Survive(
+      "single Redis killed, restarted 2 s later", *load, [&] { redis_.Kill(); },
+      [&] { redis_.Start(); });
   std::thread sleeper;
-  Survive("single Redis DEBUG SLEEP 2", *load,
-          [&] { sleeper = std::thread([&] { redis_.Cli({"DEBUG", "SLEEP", "2"}); }); },
-          [&] { sleeper.join(); });
-  Survive("single Redis frozen (SIGSTOP) 2 s", *load, [&] { redis_.Pause(); },
-          [&] { redis_.Resume(); });
+  Survive(
+      "single Redis DEBUG SLEEP 2", *load,
+      [&] { sleeper = std::thread([&] {
+              redis_.Cli({"DEBUG", "SLEEP", "2"});
+            }); },
+      [&] { sleeper.join(); });
+  Survive(
+      "single Redis frozen (SIGSTOP) 2 s", *load, [&] { redis_.Pause(); },
+      [&] { redis_.Resume(); });
   load->Stop();
   EXPECT_TRUE(Alive());
 }
@@ -159,29 +164,32 @@ TEST_F(ClusterChaosTest, APrimaryKilledSlowedAndFrozen) {
   auto victim = [&] { return cluster_.PrimaryOf("sg:{c0}:h2"); };
   int killed = victim();
   ASSERT_GE(killed, 0);
-  Survive("cluster primary killed, restarted 2 s later (its replica takes over)", *load,
-          [&] {
-            cluster_.node(killed).Kill();
-            cluster_.MarkDead(killed);
-          },
-          [&] {
-            cluster_.node(killed).Start();  // comes back as a replica of its successor
-            cluster_.MarkAlive(killed);
-          });
+  Survive(
+      "cluster primary killed, restarted 2 s later (its replica takes over)", *load,
+      [&] {
+        cluster_.node(killed).Kill();
+        cluster_.MarkDead(killed);
+      },
+      [&] {
+        cluster_.node(killed).Start();  // comes back as a replica of its successor
+        cluster_.MarkAlive(killed);
+      });
   ASSERT_TRUE(cluster_.WaitUntilHealthy(30));
   const int slowed = victim();
   ASSERT_GE(slowed, 0);
   std::thread sleeper;
-  Survive("cluster primary DEBUG SLEEP 2", *load,
-          [&] {
-            sleeper = std::thread([&, slowed] { cluster_.node(slowed).Cli({"DEBUG", "SLEEP", "2"}); });
-          },
-          [&] { sleeper.join(); });
+  Survive(
+      "cluster primary DEBUG SLEEP 2", *load,
+      [&] {
+        sleeper = std::thread([&, slowed] { cluster_.node(slowed).Cli({"DEBUG", "SLEEP", "2"}); });
+      },
+      [&] { sleeper.join(); });
   ASSERT_TRUE(cluster_.WaitUntilHealthy(30));
   const int frozen = victim();
   ASSERT_GE(frozen, 0);
-  Survive("cluster primary frozen (SIGSTOP) 2 s", *load, [&] { cluster_.node(frozen).Pause(); },
-          [&] { cluster_.node(frozen).Resume(); });
+  Survive(
+      "cluster primary frozen (SIGSTOP) 2 s", *load, [&] { cluster_.node(frozen).Pause(); },
+      [&] { cluster_.node(frozen).Resume(); });
   load->Stop();
   EXPECT_TRUE(Alive());
 }

@@ -262,11 +262,10 @@ TEST_F(ClusterE2eTest, SlotsReshardedDuringLoadGiveNoWrongAnswer) {
     }
   });
   const double calls_before = Metric("sendgate_store_call_duration_seconds_count");
-  const std::string reshard =
-      "redis-cli --cluster reshard " + cluster_.node(from).address() + " --cluster-from " +
-      cluster_.node(from).Cli({"CLUSTER", "MYID"}) + " --cluster-to " +
-      cluster_.node(to).Cli({"CLUSTER", "MYID"}) +
-      " --cluster-slots 2000 --cluster-yes > /dev/null 2>&1";
+  const std::string reshard = "redis-cli --cluster reshard " + cluster_.node(from).address() +
+                              " --cluster-from " + cluster_.node(from).Cli({"CLUSTER", "MYID"}) +
+                              " --cluster-to " + cluster_.node(to).Cli({"CLUSTER", "MYID"}) +
+                              " --cluster-slots 2000 --cluster-yes > /dev/null 2>&1";
   const absl::Time started = absl::Now();
   EXPECT_EQ(std::system(reshard.c_str()), 0);
   const absl::Duration took = absl::Now() - started;
@@ -279,8 +278,8 @@ TEST_F(ClusterE2eTest, SlotsReshardedDuringLoadGiveNoWrongAnswer) {
     degraded += tally.degraded;
   }
   const double calls = Metric("sendgate_store_call_duration_seconds_count") - calls_before;
-  std::cout << "resharding: 2000 slots moved in " << absl::FormatDuration(took) << ", "
-            << decided << " decisions meanwhile in " << calls << " Redis calls, " << degraded
+  std::cout << "resharding: 2000 slots moved in " << absl::FormatDuration(took) << ", " << decided
+            << " decisions meanwhile in " << calls << " Redis calls, " << degraded
             << " answers by the fail mode\n";
   ASSERT_TRUE(cluster_.WaitUntilHealthy(30));
   for (const auto& [contact, tally] : DecideFor("before-", 2000, 8, nullptr, "-after")) {

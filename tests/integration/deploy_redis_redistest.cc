@@ -38,8 +38,7 @@ YAML::Node RedisContainer() {
 std::string Sha256Hex(const std::string& text) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  return absl::BytesToHexString(
-      std::string(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return absl::BytesToHexString(std::string(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 // The shipped ACL with kPassword's hash in place of the placeholder.
@@ -97,8 +96,8 @@ TEST(DeployRedisTest, TheManifestsRedisIsReadyAndLetsOnlySendgateIn) {
   EXPECT_THAT(redis.Cli({"--no-auth-warning", "--user", "sendgate", "--pass", kPassword, "set",
                          "other", "1"}),
               HasSubstr("NOPERM"));
-  EXPECT_THAT(redis.Cli({"--no-auth-warning", "--user", "sendgate", "--pass", kPassword,
-                         "config", "get", "appendonly"}),
+  EXPECT_THAT(redis.Cli({"--no-auth-warning", "--user", "sendgate", "--pass", kPassword, "config",
+                         "get", "appendonly"}),
               HasSubstr("NOPERM"));
 }
 

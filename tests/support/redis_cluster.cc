@@ -16,8 +16,8 @@ namespace sendgate::testing {
 RedisCluster::RedisCluster(int primaries, int replicas) {
   for (int i = 0; i < primaries * (1 + replicas); ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
-        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-        "--cluster-node-timeout", "1000", "--appendonly", "yes",
+        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
+        "1000", "--appendonly", "yes",
         // A replica synchronizes at once (Redis waits 5 s for more replicas by default), so
         // that a test can fail its primary over as soon as the cluster is up.
         "--repl-diskless-sync-delay", "0"}));
@@ -43,13 +43,16 @@ std::vector<int> RedisCluster::Live() const {
   return live;
 }
 
-void RedisCluster::MarkAlive(int i) { dead_.erase(std::remove(dead_.begin(), dead_.end(), i), dead_.end()); }
+void RedisCluster::MarkAlive(int i) {
+  dead_.erase(std::remove(dead_.begin(), dead_.end(), i), dead_.end());
+}
 
 int RedisCluster::PrimaryOf(const std::string& key) {
   for (int i : Live()) {
     const std::string slot = nodes_[i]->Cli({"CLUSTER", "KEYSLOT", key});
     // CLUSTER SLOTS, flattened by redis-cli: start, end, ip, port, id, (replicas...) per range.
-    const std::vector<std::string> lines = absl::StrSplit(nodes_[i]->Cli({"CLUSTER", "SLOTS"}), '\n');
+    const std::vector<std::string> lines =
+        absl::StrSplit(nodes_[i]->Cli({"CLUSTER", "SLOTS"}), '\n');
     int wanted = 0;
     if (!absl::SimpleAtoi(slot, &wanted)) continue;
     for (size_t line = 0; line + 3 < lines.size(); ++line) {
@@ -85,8 +88,8 @@ bool RedisCluster::WaitUntilHealthy(double seconds) {
     }
     if (ok) {
       // Every live node's check of the whole cluster passes (slots covered, configs agree).
-      const std::string check = "redis-cli --cluster check " + nodes_[Live().front()]->address() +
-                                " > /dev/null 2>&1";
+      const std::string check =
+          "redis-cli --cluster check " + nodes_[Live().front()]->address() + " > /dev/null 2>&1";
       if (std::system(check.c_str()) == 0) return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -1,11 +1,12 @@
 // The cluster specification's replies as sendgate reads them: CLUSTER SLOTS (through hiredis's
 // own RESP reader, as the router gets it) and the MOVED and ASK redirections.
+#include "service/store/cluster_topology.h"
+
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
 #include <string>
 
-#include "service/store/cluster_topology.h"
 #include "service/store/slots.h"
 
 namespace sendgate::store {
@@ -27,11 +28,11 @@ std::string Node(const std::string& ip, int port, const std::string& id) {
 }
 
 TEST(ClusterTopologyTest, ClusterSlotsGivesEachSlotItsPrimary) {
-  const std::string resp = "*3\r\n"
-                           "*4\r\n:0\r\n:5460\r\n" + Node("10.0.0.1", 7001, "a") +
-                           Node("10.0.0.4", 7004, "d") +
-                           "*3\r\n:5461\r\n:10922\r\n" + Node("", 7002, "b") +
-                           "*3\r\n:10923\r\n:16383\r\n" + Node("10.0.0.1", 7001, "a");
+  const std::string resp =
+      "*3\r\n"
+      "*4\r\n:0\r\n:5460\r\n" +
+      Node("10.0.0.1", 7001, "a") + Node("10.0.0.4", 7004, "d") + "*3\r\n:5461\r\n:10922\r\n" +
+      Node("", 7002, "b") + "*3\r\n:10923\r\n:16383\r\n" + Node("10.0.0.1", 7001, "a");
   redisReply* reply = Read(resp);
   const absl::StatusOr<ClusterTopology> topology =
       ParseClusterSlots(reply, {.host = "10.0.0.9", .port = 7002});
@@ -55,10 +56,10 @@ TEST(ClusterTopologyTest, AnUncoveredSlotHasNoOwnerAndBadRangesAreRefused) {
   EXPECT_EQ(topology->owner[100], -1);
 
   for (const std::string& bad :
-       {"*1\r\n*3\r\n:5\r\n:1\r\n" + Node("h", 1, "a"),       // start after end
-        "*1\r\n*3\r\n:0\r\n:16384\r\n" + Node("h", 1, "a"),   // past the last slot
-        "*1\r\n*3\r\n:0\r\n:1\r\n" + Node("h", 70000, "a"),   // no such port
-        std::string("*1\r\n*2\r\n:0\r\n:1\r\n"),              // no primary
+       {"*1\r\n*3\r\n:5\r\n:1\r\n" + Node("h", 1, "a"),      // start after end
+        "*1\r\n*3\r\n:0\r\n:16384\r\n" + Node("h", 1, "a"),  // past the last slot
+        "*1\r\n*3\r\n:0\r\n:1\r\n" + Node("h", 70000, "a"),  // no such port
+        std::string("*1\r\n*2\r\n:0\r\n:1\r\n"),             // no primary
         std::string("$2\r\nno\r\n")}) {
     redisReply* reply = Read(bad);
     EXPECT_FALSE(ParseClusterSlots(reply, {}).ok()) << bad;
