@@ -222,12 +222,6 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
                        catalog.store_call_seconds.Observe(absl::ToDoubleSeconds(took));
                      }}});
   catalog.store_up.ReadFrom([&store] { return store.healthy() ? 1.0 : 0.0; });
-  if (store.cluster() && !policy->capacity.empty()) {
-    std::cerr << config.policy << ": capacity rules need a standalone Redis in this version "
-                 "(their counters are in other Redis Cluster slots than the contacts' keys; "
-                 "docs/redis.md)\n";
-    return 1;
-  }
 
   api::PolicyHolder policies(policy);
   api::PolicyHolder shadow(nullptr);

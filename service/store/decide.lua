@@ -351,23 +351,23 @@ local function check_capacity(d)
   local counters = {}
   for c = 1, P[i] do
     local at = i + 1 + (c - 1) * C.CAPACITY_SIZE
-    local counter = {key = d.keys[P[at + C.CAPACITY_KEY]], limit = P[at + C.CAPACITY_LIMIT],
+    local key_at = P[at + C.CAPACITY_KEY]
+    local counter = {key = key_at > 0 and d.keys[key_at] or nil, limit = P[at + C.CAPACITY_LIMIT],
                      stop = P[at + C.CAPACITY_END]}
-    counter.used = tonumber(redis.call('GET', counter.key)) or 0
+    -- A counter without a key was taken or read on its own node before this call (cluster).
+    counter.used = counter.key and (tonumber(redis.call('GET', counter.key)) or 0) or
+                       P[at + C.CAPACITY_USED]
     if counter.used + 1 > counter.limit then counter.room = counter.stop end
     counters[c] = counter
   end
   d.capacity = counters
 end
 
--- Counts the allowed message on its capacity counters; each lives until a little after the end
--- of its interval.
+-- Counts the allowed message on its capacity counters (those this call reads: one taken before
+-- it is counted already).
 local function count_capacity(d)
   for _, counter in ipairs(d.capacity) do
-    if redis.call('INCR', counter.key) == 1 then
-      redis.call('PEXPIRE', counter.key,
-                 math.max(counter.stop - d.now + C.CAPACITY_LINGER, C.CAPACITY_LINGER))
-    end
+    if counter.key then count_on_counter(counter.key, counter.stop, d.now) end
   end
 end
 

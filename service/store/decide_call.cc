@@ -128,7 +128,8 @@ std::string JsonArray(absl::Span<const int64_t> numbers) {
 
 }  // namespace
 
-std::string PlanArgument(const CheckPlan& plan, int first_counter_key) {
+std::string PlanArgument(const CheckPlan& plan, int first_counter_key,
+                         const std::vector<int64_t>* before) {
   const core::SendRecord& send = plan.send;
   std::array<int64_t, static_cast<int>(PlanSlot::kCount)> head{};
   auto set = [&head](PlanSlot slot, int64_t value) { head[static_cast<int>(slot)] = value; };
@@ -188,9 +189,11 @@ std::string PlanArgument(const CheckPlan& plan, int first_counter_key) {
   numbers.push_back(static_cast<int64_t>(plan.capacity.size()));
   for (size_t i = 0; i < plan.capacity.size(); ++i) {
     std::array<int64_t, static_cast<int>(contract::CapacitySlot::kCount)> slots{};
-    slots[static_cast<int>(contract::CapacitySlot::kKey)] = first_counter_key + static_cast<int>(i);
+    slots[static_cast<int>(contract::CapacitySlot::kKey)] =
+        before != nullptr ? 0 : first_counter_key + static_cast<int>(i);
     slots[static_cast<int>(contract::CapacitySlot::kLimit)] = plan.capacity[i].limit;
     slots[static_cast<int>(contract::CapacitySlot::kEnd)] = Millis(plan.capacity[i].end);
+    slots[static_cast<int>(contract::CapacitySlot::kUsed)] = before != nullptr ? (*before)[i] : 0;
     numbers.insert(numbers.end(), slots.begin(), slots.end());
   }
   return JsonArray(numbers);
@@ -207,9 +210,11 @@ std::vector<std::string> DecideKeys(const CheckPlan& plan) {
   return keys;
 }
 
-std::string DecideCommand(const CheckPlan& plan) {
-  const std::vector<std::string> keys = DecideKeys(plan);
-  const std::string plan_argument = PlanArgument(plan, kFirstCounterKey);
+std::string DecideCommand(const CheckPlan& plan, const CountersBefore* before) {
+  const std::vector<std::string> keys =
+      before != nullptr ? ContactKeys(plan.contact_id) : DecideKeys(plan);
+  const std::string plan_argument =
+      PlanArgument(plan, kFirstCounterKey, before != nullptr ? &before->plan : nullptr);
   absl::string_view args[static_cast<int>(contract::DecideArg::kCount)];
   args[static_cast<int>(contract::DecideArg::kPlan)] = plan_argument;
   args[static_cast<int>(contract::DecideArg::kSuppressionHash)] =
@@ -218,7 +223,8 @@ std::string DecideCommand(const CheckPlan& plan) {
   size_t count = static_cast<size_t>(contract::DecideArg::kShadowPlan);
   if (plan.shadow != nullptr) {
     shadow_argument =
-        PlanArgument(*plan.shadow, kFirstCounterKey + static_cast<int>(plan.capacity.size()));
+        PlanArgument(*plan.shadow, kFirstCounterKey + static_cast<int>(plan.capacity.size()),
+                     before != nullptr ? &before->shadow : nullptr);
     args[static_cast<int>(contract::DecideArg::kShadowPlan)] = shadow_argument;
     count = static_cast<size_t>(contract::DecideArg::kCount);
   }

@@ -47,12 +47,23 @@ std::vector<std::string> DecideKeys(const core::CheckPlan& plan);
 // Where in those KEYS (from 1) the plan's capacity counters start.
 inline constexpr int kFirstCounterKey = static_cast<int>(contract::Key::kCount) + 1;
 
-// decide.lua's argument for `plan`: the plan as a JSON array of numbers. Its capacity counters'
-// keys are in KEYS from position `first_counter_key` (from 1) on.
-std::string PlanArgument(const core::CheckPlan& plan, int first_counter_key);
+// On a Redis Cluster, the values of a plan's capacity counters before the message, taken or
+// read by calls of their own (capacity_on_cluster.h): decide.lua gets them instead of the
+// counters' keys, which are in other slots.
+struct CountersBefore {
+  std::vector<int64_t> plan;    // one per CheckPlan::capacity
+  std::vector<int64_t> shadow;  // one per the shadow plan's
+};
 
-// FCALL of decide.lua's function for `plan`, in RESP form.
-std::string DecideCommand(const core::CheckPlan& plan);
+// decide.lua's argument for `plan`: the plan as a JSON array of numbers. Its capacity counters'
+// keys are in KEYS from position `first_counter_key` (from 1) on; or, with `before`, each
+// counter's value is given instead.
+std::string PlanArgument(const core::CheckPlan& plan, int first_counter_key,
+                         const std::vector<int64_t>* before = nullptr);
+
+// FCALL of decide.lua's function for `plan`, in RESP form; with `before`, the capacity
+// counters' values instead of their keys.
+std::string DecideCommand(const core::CheckPlan& plan, const CountersBefore* before = nullptr);
 
 // How many caps and capacity counters a plan has: the shape of its reply.
 struct ReplyShape {

@@ -142,6 +142,10 @@ void WriteLayouts(std::ostream& out) {
   out << "  CANCEL_" #lua " = " << static_cast<int>(CancelArg::name) + 1 << ",\n";
   SENDGATE_CANCEL_ARGS(SENDGATE_CANCEL_LINE)
 #undef SENDGATE_CANCEL_LINE
+#define SENDGATE_TAKE_LINE(name, lua) \
+  out << "  TAKE_" #lua " = " << static_cast<int>(CapacityTakeArg::name) + 1 << ",\n";
+  SENDGATE_CAPACITY_TAKE_ARGS(SENDGATE_TAKE_LINE)
+#undef SENDGATE_TAKE_LINE
 }
 
 void WriteBounds(std::ostream& out) {

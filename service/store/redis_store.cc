@@ -7,6 +7,7 @@
 #include "service/core/names.h"
 #include "service/metrics/log.h"
 #include "service/store/blocking_redis.h"
+#include "service/store/capacity_on_cluster.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
 #include "service/store/preferences_codec.h"
@@ -181,11 +182,14 @@ void RedisStore::AppendToFeed(std::string feed_command, absl::Time deadline,
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
   if (router_ != nullptr &&
       (!plan.capacity.empty() || (plan.shadow != nullptr && !plan.shadow->capacity.empty()))) {
-    // Its counters are in other slots than the contact's keys (docs/redis.md).
-    return done(Logged(StoreError(StoreErrorKind::kRedisError,
-                                  "capacity rules need a standalone Redis in this version")));
+    return CheckTakingCapacity(plan, deadline, std::move(done));
   }
-  Send(plan.contact_id, Command::kFunction, DecideCommand(plan), deadline,
+  SendDecide(plan, DecideCommand(plan), deadline, std::move(done));
+}
+
+void RedisStore::SendDecide(const core::CheckPlan& plan, std::string command, absl::Time deadline,
+                            CheckCallback done) {
+  Send(plan.contact_id, Command::kFunction, std::move(command), deadline,
        [shape = ReplyShape(plan),
         shadow = plan.shadow != nullptr ? std::optional<ReplyShape>(ReplyShape(*plan.shadow))
                                         : std::nullopt,
@@ -195,6 +199,23 @@ void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCa
          if (!result.ok()) return done(Logged(result.status()));
          done(std::move(result));
        });
+}
+
+void RedisStore::CheckTakingCapacity(const core::CheckPlan& plan, absl::Time deadline,
+                                     CheckCallback done) {
+  auto kept = std::make_shared<const core::CheckPlan>(plan);
+  TakeCapacity(
+      *router_, *kept, deadline,
+      [this, kept, deadline, done = std::move(done)](absl::StatusOr<TakenCapacity> taken) mutable {
+        if (!taken.ok()) return done(Logged(taken.status()));
+        std::string command = DecideCommand(*kept, &taken->before);
+        SendDecide(*kept, std::move(command), deadline,
+                   [this, kept, taken = std::move(*taken),
+                    done = std::move(done)](absl::StatusOr<core::CheckResult> result) mutable {
+                     if (MustGiveBack(result)) GiveBackCapacity(*router_, *kept, taken);
+                     done(std::move(result));
+                   });
+      });
 }
 
 void RedisStore::Cancel(absl::string_view contact_id, absl::string_view message_id,

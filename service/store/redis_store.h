@@ -72,6 +72,12 @@ class RedisStore final : public Store {
   // through the cluster router to the primary of its slot.
   void Send(absl::string_view contact_id, Command command, std::string wire, absl::Time deadline,
             RedisConnection::Callback done, int replicas = 0);
+  // Sends `command`, decide.lua's call for `plan`, and answers its parsed reply.
+  void SendDecide(const core::CheckPlan& plan, std::string command, absl::Time deadline,
+                  CheckCallback done);
+  // On a cluster, a plan with capacity counters: they are taken first, by calls of their own
+  // (capacity_on_cluster.h), then the contact's decide runs with their values.
+  void CheckTakingCapacity(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done);
   // The replicas a preference write waits for (options_.wait_replicas resolved).
   int PreferenceReplicas() const;
   // The change feed's key as a function of a contact's call takes it, and the length bound it

@@ -98,11 +98,14 @@ namespace sendgate::store::contract {
 // X(C++ name, Lua name): each capacity counter of the plan, after the contact's own frequency's
 // categories (their number comes first, then the counters'). KEY: the position (from 1) in
 // KEYS of the counter's key; the plan's counters follow the contact's keys, then the shadow
-// plan's.
+// plan's. KEY 0 (Redis Cluster, where the counter is in another slot): the counter was taken
+// or read by a call of its own before (capacity_take.lua), USED is its value before the
+// message, and decide.lua neither reads nor counts it.
 #define SENDGATE_CAPACITY_SLOTS(X) \
   X(kKey, KEY)                     \
   X(kLimit, LIMIT)                 \
-  X(kEnd, END)
+  X(kEnd, END)                     \
+  X(kUsed, USED)
 
 // X(C++ name, Lua name, value): the outcome decide.lua answers.
 #define SENDGATE_OUTCOMES(X)                 \
@@ -203,6 +206,12 @@ namespace sendgate::store::contract {
   X(kHashLow, HASH_LOW)         \
   X(kHashHigh, HASH_HIGH)
 
+// X(C++ name, Lua name): the ARGV of capacity_take.lua (KEYS: the counter), in order.
+#define SENDGATE_CAPACITY_TAKE_ARGS(X) \
+  X(kLimit, LIMIT)                     \
+  X(kEnd, END)                         \
+  X(kNow, NOW)
+
 #define SENDGATE_ENUM_ENTRY(name, ...) name,
 enum class RecordField { SENDGATE_RECORD_FIELDS(SENDGATE_ENUM_ENTRY) kCount };
 enum class PlanSlot { SENDGATE_PLAN_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
@@ -223,6 +232,7 @@ enum class PreferenceChannelPause {
   SENDGATE_PREFERENCE_CHANNEL_PAUSE(SENDGATE_ENUM_ENTRY) kCount
 };
 enum class CancelArg { SENDGATE_CANCEL_ARGS(SENDGATE_ENUM_ENTRY) kCount };
+enum class CapacityTakeArg { SENDGATE_CAPACITY_TAKE_ARGS(SENDGATE_ENUM_ENTRY) kCount };
 #undef SENDGATE_ENUM_ENTRY
 #define SENDGATE_OUTCOME_ENTRY(name, lua, value) name = value,
 enum class Outcome { SENDGATE_OUTCOMES(SENDGATE_OUTCOME_ENTRY) };

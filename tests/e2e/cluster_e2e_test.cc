@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -16,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "sendgate/v1/preferences.grpc.pb.h"
 #include "tests/e2e/fixture.h"
 #include "tests/support/redis_cluster.h"
@@ -167,6 +169,58 @@ TEST_F(ClusterE2eTest, GetPressureAndCancelReadAndGiveBackOnTheContactsNode) {
   ASSERT_TRUE(stub_->Cancel(&context, cancel, &cancelled).ok());
   EXPECT_TRUE(cancelled.cancelled());
   EXPECT_EQ(pressure(), 0);
+}
+
+// A capacity rule on a cluster: its shards' counters are in slots of their own, so each
+// message takes its unit by a call of its own before the contact's decide. 400 contacts' SMS
+// at once against 60 a day in 4 shards: exactly 60 go; the same messages again (replays of the
+// 60, the rest still held) take nothing more.
+TEST_F(ClusterE2eTest, ACapacityRuleTakesExactlyItsLimitAcrossSlots) {
+  {
+    std::ofstream policy(policy_path_, std::ios::app);
+    policy << "capacity:\n  - id: sms-provider\n    channels: [sms]\n"
+              "    interval: calendar day\n    limit: 60\n    shards: 4\n";
+  }
+  sendgate_.reset();
+  StartSendgate();
+  const double calls_before = Metric("sendgate_store_call_duration_seconds_count");
+  for (int round = 0; round < 2; ++round) {
+    std::atomic<int> allowed{0}, held{0}, next{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < 8; ++t) {
+      workers.emplace_back([&] {
+        for (int i = next++; i < 400; i = next++) {
+          v1::DecideRequest sms = Email(absl::StrCat("sms-", i), absl::StrCat("texter-", i));
+          sms.set_channel("sms");
+          sms.set_category("transactional");
+          const v1::DecideResponse response = Decide(sms);
+          allowed += response.outcome() == v1::ALLOW;
+          held += response.outcome() == v1::DEFER && response.reasons_size() == 1 &&
+                  response.reasons(0).code() == v1::Reason::CAPACITY;
+        }
+      });
+    }
+    for (std::thread& worker : workers) worker.join();
+    EXPECT_EQ(allowed.load(), 60) << "round " << round;
+    EXPECT_EQ(held.load(), 340) << "round " << round;
+  }
+  int64_t taken = 0;
+  for (int i : cluster_.Live()) {
+    if (!absl::StrContains(cluster_.node(i).Cli({"ROLE"}), "master")) continue;
+    const std::string keys =
+        cluster_.node(i).Cli({"--scan", "--pattern", "sg:{capacity:sms-provider:*"});
+    for (absl::string_view key : absl::StrSplit(keys, '\n', absl::SkipEmpty())) {
+      int64_t value = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(cluster_.node(i).Cli({"GET", std::string(key)}), &value));
+      taken += value;
+    }
+  }
+  EXPECT_EQ(taken, 60);
+  // Two calls per decision the rule applies to: the take, then the contact's decide. None
+  // gave a unit back: a held message took none, and in the second round every shard was full.
+  const double calls = Metric("sendgate_store_call_duration_seconds_count") - calls_before;
+  EXPECT_GE(calls, 2 * 800);
+  EXPECT_LE(calls, 2 * 800 + 2 * 3 * 2);
 }
 
 TEST_F(ClusterE2eTest, AKilledPrimaryFailsOverAndDecisionsGoOn) {

@@ -14,19 +14,20 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "service/core/decision.h"
 #include "service/core/history.h"
 #include "service/core/names.h"
 #include "service/core/plan.h"
-#include "service/core/decision.h"
+#include "service/policy/time_zones.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
+#include "service/store/lua_library.h"
 #include "service/store/preferences_codec.h"
 #include "service/store/redis_store.h"
-#include "service/store/lua_library.h"
 #include "service/store/script_contract.h"
 #include "service/store/store_error.h"
+#include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
-#include "service/policy/time_zones.h"
 #include "tests/unit/core_harness.h"
 
 namespace sendgate::testing {
@@ -112,11 +113,31 @@ class RedisStoreTest : public ::testing::Test {
     return history.value_or(core::History{});
   }
 
+  // redis-cli `command` on the Redis that serves its key (command[1]).
+  virtual std::string KeyCli(const std::vector<std::string>& command) {
+    return redis_.Cli(command);
+  }
+
   int64_t Integer(const std::vector<std::string>& command) {
     int64_t value = -1;
-    EXPECT_TRUE(absl::SimpleAtoi(redis_.Cli(command), &value)) << redis_.Cli(command);
+    EXPECT_TRUE(absl::SimpleAtoi(KeyCli(command), &value)) << KeyCli(command);
     return value;
   }
+
+  // Capacity counter `counter`'s value (0: absent) once it is `expected`, or after 2 s: on a
+  // cluster, a decision not allowed gives its unit back after its answer.
+  int64_t SettledCounter(const std::string& counter, int64_t expected) {
+    int64_t value = -1;
+    for (int i = 0; i < 200 && value != expected; ++i) {
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      const std::string stored = KeyCli({"GET", store::CapacityKey(counter)});
+      value = stored.empty() ? 0 : std::stoll(stored);
+    }
+    return value;
+  }
+
+  void ExpectTheScriptAgreesWithTheReference();
+  void ExpectConcurrentContactsTakeExactlyTheCapacity();
 
   RedisServer redis_;
   std::atomic<int> library_reloads_{0};
@@ -180,6 +201,10 @@ void ExpectSameResult(const core::CheckResult& actual, const core::CheckResult& 
 // decide.lua and core/history.cc state the same rules: on random traffic for a few contacts,
 // every answer and every stored history must be identical.
 TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
+  ExpectTheScriptAgreesWithTheReference();
+}
+
+void RedisStoreTest::ExpectTheScriptAgreesWithTheReference() {
   std::mt19937 random(20261123);
   auto pick = [&](std::vector<std::string> options) {
     return options[std::uniform_int_distribution<size_t>(0, options.size() - 1)(random)];
@@ -267,8 +292,7 @@ TEST_F(RedisStoreTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
     }
     ASSERT_EQ(StoredHistory(message.contact), history) << "step " << step;
     for (const core::CapacityCheck& check : plan.capacity) {
-      const std::string stored = redis_.Cli({"GET", store::CapacityKey(check.counter)});
-      EXPECT_EQ(stored.empty() ? 0 : std::stoll(stored), counters[check.counter])
+      EXPECT_EQ(SettledCounter(check.counter, counters[check.counter]), counters[check.counter])
           << "step " << step << " " << check.counter;
     }
     ++seen[expected.outcome];
@@ -668,6 +692,10 @@ TEST_F(RedisStoreTest, SixtyFourConcurrentCallsForOneContactAllowExactlyTheCap) 
 // Capacity across contacts: 64 SMS at once, each for another contact, against 4 per 3 days in
 // 2 shards: exactly 4 go, 2 on each shard's counter, the rest wait for the next interval.
 TEST_F(RedisStoreTest, SixtyFourConcurrentContactsTakeExactlyTheCapacity) {
+  ExpectConcurrentContactsTakeExactlyTheCapacity();
+}
+
+void RedisStoreTest::ExpectConcurrentContactsTakeExactlyTheCapacity() {
   std::vector<std::thread> callers;
   std::atomic<int> allowed{0}, deferred{0};
   std::mutex mutex;
@@ -692,7 +720,7 @@ TEST_F(RedisStoreTest, SixtyFourConcurrentContactsTakeExactlyTheCapacity) {
   EXPECT_EQ(deferred.load(), 60);
   ASSERT_EQ(counters.size(), 2u);
   for (const std::string& counter : counters) {
-    EXPECT_EQ(redis_.Cli({"GET", store::CapacityKey(counter)}), "2");
+    EXPECT_EQ(SettledCounter(counter, 2), 2);
     // The counter goes a minute after its interval ends (the plan's clock is t0_).
     EXPECT_GT(Integer({"PTTL", store::CapacityKey(counter)}), 60000);
   }
@@ -889,6 +917,66 @@ TEST_F(RedisStoreTest, PlannedSendsCostAFewTensOfBytesEach) {
   EXPECT_LE(bytes[2], 128 + 40 * core::kMaxPlannedSends);
   // The key lives until its last planned send expires.
   EXPECT_GT(Integer({"PTTL", store::PlannedKey(contact)}), 0);
+}
+
+// The same store on a Redis Cluster of 3 primaries: capacity counters are in other slots than
+// the contacts' keys, so a message takes its unit by a call of its own first and gives it back
+// when it is not allowed (service/store/capacity_on_cluster.h).
+class RedisStoreOnClusterTest : public RedisStoreTest {
+ protected:
+  RedisStoreOnClusterTest() {
+    std::vector<store::NodeAddress> seeds;
+    for (int i = 0; i < cluster_.size(); ++i)
+      seeds.push_back({"127.0.0.1", cluster_.node(i).port()});
+    store_ = std::make_unique<store::RedisStore>(store::RedisStoreOptions{
+        .connection = {.host = "127.0.0.1", .port = cluster_.node(0).port()},
+        .connections = 2,
+        .cluster_seeds = seeds,
+        .wait_replicas = 0});
+  }
+
+  std::string KeyCli(const std::vector<std::string>& command) override {
+    auto [owner, added] = owners_.try_emplace(command.at(1), -1);
+    if (added) owner->second = cluster_.PrimaryOf(command[1]);
+    return owner->second < 0 ? "" : cluster_.node(owner->second).Cli(command);
+  }
+
+  RedisCluster cluster_{3, 0};
+  std::map<std::string, int> owners_;  // no slot moves in these tests
+};
+
+TEST_F(RedisStoreOnClusterTest, TheScriptAgreesWithTheReferenceOnRandomTraffic) {
+  ExpectTheScriptAgreesWithTheReference();
+}
+
+TEST_F(RedisStoreOnClusterTest, SixtyFourConcurrentContactsTakeExactlyTheCapacity) {
+  ExpectConcurrentContactsTakeExactlyTheCapacity();
+}
+
+// A dry run (GetPressure, sendgatectl decide) reads the counter and takes nothing; a message
+// held back by another rule, and a replay, give their unit back.
+TEST_F(RedisStoreOnClusterTest, OnlyANewAllowedSendKeepsItsUnit) {
+  const TestMessage first{.id = "s1", .channel = "sms", .send_at = t0_};
+  core::CheckPlan dry = Plan(first);
+  dry.dry_run = true;
+  ASSERT_EQ(Check(dry)->outcome, core::CheckOutcome::kAllowed);
+  const std::string counter = dry.capacity.at(0).counter;
+  EXPECT_EQ(SettledCounter(counter, 0), 0);
+  EXPECT_EQ(Outcome(first), core::CheckOutcome::kAllowed);
+  EXPECT_EQ(SettledCounter(counter, 1), 1);
+  EXPECT_EQ(Outcome(first), core::CheckOutcome::kReplayAllowed);
+  // sms-day: the contact's second SMS of the day is held back by its cap.
+  EXPECT_EQ(Outcome({.id = "s2", .channel = "sms", .send_at = t0_ + absl::Minutes(1)}),
+            core::CheckOutcome::kDeferred);
+  EXPECT_EQ(SettledCounter(counter, 1), 1);
+  core::CheckPlan later = Plan({.id = "s3", .channel = "sms", .send_at = t0_ + absl::Minutes(2)});
+  later.dry_run = true;
+  absl::StatusOr<core::CheckResult> read = Check(later);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->outcome, core::CheckOutcome::kDeferred);
+  ASSERT_EQ(read->capacity.size(), 1u);
+  EXPECT_EQ(read->capacity[0].used, 1);
+  EXPECT_EQ(SettledCounter(counter, 1), 1);
 }
 
 }  // namespace
