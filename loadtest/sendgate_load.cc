@@ -1,6 +1,8 @@
 // sendgate_load: drives load at a running sendgate and reports throughput, latency percentiles
 // and outcomes (see driver.h for the method). Also prints the redis-benchmark form of the
-// decide.lua call, so the benchmark can measure Redis's ceiling for the very same command.
+// decide.lua call, so the benchmark can measure Redis's ceiling for the very same command, and
+// a fixed replay of the mixed traffic's decide.lua calls in RESP (for redis-cli --pipe), so
+// that it can measure Redis's work per decision against the floor function's.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -13,6 +15,8 @@
 #include "absl/time/clock.h"
 #include "loadtest/driver.h"
 #include "loadtest/report.h"
+#include "loadtest/traffic.h"
+#include "service/api/request_validation.h"
 #include "service/core/names.h"
 #include "service/core/plan.h"
 #include "service/ctl/client_tls.h"
@@ -43,7 +47,14 @@ ABSL_FLAG(std::string, json, "", "append the result as one JSON line to this fil
 ABSL_FLAG(bool, print_redis_benchmark_command, false,
           "print, one argument per line, the decide.lua call for a marketing email under "
           "--policy, with __rand_int__ for the contact and the message, and exit");
-ABSL_FLAG(std::string, policy, "policies/default.yaml", "policy for --print_redis_benchmark_command");
+ABSL_FLAG(uint64_t, print_redis_replay, 0,
+          "print, in RESP, the FCALLs sendgate sends for this many decisions of the mixed "
+          "traffic under --policy (contacts --run-c<rank>), and exit");
+ABSL_FLAG(std::string, replay_function, "decide",
+          "--print_redis_replay: the function called, decide or decide_floor (same KEYS and "
+          "ARGV: the yardstick of decide's Redis work)");
+ABSL_FLAG(std::string, policy, "policies/default.yaml",
+          "policy for --print_redis_benchmark_command and --print_redis_replay");
 
 namespace sendgate::loadtest {
 namespace {
@@ -82,8 +93,55 @@ int PrintRedisBenchmarkCommand() {
   return 0;
 }
 
+// The decide.lua calls of `count` decisions of the mixed traffic, as sendgate would send them
+// now (no suppression key, as the benchmark's sendgate), to `function` in RESP. The same flags
+// give the same contacts and messages, so a replay through decide and one through
+// decide_floor touch the same keys with the same arguments. The library's FUNCTION LOAD
+// comes first.
+int PrintRedisReplay(uint64_t count, const std::string& function) {
+  if (function != "decide" && function != "decide_floor") {
+    std::cerr << "--replay_function: decide or decide_floor, not '" << function << "'\n";
+    return 2;
+  }
+  auto policy = policy::LoadPolicyFile(absl::GetFlag(FLAGS_policy));
+  if (!policy.ok()) {
+    std::cerr << policy.status().message() << "\n";
+    return 1;
+  }
+  Traffic traffic(Scenario::kMixed, absl::GetFlag(FLAGS_run), absl::GetFlag(FLAGS_contacts),
+                  /*seed=*/1);
+  const absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+  const char* name = function == "decide" ? store::kDecideFunction : store::kDecideFloorFunction;
+  v1::DecideRequest request;
+  // The library first (Redis answers an error, counted by redis-cli --pipe, when it has it).
+  std::string commands = store::FormatLibraryLoad();
+  for (uint64_t i = 0; i < count; ++i) {
+    traffic.Fill(0, i, request);
+    absl::StatusOr<core::Message> message = api::MessageFromRequest(request, **policy, now);
+    if (!message.ok()) {
+      std::cerr << "request " << i << ": " << message.status().message() << "\n";
+      return 1;
+    }
+    commands += store::DecideCommand(core::PlanCheck(**policy, *message, now), nullptr, name);
+    if (commands.size() > (1 << 20)) {
+      std::cout << commands;
+      commands.clear();
+    }
+  }
+  std::cout << commands << std::flush;
+  return 0;
+}
+
 int Main() {
   if (absl::GetFlag(FLAGS_print_redis_benchmark_command)) return PrintRedisBenchmarkCommand();
+  if (absl::GetFlag(FLAGS_print_redis_replay) > 0) {
+    if (absl::GetFlag(FLAGS_run).empty()) {
+      std::cerr << "--print_redis_replay needs --run (the same for both functions)\n";
+      return 2;
+    }
+    return PrintRedisReplay(absl::GetFlag(FLAGS_print_redis_replay),
+                            absl::GetFlag(FLAGS_replay_function));
+  }
   RunOptions options;
   options.target = absl::GetFlag(FLAGS_target);
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =

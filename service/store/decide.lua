@@ -21,9 +21,9 @@
 --                        its own
 -- keys[...]              the plan's capacity counters, then the shadow plan's (the plan names
 --                        each by its position)
--- args[C.ARG_PLAN]  the plan, a JSON array of numbers (one cjson.decode is cheaper than an
---                 argument each, and it stays text that redis-cli, MONITOR and redis-benchmark
---                 show as is)
+-- args[C.ARG_PLAN]  the plan, its numbers packed (C.PLAN_NUMBER_FORMAT each): one struct.unpack
+--                 is cheaper than an argument each, and than cjson.decode of the same numbers
+--                 as text, which cost a fifth of this function's work (strtod per number)
 -- args[C.ARG_SUPPRESSION_HASH]  the contact's keyed hash in the suppression list, or ''
 -- args[C.ARG_SHADOW_PLAN]  absent, or a candidate policy's plan for the same message (shadow
 --                        mode): evaluated on the same state, never recorded
@@ -36,6 +36,38 @@
 -- the message add to used), then the number of verdicts of the other rules and each as
 -- (code, at, used, limit, detail). With a shadow plan, a decided message's reply is
 -- {that reply, the shadow plan's reply}.
+
+-- The plan's numbers as a table: one struct.unpack when the plan fits Lua's stack at once
+-- (PLAN_PIECE numbers; every plan of the example policies does), in pieces otherwise.
+local PLAN_PIECE = 200
+local plan_formats = {}  -- the format of k numbers, by k: at most PLAN_PIECE entries
+
+local function plan_format(k)
+  local format = plan_formats[k]
+  if not format then
+    format = '<' .. string.rep(C.PLAN_NUMBER_FORMAT, k)
+    plan_formats[k] = format
+  end
+  return format
+end
+
+local function read_plan(bytes)
+  if #bytes % C.PLAN_NUMBER_BYTES ~= 0 then error('sendgate: a plan of ' .. #bytes .. ' bytes') end
+  local n = #bytes / C.PLAN_NUMBER_BYTES
+  if n <= PLAN_PIECE then
+    local P = {struct.unpack(plan_format(n), bytes)}
+    P[n + 1] = nil  -- struct.unpack's last result: the position after the plan
+    return P
+  end
+  local P, pos = {}, 1
+  for first = 1, n, PLAN_PIECE do
+    local k = math.min(PLAN_PIECE, n - first + 1)
+    local piece = {struct.unpack(plan_format(k), bytes, pos)}
+    for j = 1, k do P[first + j - 1] = piece[j] end
+    pos = piece[k + 1]
+  end
+  return P
+end
 
 -- The reply for a message already decided, found in `blob`, or nil.
 local function replay_in(blob, lo, hi)
@@ -103,23 +135,39 @@ local function check_pause(d)
   end
 end
 
+-- A cap's scope: for each of the `matches` fields it restricts, the field's number and the
+-- first and last position in the plan of the ids it accepts, as triples in the cap's own array
+-- part (cap[1], cap[2], cap[3], then the next field's), so that no table is made per field or
+-- per id: the tables made per decision, and the garbage collection they bring, were most of
+-- the caps' cost. A cap's `sends` are made when a send matches it.
+
+-- The match at position `at` of the plan: its field, its ids' first and last positions, and
+-- the position after it.
+local function match_at(P, at)
+  local last = at + 1 + P[at + 1]
+  return P[at], at + 2, last, last + 1
+end
+
 -- The caps of the plan, and the position in it after them.
 local function plan_caps(P)
   local caps = {}
   local i = C.PLAN_HEAD + 1
   for c = 1, P[C.PLAN_CAP_COUNT] do
-    local cap = {start = P[i + C.CAP_START], stop = P[i + C.CAP_END], slide = P[i + C.CAP_SLIDE],
-                 limit = P[i + C.CAP_LIMIT], counts_exempt = P[i + C.CAP_COUNTS_EXEMPT] == 1,
-                 match = {}, used = 0, sends = {}}
     local matches = P[i + C.CAP_MATCH_COUNT]
-    i = i + C.CAP_HEAD
-    for _ = 1, matches do
-      local m = {field = P[i], ids = {}}
-      for k = 1, P[i + 1] do m.ids[P[i + 1 + k]] = true end
-      i = i + 2 + P[i + 1]
-      cap.match[#cap.match + 1] = m
+    local at = i + C.CAP_HEAD
+    local f1, a1, b1, f2, a2, b2, f3, a3, b3
+    if matches >= 1 then f1, a1, b1, at = match_at(P, at) end
+    if matches >= 2 then f2, a2, b2, at = match_at(P, at) end
+    if matches >= 3 then f3, a3, b3, at = match_at(P, at) end
+    local cap = {f1, a1, b1, f2, a2, b2, f3, a3, b3, matches = matches,
+                 start = P[i + C.CAP_START], stop = P[i + C.CAP_END], slide = P[i + C.CAP_SLIDE],
+                 limit = P[i + C.CAP_LIMIT], counts_exempt = P[i + C.CAP_COUNTS_EXEMPT] == 1,
+                 used = 0, sends = false, scheduled = false, room = false, planned = 0}
+    for m = 4, matches do
+      cap[3 * m - 2], cap[3 * m - 1], cap[3 * m], at = match_at(P, at)
     end
     caps[c] = cap
+    i = at
   end
   return caps, i
 end
@@ -137,8 +185,10 @@ local function contact_cap(d, first_category)
   if not d.prefs or P[C.PLAN_EXEMPT_FREQUENCY] == 1 then return nil end
   local own = d.prefs.frequency[d.channel]
   if not own then return nil end
-  local cap = {limit = own.limit, counts_exempt = P[C.PLAN_FREQUENCY_COUNTS_EXEMPT] == 1,
-               used = 0, sends = {}}
+  local cap = {1, C.PLAN_CHANNEL, C.PLAN_CHANNEL,  -- the channel, then the categories
+               2, first_category + 1, first_category + P[first_category], matches = 2,
+               limit = own.limit, counts_exempt = P[C.PLAN_FREQUENCY_COUNTS_EXEMPT] == 1,
+               used = 0, sends = false}
   if own.kind == C.WINDOW_ROLLING then  -- as core::BoundsAt: every window around the send
     cap.start, cap.stop, cap.slide = d.send_at - own.length + 1, d.send_at + own.length, own.length
   elseif own.kind == C.WINDOW_DAY then
@@ -148,42 +198,62 @@ local function contact_cap(d, first_category)
   else
     cap.start, cap.stop, cap.slide = P[C.PLAN_MONTH_START], P[C.PLAN_MONTH_END], 0
   end
-  local categories = {}
-  for k = 1, P[first_category] do categories[P[first_category + k]] = true end
-  cap.match = {{field = 1, ids = {[d.channel] = true}}, {field = 2, ids = categories}}
   return cap
 end
 
--- Whether the record whose ids are `fields` is in the scope of `cap`.
-local function cap_matches(cap, fields)
-  for _, m in ipairs(cap.match) do
-    if not m.ids[fields[m.field]] then return false end
+-- Whether the record whose ids are `fields` is in the scope of `cap`, whose ids are in `P`.
+local function cap_matches(P, cap, fields)
+  for m = 1, 3 * cap.matches, 3 do
+    local id, found = fields[cap[m]], false
+    for k = cap[m + 1], cap[m + 2] do
+      if P[k] == id then
+        found = true
+        break
+      end
+    end
+    if not found then return false end
   end
   return true
 end
 
 -- Adds the counted sends of `blob` to the usage of the `counted` caps that count that list,
--- and keeps each cap's sends (few: caps keep them few) to find its room.
-local function count(counted, blob, blob_is_exempt)
-  local bytes, scan = C.RECORD_BYTES, C.RECORD_SCAN
+-- and keeps each cap's sends (few: caps keep them few) to find its room. Returns, for the
+-- record of the decision, the time of the list's latest record and its number of denials.
+local function count(P, counted, blob, blob_is_exempt)
+  local bytes, scan, at_format, denied_at = C.RECORD_BYTES, C.RECORD_SCAN, C.AT_FORMAT, C.DENIED_OFFSET
   local fields = {}
+  local latest, denials = 0, 0
   for pos = 1, #blob - bytes + 1, bytes do
-    local at, f1, f2, f3, f4, f5, f6, w, denied = struct.unpack(scan, blob, pos)
-    if denied == 0 then
+    if string.byte(blob, pos + denied_at) ~= 0 then  -- a denial: counts in no cap
+      denials = denials + 1
+      local at = struct.unpack(at_format, blob, pos)
+      if at > latest then latest = at end
+    else
+      local at, f1, f2, f3, f4, f5, f6, w = struct.unpack(scan, blob, pos)
+      if at > latest then latest = at end
       fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = f1, f2, f3, f4, f5, f6
       for _, cap in ipairs(counted) do
         if (cap.counts_exempt or not blob_is_exempt) and at >= cap.start and
-            (at < cap.stop or cap.slide > 0) and cap_matches(cap, fields) then
+            (at < cap.stop or cap.slide > 0) and cap_matches(P, cap, fields) then
           -- A rolling cap keeps the sends scheduled beyond its span too: later windows reach
           -- them (scheduled_room).
           if at < cap.stop then cap.used = cap.used + w end
           if at > cap.start + cap.slide - 1 then cap.scheduled = cap.slide > 0 end
-          cap.sends[#cap.sends + 1] = {at, w}
+          local sends = cap.sends
+          if not sends then
+            sends = {}
+            cap.sends = sends
+          end
+          sends[#sends + 1] = {at, w}
         end
       end
     end
   end
+  return latest, denials
 end
+
+-- A cap's sends: none until one matched it.
+local NO_SENDS = {}  -- shared, never written
 
 local function earlier(a, b)
   return a[1] < b[1]
@@ -288,11 +358,11 @@ end
 
 -- A cap's sends with the `rivals` it counts: copies of its sends with theirs, their weight in
 -- its window (`used`: the sends' alone), and whether one is after the check.
-local function with_rivals(cap, used, rivals_of_message)
+local function with_rivals(P, cap, used, rivals_of_message)
   local sends, scheduled = {}, cap.scheduled
-  for i, s in ipairs(cap.sends) do sends[i] = s end
+  for i, s in ipairs(cap.sends or NO_SENDS) do sends[i] = s end
   for _, r in ipairs(rivals_of_message) do
-    if r.at >= cap.start and (r.at < cap.stop or cap.slide > 0) and cap_matches(cap, r.fields) then
+    if r.at >= cap.start and (r.at < cap.stop or cap.slide > 0) and cap_matches(P, cap, r.fields) then
       if r.at < cap.stop then used = used + r.w end
       if r.at > cap.start + cap.slide - 1 and cap.slide > 0 then scheduled = true end
       sends[#sends + 1] = {r.at, r.w}
@@ -314,19 +384,19 @@ local function check_caps(d)
   local any_counts_exempt = false
   for _, cap in ipairs(counted) do any_counts_exempt = any_counts_exempt or cap.counts_exempt end
 
-  if #counted > 0 then count(counted, d.main, false) end
+  if #counted > 0 then d.main_latest, d.main_denials = count(d.P, counted, d.main, false) end
   if any_counts_exempt then
     d.exempt = d.exempt or redis.call('GET', d.keys[C.KEY_EXEMPT]) or ''
-    count(counted, d.exempt, true)
+    count(d.P, counted, d.exempt, true)
   end
   -- The plan's caps count the planned sends that outrank the message as if they were sent.
   local planned_rivals = rivals(d)
   for c, cap in ipairs(counted) do
     local in_window = cap.used
-    local used, room_at = usage(cap, cap.sends, in_window, cap.scheduled, d.weight)
+    local used, room_at = usage(cap, cap.sends or NO_SENDS, in_window, cap.scheduled, d.weight)
     cap.used, cap.room, cap.planned = used, room_at, 0
     if c <= #caps and #planned_rivals > 0 then
-      local sends, with, scheduled = with_rivals(cap, in_window, planned_rivals)
+      local sends, with, scheduled = with_rivals(d.P, cap, in_window, planned_rivals)
       local total
       total, cap.room = usage(cap, sends, with, scheduled, d.weight)
       cap.planned = total - used
@@ -475,16 +545,18 @@ end
 -- Appends `record` to `list`; rewrites the list instead when its first record is older than
 -- trim_before or a bound is passed. A short list is written whole with SET (exact allocation:
 -- memory per contact stays small); a long one is appended to (its write stays small, and it
--- is not read). The key never expires before retention after its latest record.
+-- is not read). The key never expires before retention after its latest record. The list's
+-- denials and latest record (list.denials, list.latest) are counted here unless the caps'
+-- pass over it counted them already.
 local function append(d, list, record, record_denied_code)
-  local counted, denials = list.n, 0
-  if list.may_hold_denials then
+  local counted, denials = list.n, list.denials or 0
+  if list.may_hold_denials and not list.denials then
     local blob = list_content(list)
     for pos = 1, #blob - C.RECORD_BYTES + 1, C.RECORD_BYTES do
       if record_denied(blob, pos) ~= 0 then denials = denials + 1 end
     end
-    counted = list.n - denials
   end
+  counted = list.n - denials
   if record_denied_code == 0 then counted = counted + 1 else denials = denials + 1 end
   local trim = list.n > 0 and list.first_at < d.trim_before
   local over = counted > C.MAX_COUNTED or denials > C.MAX_DENIED
@@ -494,8 +566,8 @@ local function append(d, list, record, record_denied_code)
     redis.call('PEXPIRE', list.key, math.max(d.send_at + d.retention - d.now, 1000), 'GT')
   else
     local blob = list_content(list)
-    redis.call('SET', list.key, blob .. record, 'PX',
-               math.max(latest_at(blob, d.send_at) + d.retention - d.now, 1000))
+    local latest = list.latest and math.max(list.latest, d.send_at) or latest_at(blob, d.send_at)
+    redis.call('SET', list.key, blob .. record, 'PX', math.max(latest + d.retention - d.now, 1000))
   end
 end
 
@@ -544,7 +616,8 @@ local function record_decision(d)
     local main = d.main
     append(d, {key = d.keys[C.KEY_MAIN], n = #main / C.RECORD_BYTES,
                first_at = #main > 0 and record_at(main, 1) or nil, blob = main,
-               may_hold_denials = true}, record, d.denied)
+               may_hold_denials = true, denials = d.main_denials, latest = d.main_latest},
+           record, d.denied)
   end
 end
 
@@ -559,7 +632,10 @@ local function evaluate(keys, P, main, exempt, planned, prefs)
              channel = P[C.PLAN_CHANNEL], subscription = P[C.PLAN_SUBSCRIPTION],
              deny_after = P[C.PLAN_DENY_AFTER], keep_after = P[C.PLAN_KEEP_AFTER],
              trim_before = P[C.PLAN_TRIM_BEFORE], retention = P[C.PLAN_RETENTION],
-             now = P[C.PLAN_NOW], verdicts = {}, caps = {}}
+             now = P[C.PLAN_NOW], verdicts = {}, caps = {},
+             -- set by the rules (named here so that the table is made at its full size)
+             after_caps = 0, capacity = false, retry = nil, denied = 0, main_latest = false,
+             main_denials = false}
   for _, rule in ipairs(RULES) do rule(d) end
   return d, verdict_reply(d)
 end
@@ -568,7 +644,7 @@ end
 -- candidate policy's), that plan is evaluated too, on the state before the record, and the
 -- reply is {the plan's reply, the shadow's reply}.
 local function decide(keys, args, dry_run)
-  local P = cjson.decode(args[C.ARG_PLAN])
+  local P = read_plan(args[C.ARG_PLAN])
   local lo, hi = P[C.PLAN_HASH_LOW], P[C.PLAN_HASH_HIGH]
   local is_exempt = P[C.PLAN_EXEMPT] == 1
   -- GET, not one MGET with the preferences: MGET reads a key of another type as missing,
@@ -596,7 +672,7 @@ local function decide(keys, args, dry_run)
   local shadow_reply
   if shadow then
     local _
-    _, shadow_reply = evaluate(keys, cjson.decode(shadow), main, exempt, planned, prefs)
+    _, shadow_reply = evaluate(keys, read_plan(shadow), main, exempt, planned, prefs)
   end
   local d, reply = evaluate(keys, P, main, exempt, planned, prefs)
   if reply[C.REPLY_OUTCOME] ~= C.DEFERRED and not dry_run then record_decision(d) end

@@ -55,15 +55,18 @@ struct CountersBefore {
   std::vector<int64_t> shadow;  // one per the shadow plan's
 };
 
-// decide.lua's argument for `plan`: the plan as a JSON array of numbers. Its capacity counters'
-// keys are in KEYS from position `first_counter_key` (from 1) on; or, with `before`, each
-// counter's value is given instead.
+// decide.lua's argument for `plan`: the plan's numbers, each as contract::kPlanNumberFormat.
+// Its capacity counters' keys are in KEYS from position `first_counter_key` (from 1) on; or,
+// with `before`, each counter's value is given instead.
 std::string PlanArgument(const core::CheckPlan& plan, int first_counter_key,
                          const std::vector<int64_t>* before = nullptr);
 
 // FCALL of decide.lua's function for `plan`, in RESP form; with `before`, the capacity
-// counters' values instead of their keys.
-std::string DecideCommand(const core::CheckPlan& plan, const CountersBefore* before = nullptr);
+// counters' values instead of their keys. `function` names another function of the library
+// to call with the same KEYS and ARGV (the benchmark's kDecideFloorFunction); empty: the
+// plan's own (decide, or decide_dry_run for a dry run).
+std::string DecideCommand(const core::CheckPlan& plan, const CountersBefore* before = nullptr,
+                          absl::string_view function = {});
 
 // How many caps and capacity counters a plan has: the shape of its reply.
 struct ReplyShape {

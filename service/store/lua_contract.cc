@@ -85,6 +85,9 @@ void WritePreferences(std::ostream& out) {
 void WritePlanned(std::ostream& out) {
   out << "-- A planned send (struct format, unpacked whole) and its size.\n";
   WriteFormat(out, "PLANNED", kPlannedSend);
+  out << "-- A number of decide.lua's plan (struct format, little-endian) and its size.\n"
+      << "  PLAN_NUMBER_FORMAT = '" << kPlanNumberFormat << "',\n"
+      << "  PLAN_NUMBER_BYTES = " << kPlanNumberBytes << ",\n";
 }
 
 void WriteLayouts(std::ostream& out) {

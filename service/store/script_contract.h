@@ -304,6 +304,12 @@ inline constexpr int64_t kNever = -1;
 // An infinite instant in the plan: Lua numbers are doubles, so 2^53 and not int64's maximum.
 inline constexpr int64_t kInfiniteMillis = int64_t{1} << 53;
 
+// decide.lua's plan (ARGV PLAN and SHADOW_PLAN) is a string of numbers, each a little-endian
+// IEEE 754 double: the struct library's format kPlanNumberFormat, kPlanNumberBytes bytes.
+// Every number of a plan is an integer within 2^53, which a double holds exactly.
+inline constexpr char kPlanNumberFormat[] = "d";
+inline constexpr int kPlanNumberBytes = 8;
+
 // A capacity counter lives this long past the end of its interval, so that an instance whose
 // clock is a little behind does not find it gone and start it again.
 inline constexpr int64_t kCapacityLingerMillis = 60000;
