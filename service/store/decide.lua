@@ -135,11 +135,16 @@ local function check_pause(d)
   end
 end
 
--- A cap's scope: for each of the `matches` fields it restricts, the field's number and the
--- first and last position in the plan of the ids it accepts, as triples in the cap's own array
--- part (cap[1], cap[2], cap[3], then the next field's), so that no table is made per field or
--- per id: the tables made per decision, and the garbage collection they bring, were most of
--- the caps' cost. A cap's `sends` are made when a send matches it.
+-- A cap while a decision is checked: an array with the slots named below and no hash part (a
+-- decision makes one per cap, and named fields cost more than the rest of a cap's work: each a
+-- hashed insertion, and the memory the garbage collector then goes through). Its scope: for
+-- each of its MATCHES fields, from slot FIRST_MATCH on, the field's number and the first and
+-- last position in the plan of the ids it accepts. SENDS: the sends it counts, each {at,
+-- weight}, made when one matches (false before); SCHEDULED: one of them is after the check;
+-- ROOM: when the message fits, if it does not now (false: now).
+local START, STOP, SLIDE, LIMIT, COUNTS_EXEMPT, USED, SENDS, SCHEDULED, ROOM, PLANNED, MATCHES =
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+local FIRST_MATCH = 12
 
 -- The match at position `at` of the plan: its field, its ids' first and last positions, and
 -- the position after it.
@@ -159,12 +164,12 @@ local function plan_caps(P)
     if matches >= 1 then f1, a1, b1, at = match_at(P, at) end
     if matches >= 2 then f2, a2, b2, at = match_at(P, at) end
     if matches >= 3 then f3, a3, b3, at = match_at(P, at) end
-    local cap = {f1, a1, b1, f2, a2, b2, f3, a3, b3, matches = matches,
-                 start = P[i + C.CAP_START], stop = P[i + C.CAP_END], slide = P[i + C.CAP_SLIDE],
-                 limit = P[i + C.CAP_LIMIT], counts_exempt = P[i + C.CAP_COUNTS_EXEMPT] == 1,
-                 used = 0, sends = false, scheduled = false, room = false, planned = 0}
+    local cap = {P[i + C.CAP_START], P[i + C.CAP_END], P[i + C.CAP_SLIDE], P[i + C.CAP_LIMIT],
+                 P[i + C.CAP_COUNTS_EXEMPT] == 1, 0, false, false, false, 0, matches,
+                 f1, a1, b1, f2, a2, b2, f3, a3, b3}
     for m = 4, matches do
-      cap[3 * m - 2], cap[3 * m - 1], cap[3 * m], at = match_at(P, at)
+      local slot = FIRST_MATCH + 3 * (m - 1)
+      cap[slot], cap[slot + 1], cap[slot + 2], at = match_at(P, at)
     end
     caps[c] = cap
     i = at
@@ -185,25 +190,25 @@ local function contact_cap(d, first_category)
   if not d.prefs or P[C.PLAN_EXEMPT_FREQUENCY] == 1 then return nil end
   local own = d.prefs.frequency[d.channel]
   if not own then return nil end
-  local cap = {1, C.PLAN_CHANNEL, C.PLAN_CHANNEL,  -- the channel, then the categories
-               2, first_category + 1, first_category + P[first_category], matches = 2,
-               limit = own.limit, counts_exempt = P[C.PLAN_FREQUENCY_COUNTS_EXEMPT] == 1,
-               used = 0, sends = false}
+  local start, stop, slide
   if own.kind == C.WINDOW_ROLLING then  -- as core::BoundsAt: every window around the send
-    cap.start, cap.stop, cap.slide = d.send_at - own.length + 1, d.send_at + own.length, own.length
+    start, stop, slide = d.send_at - own.length + 1, d.send_at + own.length, own.length
   elseif own.kind == C.WINDOW_DAY then
-    cap.start, cap.stop, cap.slide = P[C.PLAN_DAY_START], P[C.PLAN_DAY_END], 0
+    start, stop, slide = P[C.PLAN_DAY_START], P[C.PLAN_DAY_END], 0
   elseif own.kind == C.WINDOW_WEEK then
-    cap.start, cap.stop, cap.slide = P[C.PLAN_WEEK_START], P[C.PLAN_WEEK_END], 0
+    start, stop, slide = P[C.PLAN_WEEK_START], P[C.PLAN_WEEK_END], 0
   else
-    cap.start, cap.stop, cap.slide = P[C.PLAN_MONTH_START], P[C.PLAN_MONTH_END], 0
+    start, stop, slide = P[C.PLAN_MONTH_START], P[C.PLAN_MONTH_END], 0
   end
-  return cap
+  return {start, stop, slide, own.limit, P[C.PLAN_FREQUENCY_COUNTS_EXEMPT] == 1, 0, false, false,
+          false, 0, 2,
+          1, C.PLAN_CHANNEL, C.PLAN_CHANNEL,  -- the message's channel
+          2, first_category + 1, first_category + P[first_category]}  -- the categories
 end
 
 -- Whether the record whose ids are `fields` is in the scope of `cap`, whose ids are in `P`.
 local function cap_matches(P, cap, fields)
-  for m = 1, 3 * cap.matches, 3 do
+  for m = FIRST_MATCH, FIRST_MATCH + 3 * cap[MATCHES] - 1, 3 do
     local id, found = fields[cap[m]], false
     for k = cap[m + 1], cap[m + 2] do
       if P[k] == id then
@@ -232,19 +237,22 @@ local function count(P, counted, blob, blob_is_exempt)
       local at, f1, f2, f3, f4, f5, f6, w = struct.unpack(scan, blob, pos)
       if at > latest then latest = at end
       fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = f1, f2, f3, f4, f5, f6
+      local send  -- {at, w}, made once for every cap that counts it
       for _, cap in ipairs(counted) do
-        if (cap.counts_exempt or not blob_is_exempt) and at >= cap.start and
-            (at < cap.stop or cap.slide > 0) and cap_matches(P, cap, fields) then
+        local start, stop, slide = cap[START], cap[STOP], cap[SLIDE]
+        if (cap[COUNTS_EXEMPT] or not blob_is_exempt) and at >= start and
+            (at < stop or slide > 0) and cap_matches(P, cap, fields) then
           -- A rolling cap keeps the sends scheduled beyond its span too: later windows reach
           -- them (scheduled_room).
-          if at < cap.stop then cap.used = cap.used + w end
-          if at > cap.start + cap.slide - 1 then cap.scheduled = cap.slide > 0 end
-          local sends = cap.sends
-          if not sends then
-            sends = {}
-            cap.sends = sends
+          if at < stop then cap[USED] = cap[USED] + w end
+          if at > start + slide - 1 then cap[SCHEDULED] = slide > 0 end
+          send = send or {at, w}
+          local sends = cap[SENDS]
+          if sends then
+            sends[#sends + 1] = send
+          else
+            cap[SENDS] = {send}
           end
-          sends[#sends + 1] = {at, w}
         end
       end
     end
@@ -263,13 +271,14 @@ end
 -- window's end (calendar), or `slide` after the counted send whose leaving makes enough room
 -- (rolling); C.NEVER when weight > limit.
 local function room(cap, sends, used, weight)
-  if weight > cap.limit then return C.NEVER end
-  if cap.slide == 0 then return cap.stop end
+  local limit, slide = cap[LIMIT], cap[SLIDE]
+  if weight > limit then return C.NEVER end
+  if slide == 0 then return cap[STOP] end
   table.sort(sends, earlier)
   local left = used
   for _, s in ipairs(sends) do
     left = left - s[2]
-    if left + weight <= cap.limit then return s[1] + cap.slide end
+    if left + weight <= limit then return s[1] + slide end
   end
   return C.NEVER
 end
@@ -303,11 +312,12 @@ end
 -- The first instant after the check when `weight` fits every window containing it: the peak
 -- only falls when a send leaves reach, `slide` after it.
 local function scheduled_room(cap, sends, weight)
-  if weight > cap.limit then return C.NEVER end
-  local at = cap.start + cap.slide - 1
+  local limit, slide = cap[LIMIT], cap[SLIDE]
+  if weight > limit then return C.NEVER end
+  local at = cap[START] + slide - 1
   for _, s in ipairs(sends) do
-    local exit = s[1] + cap.slide
-    if exit > at and peak(sends, exit, cap.slide) + weight <= cap.limit then return exit end
+    local exit = s[1] + slide
+    if exit > at and peak(sends, exit, slide) + weight <= limit then return exit end
   end
   return C.NEVER
 end
@@ -318,9 +328,9 @@ end
 local function usage(cap, sends, used, scheduled, weight)
   if scheduled then
     table.sort(sends, earlier)
-    used = peak(sends, cap.start + cap.slide - 1, cap.slide)
-    if used + weight > cap.limit then return used, scheduled_room(cap, sends, weight) end
-  elseif used + weight > cap.limit then
+    used = peak(sends, cap[START] + cap[SLIDE] - 1, cap[SLIDE])
+    if used + weight > cap[LIMIT] then return used, scheduled_room(cap, sends, weight) end
+  elseif used + weight > cap[LIMIT] then
     return used, room(cap, sends, used, weight)
   end
   return used, nil
@@ -359,12 +369,13 @@ end
 -- A cap's sends with the `rivals` it counts: copies of its sends with theirs, their weight in
 -- its window (`used`: the sends' alone), and whether one is after the check.
 local function with_rivals(P, cap, used, rivals_of_message)
-  local sends, scheduled = {}, cap.scheduled
-  for i, s in ipairs(cap.sends or NO_SENDS) do sends[i] = s end
+  local sends, scheduled = {}, cap[SCHEDULED]
+  local start, stop, slide = cap[START], cap[STOP], cap[SLIDE]
+  for i, s in ipairs(cap[SENDS] or NO_SENDS) do sends[i] = s end
   for _, r in ipairs(rivals_of_message) do
-    if r.at >= cap.start and (r.at < cap.stop or cap.slide > 0) and cap_matches(P, cap, r.fields) then
-      if r.at < cap.stop then used = used + r.w end
-      if r.at > cap.start + cap.slide - 1 and cap.slide > 0 then scheduled = true end
+    if r.at >= start and (r.at < stop or slide > 0) and cap_matches(P, cap, r.fields) then
+      if r.at < stop then used = used + r.w end
+      if r.at > start + slide - 1 and slide > 0 then scheduled = true end
       sends[#sends + 1] = {r.at, r.w}
     end
   end
@@ -382,7 +393,7 @@ local function check_caps(d)
   local own = contact_cap(d, after_caps)
   if own then counted[#counted + 1] = own end
   local any_counts_exempt = false
-  for _, cap in ipairs(counted) do any_counts_exempt = any_counts_exempt or cap.counts_exempt end
+  for _, cap in ipairs(counted) do any_counts_exempt = any_counts_exempt or cap[COUNTS_EXEMPT] end
 
   if #counted > 0 then d.main_latest, d.main_denials = count(d.P, counted, d.main, false) end
   if any_counts_exempt then
@@ -392,18 +403,18 @@ local function check_caps(d)
   -- The plan's caps count the planned sends that outrank the message as if they were sent.
   local planned_rivals = rivals(d)
   for c, cap in ipairs(counted) do
-    local in_window = cap.used
-    local used, room_at = usage(cap, cap.sends or NO_SENDS, in_window, cap.scheduled, d.weight)
-    cap.used, cap.room, cap.planned = used, room_at, 0
+    local in_window = cap[USED]
+    local used, room_at = usage(cap, cap[SENDS] or NO_SENDS, in_window, cap[SCHEDULED], d.weight)
+    cap[USED], cap[ROOM], cap[PLANNED] = used, room_at or false, 0
     if c <= #caps and #planned_rivals > 0 then
       local sends, with, scheduled = with_rivals(d.P, cap, in_window, planned_rivals)
       local total
-      total, cap.room = usage(cap, sends, with, scheduled, d.weight)
-      cap.planned = total - used
+      total, room_at = usage(cap, sends, with, scheduled, d.weight)
+      cap[ROOM], cap[PLANNED] = room_at or false, total - used
     end
   end
-  if own and own.room then
-    add_verdict(d, C.REASON_CONTACT_FREQUENCY, own.room, own.used, own.limit)
+  if own and own[ROOM] then
+    add_verdict(d, C.REASON_CONTACT_FREQUENCY, own[ROOM], own[USED], own[LIMIT])
   end
 end
 
@@ -452,30 +463,34 @@ local function hold(d, at, code)
   if d.denied == 0 and (at == C.NEVER or at > d.deny_after) then d.denied = code end
 end
 
--- Appends a cap's or a counter's answer to `reply` (SENDGATE_COUNTED_SLOTS).
-local function add_counted(reply, counted)
-  local n = #reply
-  reply[n + C.COUNTED_USED + 1] = counted.used
-  reply[n + C.COUNTED_ROOM + 1] = counted.room or C.ROOM_NOW
-  reply[n + C.COUNTED_PLANNED + 1] = counted.planned or 0
+-- Appends a cap's or a counter's answer (used, room: nil or false when there is room now,
+-- planned) to `reply`, whose length is `n` (SENDGATE_COUNTED_SLOTS); returns its new length.
+local function add_counted(reply, n, used, room_at, planned)
+  reply[n + C.COUNTED_USED + 1] = used
+  reply[n + C.COUNTED_ROOM + 1] = room_at or C.ROOM_NOW
+  reply[n + C.COUNTED_PLANNED + 1] = planned
+  return n + C.COUNTED_SIZE
 end
 
 -- The reply to the rules' verdicts, and d.denied set.
 local function verdict_reply(d)
-  local reply = {C.ALLOWED, 0, 0}
+  local reply, n = {C.ALLOWED, 0, 0}, 3
   d.denied = 0
-  for _, v in ipairs(d.verdicts) do hold(d, v[2], v[1]) end
+  local verdicts = d.verdicts
+  for _, v in ipairs(verdicts) do hold(d, v[2], v[1]) end
   for _, cap in ipairs(d.caps) do
-    add_counted(reply, cap)
-    if cap.room then hold(d, cap.room, C.REASON_CAP_REACHED) end
+    n = add_counted(reply, n, cap[USED], cap[ROOM], cap[PLANNED])
+    if cap[ROOM] then hold(d, cap[ROOM], C.REASON_CAP_REACHED) end
   end
   for _, counter in ipairs(d.capacity) do
-    add_counted(reply, counter)
+    n = add_counted(reply, n, counter.used, counter.room, 0)
     if counter.room then hold(d, counter.room, C.REASON_CAPACITY) end
   end
-  reply[#reply + 1] = #d.verdicts
-  for _, v in ipairs(d.verdicts) do
-    for k = 1, C.VERDICT_SIZE do reply[#reply + 1] = v[k] end
+  n = n + 1
+  reply[n] = #verdicts
+  for _, v in ipairs(verdicts) do
+    for k = 1, C.VERDICT_SIZE do reply[n + k] = v[k] end
+    n = n + C.VERDICT_SIZE
   end
   if d.retry ~= nil then
     reply[C.REPLY_AT] = d.retry
@@ -656,9 +671,14 @@ local function decide(keys, args, dry_run)
   local exempt
   main, exempt = with_v1_histories(keys, main, side[2], side[3], dry_run)
   local depth = C.EXEMPT_REPLAY_DEPTH * C.RECORD_BYTES
-  local replay = replay_in(main, lo, hi) or (is_exempt and replay_in(
-      exempt and string.sub(exempt, -depth) or redis.call('GETRANGE', keys[C.KEY_EXEMPT], -depth, -1),
-      lo, hi))
+  local exempt_tail
+  if is_exempt then
+    exempt_tail = exempt and string.sub(exempt, -depth) or
+                      redis.call('GETRANGE', keys[C.KEY_EXEMPT], -depth, -1)
+    -- Shorter than asked: the whole list, which the record then needs no call to read.
+    if #exempt_tail < depth then exempt = exempt_tail end
+  end
+  local replay = replay_in(main, lo, hi) or (is_exempt and replay_in(exempt_tail, lo, hi))
   if replay then return replay end
 
   local prefs = stored_preferences(keys, args[C.ARG_SUPPRESSION_HASH])
