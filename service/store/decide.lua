@@ -164,16 +164,16 @@ end
 -- last position in the plan of the ids it accepts. SENDS: the sends it counts, each {at,
 -- weight}, made when one matches (false before); SCHEDULED: one of them is after the check;
 -- ROOM: when the message fits, if it does not now (false: now).
+-- The contract's constants that code run per cap reads, as upvalues (C.X is a lookup by name,
+-- about 100 instructions each time).
+local CAP_START, CAP_END, CAP_SLIDE, CAP_LIMIT = C.CAP_START, C.CAP_END, C.CAP_SLIDE, C.CAP_LIMIT
+local CAP_COUNTS_EXEMPT, CAP_MATCH_COUNT, CAP_HEAD = C.CAP_COUNTS_EXEMPT, C.CAP_MATCH_COUNT, C.CAP_HEAD
+local COUNTED_USED, COUNTED_ROOM, COUNTED_PLANNED = C.COUNTED_USED, C.COUNTED_ROOM, C.COUNTED_PLANNED
+local COUNTED_SIZE, ROOM_NOW, NEVER = C.COUNTED_SIZE, C.ROOM_NOW, C.NEVER
+
 local START, STOP, SLIDE, LIMIT, COUNTS_EXEMPT, USED, SENDS, SCHEDULED, ROOM, PLANNED, MATCHES =
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 local FIRST_MATCH = 12
-
--- The match at position `at` of the plan: its field, its ids' first and last positions, and
--- the position after it.
-local function match_at(P, at)
-  local last = at + 1 + P[at + 1]
-  return P[at], at + 2, last, last + 1
-end
 
 local plan_cap_list = {}  -- reused: the plan's caps, each a reused array of cap_pool
 local cap_pool = {}
@@ -188,15 +188,16 @@ local function plan_caps(P)
       cap = {}
       cap_pool[c] = cap
     end
-    cap[START], cap[STOP], cap[SLIDE] = P[i + C.CAP_START], P[i + C.CAP_END], P[i + C.CAP_SLIDE]
-    cap[LIMIT], cap[COUNTS_EXEMPT] = P[i + C.CAP_LIMIT], P[i + C.CAP_COUNTS_EXEMPT] == 1
+    cap[START], cap[STOP], cap[SLIDE] = P[i + CAP_START], P[i + CAP_END], P[i + CAP_SLIDE]
+    cap[LIMIT], cap[COUNTS_EXEMPT] = P[i + CAP_LIMIT], P[i + CAP_COUNTS_EXEMPT] == 1
     cap[USED], cap[SENDS], cap[SCHEDULED], cap[ROOM], cap[PLANNED] = 0, false, false, false, 0
-    local matches = P[i + C.CAP_MATCH_COUNT]
+    local matches = P[i + CAP_MATCH_COUNT]
     cap[MATCHES] = matches
-    local at = i + C.CAP_HEAD
-    for m = 1, matches do
-      local slot = FIRST_MATCH + 3 * (m - 1)
-      cap[slot], cap[slot + 1], cap[slot + 2], at = match_at(P, at)
+    local at = i + CAP_HEAD
+    for slot = FIRST_MATCH, FIRST_MATCH + 3 * matches - 1, 3 do
+      local last = at + 1 + P[at + 1]  -- the match at `at`: its field, its ids' first and last
+      cap[slot], cap[slot + 1], cap[slot + 2] = P[at], at + 2, last
+      at = last + 1
     end
     caps[c] = cap
     i = at
@@ -504,17 +505,17 @@ local RULES = {check_opt_out, check_consent, check_pause, check_caps, check_capa
 -- in order, then caps) that cannot be met by deny_after names the denial.
 local function hold(d, at, code)
   local retry = d.retry
-  if retry ~= C.NEVER and (at == C.NEVER or retry == nil or at > retry) then d.retry = at end
-  if d.denied == 0 and (at == C.NEVER or at > d.deny_after) then d.denied = code end
+  if retry ~= NEVER and (at == NEVER or retry == nil or at > retry) then d.retry = at end
+  if d.denied == 0 and (at == NEVER or at > d.deny_after) then d.denied = code end
 end
 
 -- Appends a cap's or a counter's answer (used, room: nil or false when there is room now,
 -- planned) to `reply`, whose length is `n` (SENDGATE_COUNTED_SLOTS); returns its new length.
 local function add_counted(reply, n, used, room_at, planned)
-  reply[n + C.COUNTED_USED + 1] = used
-  reply[n + C.COUNTED_ROOM + 1] = room_at or C.ROOM_NOW
-  reply[n + C.COUNTED_PLANNED + 1] = planned
-  return n + C.COUNTED_SIZE
+  reply[n + COUNTED_USED + 1] = used
+  reply[n + COUNTED_ROOM + 1] = room_at or ROOM_NOW
+  reply[n + COUNTED_PLANNED + 1] = planned
+  return n + COUNTED_SIZE
 end
 
 -- The reply to the rules' verdicts, and d.denied set.
@@ -526,10 +527,11 @@ local function verdict_reply(d)
   d.denied = 0
   local verdicts = d.verdicts
   for i = 1, #verdicts do hold(d, verdicts[i][2], verdicts[i][1]) end
-  for k = 1, #d.caps do
-    local cap = d.caps[k]
+  local caps, cap_reached = d.caps, C.REASON_CAP_REACHED
+  for k = 1, #caps do
+    local cap = caps[k]
     n = add_counted(reply, n, cap[USED], cap[ROOM], cap[PLANNED])
-    if cap[ROOM] then hold(d, cap[ROOM], C.REASON_CAP_REACHED) end
+    if cap[ROOM] then hold(d, cap[ROOM], cap_reached) end
   end
   for k = 1, #d.capacity do
     local counter = d.capacity[k]
