@@ -253,9 +253,11 @@ end
 -- Adds the counted sends of `blob` to the usage of the `counted` caps that count that list,
 -- and keeps each cap's sends (few: caps keep them few) to find its room. Returns, for the
 -- record of the decision, the time of the list's latest record and its number of denials.
+local record_ids = {}  -- reused: the ids of the record count() looks at
+
 local function count(P, counted, blob, blob_is_exempt)
   local bytes, scan, at_format, denied_at = C.RECORD_BYTES, C.RECORD_SCAN, C.AT_FORMAT, C.DENIED_OFFSET
-  local fields = {}
+  local fields = record_ids
   local latest, denials = 0, 0
   for pos = 1, #blob - bytes + 1, bytes do
     if byte(blob, pos + denied_at) ~= 0 then  -- a denial: counts in no cap
@@ -300,6 +302,18 @@ local function earlier(a, b)
   return a[1] < b[1]
 end
 
+-- Sorts `sends` by time. They are in the order of the history, which is their order in time
+-- but for sends scheduled ahead: the sort (a Lua call per comparison) is skipped when they
+-- are in order already.
+local function sort_by_time(sends)
+  for i = 2, #sends do
+    if sends[i][1] < sends[i - 1][1] then
+      table.sort(sends, earlier)
+      return
+    end
+  end
+end
+
 -- When a full cap has room for `weight` more, its `sends` weighing `used` in its window: its
 -- window's end (calendar), or `slide` after the counted send whose leaving makes enough room
 -- (rolling); C.NEVER when weight > limit.
@@ -307,7 +321,7 @@ local function room(cap, sends, used, weight)
   local limit, slide = cap[LIMIT], cap[SLIDE]
   if weight > limit then return C.NEVER end
   if slide == 0 then return cap[STOP] end
-  table.sort(sends, earlier)
+  sort_by_time(sends)
   local left = used
   for k = 1, #sends do
     local s = sends[k]
@@ -364,7 +378,7 @@ end
 -- `weight` fits if it does not now (nil: it fits now).
 local function usage(cap, sends, used, scheduled, weight)
   if scheduled then
-    table.sort(sends, earlier)
+    sort_by_time(sends)
     used = peak(sends, cap[START] + cap[SLIDE] - 1, cap[SLIDE])
     if used + weight > cap[LIMIT] then return used, scheduled_room(cap, sends, weight) end
   elseif used + weight > cap[LIMIT] then
