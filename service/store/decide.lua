@@ -515,42 +515,46 @@ end
 -- The rules, in order; each notes what holds the message back.
 local RULES = {check_opt_out, check_consent, check_pause, check_caps, check_capacity}
 
--- Holds the message until `at` for `code`: the latest instant wins; the first rule (verdicts
--- in order, then caps) that cannot be met by deny_after names the denial.
-local function hold(d, at, code)
-  local retry = d.retry
-  if retry ~= NEVER and (at == NEVER or retry == nil or at > retry) then d.retry = at end
-  if d.denied == 0 and (at == NEVER or at > d.deny_after) then d.denied = code end
+-- The message held until `retry` (nil: not held) and denied for `denied` (0: not denied),
+-- then held until `at` for `code`: the latest instant wins; the first rule (verdicts in order,
+-- then caps) that cannot be met by `deny_after` names the denial.
+local function hold(retry, denied, at, code, deny_after)
+  if retry ~= NEVER and (at == NEVER or retry == nil or at > retry) then retry = at end
+  if denied == 0 and (at == NEVER or at > deny_after) then denied = code end
+  return retry, denied
 end
 
--- Appends a cap's or a counter's answer (used, room: nil or false when there is room now,
--- planned) to `reply`, whose length is `n` (SENDGATE_COUNTED_SLOTS); returns its new length.
-local function add_counted(reply, n, used, room_at, planned)
-  reply[n + COUNTED_USED + 1] = used
-  reply[n + COUNTED_ROOM + 1] = room_at or ROOM_NOW
-  reply[n + COUNTED_PLANNED + 1] = planned
-  return n + COUNTED_SIZE
-end
-
--- The reply to the rules' verdicts, and d.denied set.
 local reply_rows = {}  -- reused: the reply, copied at its end into a table of its exact size
 
+-- The reply to the rules' verdicts, and d.denied and d.retry set. Each cap's and each capacity
+-- counter's answer is (used, room, planned) (SENDGATE_COUNTED_SLOTS).
 local function verdict_reply(d)
   local reply, n = reply_rows, 3
   reply[1], reply[2], reply[3] = C.ALLOWED, 0, 0
-  d.denied = 0
+  local retry, denied, deny_after = nil, 0, d.deny_after
   local verdicts = d.verdicts
-  for i = 1, #verdicts do hold(d, verdicts[i][2], verdicts[i][1]) end
+  for i = 1, #verdicts do
+    retry, denied = hold(retry, denied, verdicts[i][2], verdicts[i][1], deny_after)
+  end
   local caps, cap_reached = d.caps, C.REASON_CAP_REACHED
   for k = 1, #caps do
     local cap = caps[k]
-    n = add_counted(reply, n, cap[USED], cap[ROOM], cap[PLANNED])
-    if cap[ROOM] then hold(d, cap[ROOM], cap_reached) end
+    local room_at = cap[ROOM]
+    reply[n + COUNTED_USED + 1] = cap[USED]
+    reply[n + COUNTED_ROOM + 1] = room_at or ROOM_NOW
+    reply[n + COUNTED_PLANNED + 1] = cap[PLANNED]
+    n = n + COUNTED_SIZE
+    if room_at then retry, denied = hold(retry, denied, room_at, cap_reached, deny_after) end
   end
   for k = 1, #d.capacity do
     local counter = d.capacity[k]
-    n = add_counted(reply, n, counter.used, counter.room, 0)
-    if counter.room then hold(d, counter.room, C.REASON_CAPACITY) end
+    reply[n + COUNTED_USED + 1] = counter.used
+    reply[n + COUNTED_ROOM + 1] = counter.room or ROOM_NOW
+    reply[n + COUNTED_PLANNED + 1] = 0
+    n = n + COUNTED_SIZE
+    if counter.room then
+      retry, denied = hold(retry, denied, counter.room, C.REASON_CAPACITY, deny_after)
+    end
   end
   n = n + 1
   reply[n] = #verdicts
@@ -559,10 +563,11 @@ local function verdict_reply(d)
     for k = 1, C.VERDICT_SIZE do reply[n + k] = v[k] end
     n = n + C.VERDICT_SIZE
   end
-  if d.retry ~= nil then
-    reply[C.REPLY_AT] = d.retry
-    reply[C.REPLY_OUTCOME] = d.denied == 0 and C.DEFERRED or C.DENIED
-    reply[C.REPLY_CODE] = d.denied
+  d.retry, d.denied = retry, denied
+  if retry ~= nil then
+    reply[C.REPLY_AT] = retry
+    reply[C.REPLY_OUTCOME] = denied == 0 and C.DEFERRED or C.DENIED
+    reply[C.REPLY_CODE] = denied
   end
   return {table_unpack(reply, 1, n)}
 end
