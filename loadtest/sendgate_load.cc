@@ -1,8 +1,8 @@
 // sendgate_load: drives load at a running sendgate and reports throughput, latency percentiles
-// and outcomes (see driver.h for the method). Also prints the redis-benchmark form of the
-// decide.lua call, so the benchmark can measure Redis's ceiling for the very same command, and
-// a fixed replay of the mixed traffic's decide.lua calls in RESP (for redis-cli --pipe), so
-// that it can measure Redis's work per decision against the floor function's.
+// and outcomes (see driver.h for the method). Also prints a fixed replay of the mixed traffic's
+// decide.lua calls in RESP (for redis-cli --pipe), so that the benchmark can measure Redis's
+// work per decision for the very commands sendgate sends, and against the floor function's
+// (loadtest/redis_work.sh).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -11,7 +11,6 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "loadtest/driver.h"
 #include "loadtest/report.h"
@@ -44,9 +43,6 @@ ABSL_FLAG(int, contacts, 1000000, "contact id space");
 ABSL_FLAG(std::string, run, "", "prefix of contact and message ids (default: the time)");
 ABSL_FLAG(std::string, label, "run", "name of this run in the report");
 ABSL_FLAG(std::string, json, "", "append the result as one JSON line to this file");
-ABSL_FLAG(bool, print_redis_benchmark_command, false,
-          "print, one argument per line, the decide.lua call for a marketing email under "
-          "--policy, with __rand_int__ for the contact and the message, and exit");
 ABSL_FLAG(uint64_t, print_redis_replay, 0,
           "print, in RESP, the FCALLs sendgate sends for this many decisions of the mixed "
           "traffic under --policy (contacts --run-c<rank>), and exit");
@@ -54,44 +50,10 @@ ABSL_FLAG(std::string, replay_function, "decide",
           "--print_redis_replay: the function called, decide or decide_floor (same KEYS and "
           "ARGV: the yardstick of decide's Redis work)");
 ABSL_FLAG(std::string, policy, "policies/default.yaml",
-          "policy for --print_redis_benchmark_command and --print_redis_replay");
+          "policy for --print_redis_replay");
 
 namespace sendgate::loadtest {
 namespace {
-
-int PrintRedisBenchmarkCommand() {
-  auto policy = policy::LoadPolicyFile(absl::GetFlag(FLAGS_policy));
-  if (!policy.ok()) {
-    std::cerr << policy.status().message() << "\n";
-    return 1;
-  }
-  core::Message message{.message_id = "m", .contact_id = "RANDOM_CONTACT",
-                        .channel = (*policy)->FindChannel("email"),
-                        .category = (*policy)->default_category,
-                        .weight = 1, .priority = 50,
-                        .timezone = (*policy)->default_timezone,
-                        .send_at = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()))};
-  message.ids[0] = (*policy)->channels[message.channel].id;
-  message.ids[1] = (*policy)->categories[message.category].id;
-  core::CheckPlan plan = core::PlanCheck(**policy, message, message.send_at);
-  // A message hash whose low half stands out, so that redis-benchmark can make it random.
-  constexpr uint64_t kMarkedHash = 3141592653u;
-  plan.send.message_hash = kMarkedHash;
-  // FCALL decide_<version> N KEYS... PLAN "": the keys name a random contact, the plan a random message.
-  std::vector<std::string> arguments = {"FCALL", store::kDecideFunction};
-  const std::vector<std::string> keys = store::DecideKeys(plan);
-  arguments.push_back(absl::StrCat(keys.size()));
-  arguments.insert(arguments.end(), keys.begin(), keys.end());
-  arguments.push_back(store::PlanArgument(plan, store::kFirstCounterKey));
-  arguments.push_back("");  // no suppression hash
-  for (std::string& argument : arguments) {
-    absl::StrReplaceAll({{"RANDOM_CONTACT", "__rand_int__"},
-                         {absl::StrCat(kMarkedHash), "__rand_int__"}},
-                        &argument);
-  }
-  for (const std::string& argument : arguments) std::cout << argument << "\n";
-  return 0;
-}
 
 // The decide.lua calls of `count` decisions of the mixed traffic, as sendgate would send them
 // now (no suppression key, as the benchmark's sendgate), to `function` in RESP. The same flags
@@ -133,7 +95,6 @@ int PrintRedisReplay(uint64_t count, const std::string& function) {
 }
 
 int Main() {
-  if (absl::GetFlag(FLAGS_print_redis_benchmark_command)) return PrintRedisBenchmarkCommand();
   if (absl::GetFlag(FLAGS_print_redis_replay) > 0) {
     if (absl::GetFlag(FLAGS_run).empty()) {
       std::cerr << "--print_redis_replay needs --run (the same for both functions)\n";

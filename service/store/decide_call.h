@@ -1,6 +1,6 @@
 // The decide.lua call on the wire: the script call for a check plan, and its answer as a
 // CheckResult, both laid out by script_contract.h. Shared by RedisStore and the benchmark
-// (which replays the same call with redis-benchmark).
+// (which replays the same calls, loadtest/redis_work.sh).
 #pragma once
 
 #include <optional>
