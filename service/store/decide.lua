@@ -23,7 +23,7 @@
 --                        each by its position)
 -- args[C.ARG_PLAN]  the plan, its numbers packed (C.PLAN_NUMBER_FORMAT each): one struct.unpack
 --                 is cheaper than an argument each, and than cjson.decode of the same numbers
---                 as text, which cost a fifth of this function's work (strtod per number)
+--                 as text, which cost a tenth of this function's work (strtod per number)
 -- args[C.ARG_SUPPRESSION_HASH]  the contact's keyed hash in the suppression list, or ''
 -- args[C.ARG_SHADOW_PLAN]  absent, or a candidate policy's plan for the same message (shadow
 --                        mode): evaluated on the same state, never recorded
@@ -38,8 +38,8 @@
 -- {that reply, the shadow plan's reply}.
 
 -- decide.lua makes few tables: under the benchmark's traffic, every byte a call allocates
--- costs about 10 instructions of Lua's garbage collector (docs/BENCHMARKS.md, "Redis work per
--- decision"), more than most of the rules. So a decision's state `d`, its caps and the rows of
+-- costs about 10 instructions of Lua's garbage collector (docs/redis.md, "Lua's costs inside
+-- Redis"), more than most of the rules. So a decision's state `d`, its caps and the rows of
 -- its reply live in tables that every call reuses, each set whole before it is read and used
 -- only until the call returns (a Redis function is never re-entered).
 

@@ -451,6 +451,33 @@ TEST_F(RedisStoreTest, ThePreferenceRulesAgreeWithTheReferenceOnRandomTraffic) {
 // A busy contact: more transactional sends than the bound, with marketing ones in between.
 // The long exempt list is appended to, then cut to its floor in one rewrite; every answer and
 // the stored history stay those of the reference.
+// A plan longer than decide.lua unpacks at once (200 numbers) is read in pieces: with 40 caps
+// of 9 numbers each, the last cap holds exactly as the first one does.
+TEST_F(RedisStoreTest, APlanLongerThanOneUnpackIsReadWhole) {
+  std::string caps;
+  for (int i = 0; i < 40; ++i) {
+    caps += absl::StrCat("  - {id: cap-", i, ", channels: [email], window: 7d, limit: ",
+                         i == 0 || i == 39 ? 2 : 100, "}\n");
+  }
+  policy_ = PolicyFromYaml(absl::StrCat("timezone: Europe/Paris\nmax_delay: 7d\n"
+                                        "idempotency_window: 2d\nchannels: [email]\n"
+                                        "categories: {marketing: {}}\ncaps:\n",
+                                        caps));
+  ASSERT_GT(store::PlanArgument(Plan({.send_at = t0_}), store::kFirstCounterKey).size(),
+            200u * store::contract::kPlanNumberBytes);
+  EXPECT_EQ(Outcome({.id = "m0", .send_at = t0_}), core::CheckOutcome::kAllowed);
+  EXPECT_EQ(Outcome({.id = "m1", .send_at = t0_ + absl::Minutes(1)}),
+            core::CheckOutcome::kAllowed);
+  absl::StatusOr<core::CheckResult> third = Check(Plan({.id = "m2", .send_at = t0_ + absl::Minutes(2)}));
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->outcome, core::CheckOutcome::kDeferred);
+  ASSERT_EQ(third->caps.size(), 40u);
+  EXPECT_EQ(third->caps.front().used, 2);
+  EXPECT_EQ(third->caps.back().used, 2);
+  EXPECT_EQ(third->caps.back().room_at, t0_ + absl::Hours(24 * 7));
+  EXPECT_EQ(third->retry_at, t0_ + absl::Hours(24 * 7));
+}
+
 TEST_F(RedisStoreTest, ABusyContactStaysExactAndBounded) {
   core::History reference;
   core::CapacityCounters counters;
