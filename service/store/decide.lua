@@ -167,9 +167,10 @@ end
 -- The contract's constants that code run per cap reads, as upvalues (C.X is a lookup by name,
 -- about 100 instructions each time).
 local CAP_START, CAP_END, CAP_SLIDE, CAP_LIMIT = C.CAP_START, C.CAP_END, C.CAP_SLIDE, C.CAP_LIMIT
-local CAP_COUNTS_EXEMPT, CAP_MATCH_COUNT, CAP_HEAD = C.CAP_COUNTS_EXEMPT, C.CAP_MATCH_COUNT, C.CAP_HEAD
-local COUNTED_USED, COUNTED_ROOM, COUNTED_PLANNED = C.COUNTED_USED, C.COUNTED_ROOM, C.COUNTED_PLANNED
-local COUNTED_SIZE, ROOM_NOW, NEVER = C.COUNTED_SIZE, C.ROOM_NOW, C.NEVER
+local CAP_COUNTS_EXEMPT, CAP_MATCH_COUNT = C.CAP_COUNTS_EXEMPT, C.CAP_MATCH_COUNT
+local CAP_HEAD, COUNTED_SIZE, ROOM_NOW, NEVER = C.CAP_HEAD, C.COUNTED_SIZE, C.ROOM_NOW, C.NEVER
+local COUNTED_USED, COUNTED_ROOM = C.COUNTED_USED, C.COUNTED_ROOM
+local COUNTED_PLANNED = C.COUNTED_PLANNED
 
 local START, STOP, SLIDE, LIMIT, COUNTS_EXEMPT, USED, SENDS, SCHEDULED, ROOM, PLANNED, MATCHES =
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
@@ -250,13 +251,14 @@ local function cap_matches(P, cap, fields)
   return true
 end
 
+local record_ids = {}  -- reused: the ids of the record count() looks at
+
 -- Adds the counted sends of `blob` to the usage of the `counted` caps that count that list,
 -- and keeps each cap's sends (few: caps keep them few) to find its room. Returns, for the
 -- record of the decision, the time of the list's latest record and its number of denials.
-local record_ids = {}  -- reused: the ids of the record count() looks at
-
 local function count(P, counted, blob, blob_is_exempt)
-  local bytes, scan, at_format, denied_at = C.RECORD_BYTES, C.RECORD_SCAN, C.AT_FORMAT, C.DENIED_OFFSET
+  local bytes, scan = C.RECORD_BYTES, C.RECORD_SCAN
+  local at_format, denied_at = C.AT_FORMAT, C.DENIED_OFFSET
   local fields = record_ids
   local latest, denials = 0, 0
   for pos = 1, #blob - bytes + 1, bytes do

@@ -468,7 +468,8 @@ TEST_F(RedisStoreTest, APlanLongerThanOneUnpackIsReadWhole) {
   EXPECT_EQ(Outcome({.id = "m0", .send_at = t0_}), core::CheckOutcome::kAllowed);
   EXPECT_EQ(Outcome({.id = "m1", .send_at = t0_ + absl::Minutes(1)}),
             core::CheckOutcome::kAllowed);
-  absl::StatusOr<core::CheckResult> third = Check(Plan({.id = "m2", .send_at = t0_ + absl::Minutes(2)}));
+  absl::StatusOr<core::CheckResult> third =
+      Check(Plan({.id = "m2", .send_at = t0_ + absl::Minutes(2)}));
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->outcome, core::CheckOutcome::kDeferred);
   ASSERT_EQ(third->caps.size(), 40u);
