@@ -91,7 +91,8 @@ void WritePlanned(std::ostream& out) {
 }
 
 void WriteLayouts(std::ostream& out) {
-  out << "-- decide.lua's plan: ARGV[1], a JSON array; these are 1-based positions in it.\n";
+  out << "-- decide.lua's plan: ARGV[1], packed numbers (PLAN_NUMBER_FORMAT); these are\n"
+      << "-- 1-based positions in it.\n";
 #define SENDGATE_PLAN_LINE(name, lua) \
   out << "  PLAN_" #lua " = " << static_cast<int>(PlanSlot::name) + 1 << ",\n";
   SENDGATE_PLAN_SLOTS(SENDGATE_PLAN_LINE)

@@ -47,8 +47,9 @@ namespace sendgate::store::contract {
   X(kWeight, WEIGHT, 2)            \
   X(kPriority, PRIORITY, 1)
 
-// X(C++ name, Lua name): the head of decide.lua's plan (ARGV[1], a JSON array of numbers), in
-// order. Times are milliseconds since the epoch; ids are core::FieldId()s; flags are 0 or 1.
+// X(C++ name, Lua name): the head of decide.lua's plan (ARGV[1], packed numbers:
+// kPlanNumberFormat below), in order. Times are milliseconds since the epoch; ids are
+// core::FieldId()s; flags are 0 or 1.
 #define SENDGATE_PLAN_SLOTS(X)                        \
   X(kSendAt, SEND_AT)                                 \
   X(kHashLow, HASH_LOW)                               \
