@@ -217,6 +217,12 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
                      },
                  .on_library_reload =
                      [&catalog] { catalog.store_library_reloads.With({}).Increment(); },
+                 .on_redirect =
+                     [&catalog](absl::string_view kind) {
+                       catalog.store_redirections.With({std::string(kind)}).Increment();
+                     },
+                 .on_feed_entry_lost =
+                     [&catalog] { catalog.feed_entries_lost.With({}).Increment(); },
                  .on_reply =
                      [&catalog](absl::Duration took) {
                        catalog.store_call_seconds.Observe(absl::ToDoubleSeconds(took));

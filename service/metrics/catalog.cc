@@ -86,6 +86,16 @@ Catalog::Catalog()
           "Calls Redis answered 'Function not found' (a new or emptied Redis): the "
           "function library was loaded and the call sent again.",
           {})),
+      store_redirections(Counter(
+          NamedRegistry{*registry_, registered_names_}, "sendgate_store_redirections_total",
+          "Redis Cluster: calls sent again, to the node a MOVED or an ASK named (moved, ask), "
+          "or after a wait for a TRYAGAIN or a CLUSTERDOWN (retry).",
+          {"kind"})),
+      feed_entries_lost(Counter(
+          NamedRegistry{*registry_, registered_names_}, "sendgate_feed_entries_lost_total",
+          "Redis Cluster: change-feed entries not written (the change itself was written and is "
+          "in the consent trail).",
+          {})),
       store_up(*store_up_),
       calls_in_progress(*calls_in_progress_),
       cancels(Counter(NamedRegistry{*registry_, registered_names_}, "sendgate_cancels_total",
@@ -136,6 +146,8 @@ Catalog::Catalog()
   for (const char* result : {"same", "different", "not_compared"}) shadow_decisions.With({result});
   // Shown at 0 from the start, so that rate() and increase() see the first event.
   store_library_reloads.With({});
+  for (const char* kind : {"moved", "ask", "retry"}) store_redirections.With({kind});
+  feed_entries_lost.With({});
   policy_reloads.With({"ok"});
   policy_reloads.With({"rejected"});
   policy_last_reload_successful.With({}).Set(1);

@@ -103,12 +103,14 @@ bool ClusterRouter::Redirected(std::unique_ptr<Call>& call, const redisReply* re
   if (IsRefusal(error)) {
     if (absl::Now() + options_.retry_after >= call->deadline) return false;
     ++call->redirects;
+    Report("retry");
     RetryLater(std::move(call));
     return true;
   }
   const std::optional<Redirect> redirect = ParseRedirect(error);
   if (!redirect.has_value()) return false;
   ++call->redirects;
+  Report(redirect->ask ? "ask" : "moved");
   Node* node = NodeAt(redirect->node);
   if (redirect->ask) {
     call->ask = node;
@@ -118,6 +120,10 @@ bool ClusterRouter::Redirected(std::unique_ptr<Call>& call, const redisReply* re
   }
   Dispatch(std::move(call));
   return true;
+}
+
+void ClusterRouter::Report(absl::string_view redirect_kind) const {
+  if (options_.events.on_redirect) options_.events.on_redirect(redirect_kind);
 }
 
 void ClusterRouter::RetryLater(std::unique_ptr<Call> call) {

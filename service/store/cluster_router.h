@@ -85,6 +85,8 @@ class ClusterRouter {
   // True when `reply` is a redirection or a refusal that was acted on (`call` is sent again).
   bool Redirected(std::unique_ptr<Call>& call, const redisReply* reply);
   void RetryLater(std::unique_ptr<Call> call);
+  // Tells options_.events.on_redirect: "moved", "ask" or "retry".
+  void Report(absl::string_view redirect_kind) const;
   Node* NodeAt(const NodeAddress& address);  // connects to one not seen before
   bool Refresh();                            // blocking; true when a node answered
   void Apply(const ClusterTopology& topology);

@@ -57,10 +57,17 @@ struct ConnectionOptions {
   Resolver resolve = &ResolveWithSystem;  // used when `host` is not a numeric address
 };
 
-// What connections report to whoever watches them (metrics); called on their loop threads.
+// What connections, the cluster router and the store report to whoever watches them
+// (metrics); called on the connections' loop threads.
 struct ConnectionEvents {
   std::function<void(bool connected)> on_state;
   std::function<void()> on_library_reload;  // a function was not found: the library is loaded
+  // On a Redis Cluster: a call sent again to the node a MOVED or an ASK names ("moved",
+  // "ask"), or after a wait for a TRYAGAIN or a CLUSTERDOWN ("retry").
+  std::function<void(absl::string_view kind)> on_redirect;
+  // On a Redis Cluster: a change-feed entry not written (the change itself was, and is in the
+  // consent trail).
+  std::function<void()> on_feed_entry_lost;
   // Redis answered a command, this long after it was written (its round trip and execution).
   std::function<void(absl::Duration)> on_reply;
 };

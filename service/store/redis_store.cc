@@ -165,8 +165,9 @@ void RedisStore::AppendToFeed(std::string feed_command, absl::Time deadline,
   if (feed_command.empty()) return done();
   router_->Send(
       SlotOf(options_.feed_key), 0, std::move(feed_command), /*function_call=*/false, deadline,
-      [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+      [this, done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
         const bool written = reply.ok() && (*reply)->type == REDIS_REPLY_STRING;
+        if (!written && options_.events.on_feed_entry_lost) options_.events.on_feed_entry_lost();
         static metrics::EveryFewSeconds throttle(5);
         if (!written && throttle.Due()) {
           metrics::Log(

@@ -91,6 +91,15 @@ class ClusterE2eTest : public SendgateTest {
     return value;
   }
 
+  // sendgate_store_redirections_total, every kind.
+  double Redirections() {
+    double sum = 0;
+    for (const char* kind : {"moved", "ask", "retry"}) {
+      sum += Metric(absl::StrCat(R"(sendgate_store_redirections_total\{kind=")", kind, R"("\})"));
+    }
+    return sum;
+  }
+
   // The primaries that hold at least `at_least` keys.
   int PrimariesHolding(int at_least) {
     int holding = 0;
@@ -316,6 +325,7 @@ TEST_F(ClusterE2eTest, SlotsReshardedDuringLoadGiveNoWrongAnswer) {
     }
   });
   const double calls_before = Metric("sendgate_store_call_duration_seconds_count");
+  const double redirections_before = Redirections();
   const std::string reshard = "redis-cli --cluster reshard " + cluster_.node(from).address() +
                               " --cluster-from " + cluster_.node(from).Cli({"CLUSTER", "MYID"}) +
                               " --cluster-to " + cluster_.node(to).Cli({"CLUSTER", "MYID"}) +
@@ -332,9 +342,12 @@ TEST_F(ClusterE2eTest, SlotsReshardedDuringLoadGiveNoWrongAnswer) {
     degraded += tally.degraded;
   }
   const double calls = Metric("sendgate_store_call_duration_seconds_count") - calls_before;
+  const double redirections = Redirections() - redirections_before;
   std::cout << "resharding: 2000 slots moved in " << absl::FormatDuration(took) << ", " << decided
-            << " decisions meanwhile in " << calls << " Redis calls, " << degraded
-            << " answers by the fail mode\n";
+            << " decisions meanwhile in " << calls << " Redis calls, " << redirections
+            << " of them redirected, " << degraded << " answers by the fail mode\n";
+  // The contacts' slots moved under the load: sendgate followed MOVED or ASK, and counted it.
+  EXPECT_GT(redirections, 0);
   ASSERT_TRUE(cluster_.WaitUntilHealthy(30));
   for (const auto& [contact, tally] : DecideFor("before-", 2000, 8, nullptr, "-after")) {
     EXPECT_EQ(tally.degraded, 0) << contact;
