@@ -17,10 +17,7 @@ RedisCluster::RedisCluster(int primaries, int replicas) {
   for (int i = 0; i < primaries * (1 + replicas); ++i) {
     nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
         "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
-        "1000", "--appendonly", "yes",
-        // A replica synchronizes at once (Redis waits 5 s for more replicas by default), so
-        // that a test can fail its primary over as soon as the cluster is up.
-        "--repl-diskless-sync-delay", "0"}));
+        "1000", "--appendonly", "yes"}));
   }
   std::string create = "redis-cli --cluster create";
   for (const auto& node : nodes_) create += " " + node->address();
