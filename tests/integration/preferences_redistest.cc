@@ -272,25 +272,28 @@ TEST_F(PreferencesTest, AnUpdateWaitsForTheReplicasAskedFor) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   api::PreferenceUpdater updater{waiting, hasher_, profiles_, clock_};
-  auto update = [&](const std::string& contact) {
+  // `deadline` after now: short where no replica can confirm, ample where one can (the CI
+  // machine runs other tests beside this one).
+  auto update = [&](const std::string& contact, absl::Duration deadline) {
     api::PreferenceUpdate change{.contact_id = contact, .changes = {.global_opt_out = true}};
     change.evidence.set_source(v1::Evidence::PREFERENCE_CENTRE);
     std::promise<absl::Status> answer;
-    updater.Update(policy_, std::move(change), absl::Now() + absl::Milliseconds(300),
+    updater.Update(policy_, std::move(change), absl::Now() + deadline,
                    [&](auto updated) { answer.set_value(updated.status()); });
     return answer.get_future().get();
   };
-  const absl::Status alone = update("w1");
+  const absl::Status alone = update("w1", absl::Milliseconds(300));
   EXPECT_TRUE(absl::IsUnavailable(alone)) << alone;
   EXPECT_THAT(std::string(alone.message()), ::testing::HasSubstr("replicas"));
 
   RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
-  for (int i = 0; i < 500 && !absl::StrContains(replica.Cli({"INFO", "replication"}),
-                                                "master_link_status:up");
+  // Until the primary counts the replica as online (it has acknowledged the sync).
+  for (int i = 0; i < 1000 && !absl::StrContains(redis_.Cli({"INFO", "replication"}),
+                                                 "state=online");
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  const absl::Status confirmed = update("w2");
+  const absl::Status confirmed = update("w2", absl::Seconds(5));
   EXPECT_TRUE(confirmed.ok()) << confirmed;
   EXPECT_EQ(replica.Cli({"EXISTS", store::PreferencesKey("w2")}), "1");
 }
