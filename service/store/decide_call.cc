@@ -8,7 +8,6 @@
 #include "absl/container/inlined_vector.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "service/store/preferences_codec.h"
 #include "service/store/script_contract.h"
@@ -114,7 +113,7 @@ namespace {
 
 // `numbers` as the plan's bytes: each a little-endian IEEE double, exact for every integer
 // of the plan (all within 2^53), which decide.lua reads with one struct.unpack (cjson.decode
-// of the same numbers as text cost a fifth of the script's work: strtod per number).
+// of the same numbers as text cost a tenth of the script's work: strtod per number).
 std::string PlanBytes(absl::Span<const int64_t> numbers) {
   static_assert(contract::kPlanNumberBytes == sizeof(double));
   std::string bytes(numbers.size() * sizeof(double), '\0');
