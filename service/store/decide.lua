@@ -84,7 +84,7 @@ local function read_plan(bytes)
   local P, pos = {}, 1
   for first = 1, n, PLAN_PIECE do
     local k = math.min(PLAN_PIECE, n - first + 1)
-    local piece = {struct.unpack(plan_format(k), bytes, pos)}
+    local piece = {struct_unpack(plan_format(k), bytes, pos)}
     for j = 1, k do P[first + j - 1] = piece[j] end
     pos = piece[k + 1]
   end
@@ -157,13 +157,6 @@ local function check_pause(d)
   end
 end
 
--- A cap while a decision is checked: an array with the slots named below and no hash part (a
--- decision makes one per cap, and named fields cost more than the rest of a cap's work: each a
--- hashed insertion, and the memory the garbage collector then goes through). Its scope: for
--- each of its MATCHES fields, from slot FIRST_MATCH on, the field's number and the first and
--- last position in the plan of the ids it accepts. SENDS: the sends it counts, each {at,
--- weight}, made when one matches (false before); SCHEDULED: one of them is after the check;
--- ROOM: when the message fits, if it does not now (false: now).
 -- The contract's constants that code run per cap reads, as upvalues (C.X is a lookup by name,
 -- about 100 instructions each time).
 local CAP_START, CAP_END, CAP_SLIDE, CAP_LIMIT = C.CAP_START, C.CAP_END, C.CAP_SLIDE, C.CAP_LIMIT
@@ -172,6 +165,13 @@ local CAP_HEAD, COUNTED_SIZE, ROOM_NOW, NEVER = C.CAP_HEAD, C.COUNTED_SIZE, C.RO
 local COUNTED_USED, COUNTED_ROOM = C.COUNTED_USED, C.COUNTED_ROOM
 local COUNTED_PLANNED = C.COUNTED_PLANNED
 
+-- A cap while a decision is checked: an array with the slots named below and no hash part
+-- (named fields cost a hashed insertion each, more than the rest of a cap's work). The plan's
+-- caps are arrays reused by every call (cap_pool); the contact's own is made when it has one.
+-- Its scope: for each of its MATCHES fields, from slot FIRST_MATCH on, the field's number and
+-- the first and last position in the plan of the ids it accepts. SENDS: the sends it counts,
+-- each {at, weight}, made when one matches (false before); SCHEDULED: one of them is after the
+-- check; ROOM: when the message fits, if it does not now (false: now).
 local START, STOP, SLIDE, LIMIT, COUNTS_EXEMPT, USED, SENDS, SCHEDULED, ROOM, PLANNED, MATCHES =
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 local FIRST_MATCH = 12
@@ -641,14 +641,14 @@ end
 -- denials and latest record (list.denials, list.latest) are counted here unless the caps'
 -- pass over it counted them already.
 local function append(d, list, record, record_denied_code)
-  local counted, denials = list.n, list.denials or 0
+  local denials = list.denials or 0
   if list.may_hold_denials and not list.denials then
     local blob = list_content(list)
     for pos = 1, #blob - C.RECORD_BYTES + 1, C.RECORD_BYTES do
       if record_denied(blob, pos) ~= 0 then denials = denials + 1 end
     end
   end
-  counted = list.n - denials
+  local counted = list.n - denials
   if record_denied_code == 0 then counted = counted + 1 else denials = denials + 1 end
   local trim = list.n > 0 and list.first_at < d.trim_before
   local over = counted > C.MAX_COUNTED or denials > C.MAX_DENIED
