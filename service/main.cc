@@ -204,7 +204,9 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
   const store::ConnectionOptions redis{.host = config.redis.host,
                                        .port = config.redis.port,
                                        .user = config.redis_user,
-                                       .password = std::move(*password)};
+                                       .password = std::move(*password),
+                                       .breaker = {.timeouts_to_open = config.redis_breaker_timeouts,
+                                                   .open_for = config.redis_breaker_open}};
   metrics::Catalog catalog;
   store::RedisStore store(store::RedisStoreOptions{
       .connection = redis,
@@ -223,6 +225,10 @@ int Serve(const settings::Settings& config, LoadedPolicy loaded,
                      },
                  .on_feed_entry_lost =
                      [&catalog] { catalog.feed_entries_lost.With({}).Increment(); },
+                 .on_circuit =
+                     [&catalog](bool open) {
+                       catalog.store_circuit_changes.With({open ? "open" : "closed"}).Increment();
+                     },
                  .on_reply =
                      [&catalog](absl::Duration took) {
                        catalog.store_call_seconds.Observe(absl::ToDoubleSeconds(took));

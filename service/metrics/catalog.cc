@@ -76,7 +76,7 @@ Catalog::Catalog()
                            "sendgate_store_errors_total",
                            "Store calls that failed, by kind (unavailable, timeout, overloaded, "
                            "out_of_memory, redirected, redis_error, malformed_reply, "
-                           "corrupt_history).",
+                           "corrupt_history, circuit_open).",
                            {"kind"})),
       store_connection_changes(Counter(
           NamedRegistry{*registry_, registered_names_}, "sendgate_store_connection_changes_total",
@@ -91,6 +91,11 @@ Catalog::Catalog()
           "Redis Cluster: calls sent again, to the node a MOVED or an ASK named (moved, ask), "
           "or after a wait for a TRYAGAIN or a CLUSTERDOWN (retry).",
           {"kind"})),
+      store_circuit_changes(Counter(
+          NamedRegistry{*registry_, registered_names_}, "sendgate_store_circuit_changes_total",
+          "Circuit breakers of Redis nodes opened (a node let calls in a row pass their "
+          "deadline: its calls fail at once) and closed again (a trial call answered in time).",
+          {"state"})),
       feed_entries_lost(Counter(
           NamedRegistry{*registry_, registered_names_}, "sendgate_feed_entries_lost_total",
           "Redis Cluster: change-feed entries not written (the change itself was written and is "
@@ -148,6 +153,7 @@ Catalog::Catalog()
   store_library_reloads.With({});
   for (const char* kind : {"moved", "ask", "retry"}) store_redirections.With({kind});
   feed_entries_lost.With({});
+  for (const char* state : {"open", "closed"}) store_circuit_changes.With({state});
   policy_reloads.With({"ok"});
   policy_reloads.With({"rejected"});
   policy_last_reload_successful.With({}).Set(1);

@@ -70,6 +70,7 @@ class Catalog {
   Labelled<prometheus::Counter> store_connection_changes;  // {state}
   Labelled<prometheus::Counter> store_library_reloads;     // {}
   Labelled<prometheus::Counter> store_redirections;        // {kind}
+  Labelled<prometheus::Counter> store_circuit_changes;     // {state}
   Labelled<prometheus::Counter> feed_entries_lost;         // {}
   ScrapeGauge& store_up;                                   // read from the store
   ScrapeGauge& calls_in_progress;                          // read from the admission gate

@@ -35,6 +35,12 @@ ABSL_FLAG(int, redis_wait_replicas, -1,
           "a standalone Redis");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(250),
           "Longest wait for Redis before the policy's fail mode decides");
+ABSL_FLAG(int, redis_breaker_timeouts, 5,
+          "Circuit breaker: a Redis node that lets this many calls in a row pass their deadline "
+          "(--redis_timeout) is refused at once (the fail mode answers) until a trial call is "
+          "answered in time; 0: never");
+ABSL_FLAG(absl::Duration, redis_breaker_open, absl::Milliseconds(500),
+          "Circuit breaker: while open, one trial call goes to the node this often");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "On SIGTERM, how long calls in progress may take to finish");
 ABSL_FLAG(std::string, suppression_key_file, "",
@@ -84,6 +90,8 @@ constexpr absl::string_view kFileSettings[] = {"policy",
                                                "redis_connections",
                                                "redis_wait_replicas",
                                                "redis_timeout",
+                                               "redis_breaker_timeouts",
+                                               "redis_breaker_open",
                                                "shutdown_grace",
                                                "suppression_key_file",
                                                "policy_watch_interval",
@@ -246,6 +254,15 @@ absl::StatusOr<Settings> ReadFlags(const Places& places) {
   }
   if (settings.redis_timeout <= absl::ZeroDuration()) {
     return Invalid(places, "redis_timeout", "must be positive");
+  }
+  settings.redis_breaker_timeouts = absl::GetFlag(FLAGS_redis_breaker_timeouts);
+  if (settings.redis_breaker_timeouts < 0 || settings.redis_breaker_timeouts > 100000) {
+    return Invalid(places, "redis_breaker_timeouts", "must be from 0 (never) to 100000");
+  }
+  settings.redis_breaker_open = absl::GetFlag(FLAGS_redis_breaker_open);
+  if (settings.redis_breaker_open < absl::Milliseconds(10) ||
+      settings.redis_breaker_open > absl::Minutes(10)) {
+    return Invalid(places, "redis_breaker_open", "must be from 10ms to 10m");
   }
   settings.require_tls = absl::GetFlag(FLAGS_require_tls);
   absl::StatusOr<Tls> tls = ReadTls(places);

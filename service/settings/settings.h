@@ -53,6 +53,10 @@ struct Settings {
   std::vector<HostPort> redis_seeds;
   // Replicas a preference update waits for (WAIT); -1: 1 on a Redis Cluster, 0 standalone.
   int redis_wait_replicas = -1;
+  // A node's circuit breaker: opens after this many timeouts in a row (0: never), and then
+  // lets one trial call through every `redis_breaker_open`.
+  int redis_breaker_timeouts = 5;
+  absl::Duration redis_breaker_open = absl::Milliseconds(500);
 };
 
 // The environment variable that may hold Redis's password instead of --redis_password_file.

@@ -149,8 +149,10 @@ ClusterRouter::Node* ClusterRouter::NodeAt(const NodeAddress& address) {
   ConnectionOptions options = options_.connection;
   options.host = address.host;
   options.port = address.port;
+  const std::shared_ptr<CircuitBreaker> breaker = NodeBreaker(options, options_.events);
   for (int i = 0; i < std::max(1, options_.connections_per_node); ++i) {
-    node->connections.push_back(std::make_unique<RedisConnection>(options, options_.events));
+    node->connections.push_back(
+        std::make_unique<RedisConnection>(options, options_.events, breaker));
   }
   nodes_.push_back(std::move(node));
   return nodes_.back().get();

@@ -153,8 +153,27 @@ struct RedisConnection::Resolution {
   const int wake_fd;  // our own duplicate: valid even after the connection is gone
 };
 
-RedisConnection::RedisConnection(ConnectionOptions options, ConnectionEvents events)
-    : options_(std::move(options)), events_(std::move(events)), backoff_(options_.reconnect_min) {
+std::shared_ptr<CircuitBreaker> NodeBreaker(const ConnectionOptions& options,
+                                            const ConnectionEvents& events) {
+  return std::make_shared<CircuitBreaker>(
+      options.breaker, [node = absl::StrCat(options.host, ":", options.port),
+                        breaker = options.breaker, on_circuit = events.on_circuit](bool open) {
+        Log(open ? Severity::kWarning : Severity::kInfo, "store",
+            open ? absl::StrCat("Redis at ", node, " let ", breaker.timeouts_to_open,
+                                " calls in a row pass their deadline: its calls fail at once, "
+                                "one trial every ", absl::FormatDuration(breaker.open_for))
+                 : absl::StrCat("Redis at ", node, " answered a trial call in time: its "
+                                "circuit breaker is closed"));
+        if (on_circuit) on_circuit(open);
+      });
+}
+
+RedisConnection::RedisConnection(ConnectionOptions options, ConnectionEvents events,
+                                 std::shared_ptr<CircuitBreaker> breaker)
+    : options_(std::move(options)),
+      events_(std::move(events)),
+      breaker_(std::move(breaker)),
+      backoff_(options_.reconnect_min) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   base_ = event_base_new();
   wake_event_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, &OnWake, this);
@@ -178,20 +197,29 @@ RedisConnection::~RedisConnection() {
   close(wake_fd_);
 }
 
-void RedisConnection::Send(std::string wire, absl::Time deadline, Callback done) {
+bool RedisConnection::Refused(Callback& done) {
   if (state_.load(std::memory_order_relaxed) == State::kDown) {
     done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
-    return;
+    return true;
   }
+  if (breaker_ != nullptr && !breaker_->closed() && !breaker_->Admit(absl::Now())) {
+    done(StoreError(StoreErrorKind::kCircuitOpen,
+                    absl::StrCat("Redis at ", options_.host, ":", options_.port,
+                                 " lets calls pass their deadline: refused at once until a "
+                                 "trial call is answered in time")));
+    return true;
+  }
+  return false;
+}
+
+void RedisConnection::Send(std::string wire, absl::Time deadline, Callback done) {
+  if (Refused(done)) return;
   Submit(new Pending{.wire = std::move(wire), .deadline = deadline, .done = std::move(done)});
 }
 
 void RedisConnection::SendFcall(std::string wire, absl::Time deadline, Callback done,
                                 int replicas) {
-  if (state_.load(std::memory_order_relaxed) == State::kDown) {
-    done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
-    return;
-  }
+  if (Refused(done)) return;
   Submit(new Pending{.wire = std::move(wire),
                      .function_call = true,
                      .replicas = replicas,
@@ -201,10 +229,7 @@ void RedisConnection::SendFcall(std::string wire, absl::Time deadline, Callback 
 
 void RedisConnection::SendAsking(std::string wire, bool function_call, absl::Time deadline,
                                  Callback done, int replicas) {
-  if (state_.load(std::memory_order_relaxed) == State::kDown) {
-    done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
-    return;
-  }
+  if (Refused(done)) return;
   Enqueue({new Pending{.wire = "*1\r\n$6\r\nASKING\r\n",
                        .deadline = deadline,
                        .done = [](absl::StatusOr<const redisReply*>) {}},
@@ -482,6 +507,8 @@ void RedisConnection::CheckDeadlines() {
   const absl::Time now = absl::Now();
   for (Pending* pending : in_flight_) {
     if (!pending->answered && now >= pending->deadline) {
+      // The breaker first: the caller may send its next call from the answer's callback.
+      if (breaker_ != nullptr) breaker_->TimedOut(now);
       Answer(*pending, StoreError(StoreErrorKind::kTimeout, "Redis did not answer in time"));
     }
   }
@@ -619,6 +646,9 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), pending);
   if (it != self->in_flight_.end()) self->in_flight_.erase(it);
   const auto* redis_reply = static_cast<const redisReply*>(reply);
+  if (redis_reply != nullptr && !pending->answered && self->breaker_ != nullptr) {
+    self->breaker_->AnsweredInTime();
+  }
   if (IsFunctionNotFound(redis_reply) && pending->function_call && !pending->answered) {
     // Redis lost the library (a new or emptied Redis, FUNCTION FLUSH): load it, then send the
     // same call again; both go out in this order on this connection.

@@ -24,6 +24,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "service/store/circuit_breaker.h"
 #include "service/store/lua_library.h"
 
 struct event;
@@ -54,6 +55,7 @@ struct ConnectionOptions {
   absl::Duration reconnect_min = absl::Milliseconds(50);
   absl::Duration reconnect_max = absl::Seconds(2);
   size_t max_in_flight = 100000;  // beyond this, commands fail at once (Redis cannot keep up)
+  BreakerOptions breaker;  // the node's circuit breaker (NodeBreaker())
   Resolver resolve = &ResolveWithSystem;  // used when `host` is not a numeric address
 };
 
@@ -68,9 +70,16 @@ struct ConnectionEvents {
   // On a Redis Cluster: a change-feed entry not written (the change itself was, and is in the
   // consent trail).
   std::function<void()> on_feed_entry_lost;
+  // A node's circuit breaker opened (its calls fail at once) or closed again.
+  std::function<void(bool open)> on_circuit;
   // Redis answered a command, this long after it was written (its round trip and execution).
   std::function<void(absl::Duration)> on_reply;
 };
+
+// The circuit breaker of the node `options` names, for all its connections: it logs its
+// changes and reports them to `events.on_circuit`.
+std::shared_ptr<CircuitBreaker> NodeBreaker(const ConnectionOptions& options,
+                                            const ConnectionEvents& events);
 
 class RedisConnection {
  public:
@@ -79,8 +88,10 @@ class RedisConnection {
   // store error (store_error.h): kUnavailable, kOverloaded or kTimeout.
   using Callback = absl::AnyInvocable<void(absl::StatusOr<const redisReply*>)>;
 
-  // Starts the loop thread, which connects and keeps reconnecting.
-  RedisConnection(ConnectionOptions options, ConnectionEvents events);
+  // Starts the loop thread, which connects and keeps reconnecting. `breaker` (shared by the
+  // node's connections; nullptr: none) refuses calls at once while it is open.
+  RedisConnection(ConnectionOptions options, ConnectionEvents events,
+                  std::shared_ptr<CircuitBreaker> breaker = nullptr);
   // Stops the loop; commands still waiting get kUnavailable.
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
@@ -115,6 +126,9 @@ class RedisConnection {
   // Where a resolver thread leaves its answer; shared, since the thread may outlive us.
   struct Resolution;
 
+  // Answers `done` at once when the call cannot go: the connection is down, or the node's
+  // breaker is open; true then.
+  bool Refused(Callback& done);
   void Submit(Pending* pending);
   // Puts `pendings` in the inbox together, so that the loop writes them one after the other.
   void Enqueue(std::initializer_list<Pending*> pendings);
@@ -165,6 +179,7 @@ class RedisConnection {
 
   const ConnectionOptions options_;
   ConnectionEvents events_;
+  const std::shared_ptr<CircuitBreaker> breaker_;
   std::atomic<State> state_{State::kConnecting};
 
   // Shared with submitting threads.

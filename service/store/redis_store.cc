@@ -26,7 +26,7 @@ absl::Status Logged(absl::Status status) {
   static metrics::EveryFewSeconds throttles[kStoreErrorKinds] = {
       metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5),
       metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5),
-      metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5)};
+      metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5), metrics::EveryFewSeconds(5)};
   if (throttles[static_cast<int>(kind)].Due()) {
     metrics::Log(metrics::Severity::kError, "store",
                  absl::StrCat(KindCause(kind), ": ", status.message()));
@@ -120,9 +120,11 @@ RedisStore::RedisStore(RedisStoreOptions options) : options_(std::move(options))
                              .events = options_.events});
     return;
   }
+  const std::shared_ptr<CircuitBreaker> breaker =
+      NodeBreaker(options_.connection, options_.events);
   for (int i = 0; i < std::max(1, options_.connections); ++i) {
     connections_.push_back(
-        std::make_unique<RedisConnection>(options_.connection, options_.events));
+        std::make_unique<RedisConnection>(options_.connection, options_.events, breaker));
   }
 }
 

@@ -28,6 +28,8 @@ constexpr KindInfo kKinds[kStoreErrorKinds] = {
     {absl::StatusCode::kInternal, "malformed_reply", "Redis answered something unexpected",
      false},
     {absl::StatusCode::kDataLoss, "corrupt_history", "a stored history is corrupt", false},
+    {absl::StatusCode::kUnavailable, "circuit_open",
+     "Redis let calls pass their deadline unanswered (circuit breaker open)", true},
 };
 
 constexpr absl::string_view kPayloadUrl = "type.sendgate.io/store-error-kind";

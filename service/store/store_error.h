@@ -17,8 +17,9 @@ enum class StoreErrorKind {
   kRedisError,      // any other error reply (WRONGTYPE, a script error): bad data or a bug
   kMalformedReply,  // a reply that breaks the script's contract (script_contract.h)
   kCorruptHistory,  // a stored history that does not decode
+  kCircuitOpen,     // the node let calls in a row pass their deadline: refused at once (retry)
 };
-inline constexpr int kStoreErrorKinds = 8;
+inline constexpr int kStoreErrorKinds = 9;
 
 // A status of `kind`: its code is the kind's (UNAVAILABLE, DEADLINE_EXCEEDED,
 // RESOURCE_EXHAUSTED, INTERNAL or DATA_LOSS) and its message `detail`.

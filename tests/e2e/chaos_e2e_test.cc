@@ -1,6 +1,6 @@
 // Faults during load, on a single Redis and on a Redis Cluster (3 primaries, 3 replicas): Redis
-// killed and restarted, made slow (DEBUG SLEEP), frozen (SIGSTOP: its port open, nothing
-// answered). Decisions run all along from 4 threads, each with a 1 s gRPC deadline. Required:
+// killed and restarted, made slow (DEBUG SLEEP: once for 2 s, and over and over so that it
+// still answers, late), frozen (SIGSTOP: its port open, nothing answered). Decisions run all along from 4 threads, each with a 1 s gRPC deadline. Required:
 // sendgate never crashes, every call is answered before its deadline (by Redis or by the fail
 // mode: marketing is DEFERred), and Redis answers again within seconds of the fault's end. The
 // figures (how long, how many degraded answers) are printed: docs/redis.md, "Faults".
@@ -23,6 +23,7 @@ struct Answer {
   absl::Time at;
   bool ok = false;  // answered within the deadline (any outcome)
   bool degraded = false;
+  absl::Duration took;
 };
 
 // Decisions from `threads` threads until stopped; every answer kept, in order of arrival.
@@ -34,9 +35,11 @@ class Load {
       workers_.emplace_back([this, call, request, t] {
         for (int i = t; !stop_; i += 4) {
           v1::DecideResponse response;
+          const absl::Time asked = absl::Now();
           const grpc::Status status = call(request(i), &response);
+          const absl::Time at = absl::Now();
           std::lock_guard<std::mutex> lock(mutex_);
-          answers_.push_back({absl::Now(), status.ok(), response.degraded()});
+          answers_.push_back({at, status.ok(), response.degraded(), at - asked});
         }
       });
     }
@@ -67,6 +70,9 @@ class Load {
   std::vector<std::thread> workers_;
 };
 
+// sendgate's default: how long a call waits for Redis before the fail mode answers.
+const absl::Duration kRedisTimeout = absl::Milliseconds(250);
+
 // Waits (up to 30 s) for `healthy_answers` answers in a row from Redis after `since`; the time
 // the first of them came, or InfiniteFuture.
 absl::Time RecoveredAt(Load& load, absl::Time since, int healthy_answers = 50) {
@@ -92,13 +98,15 @@ void Survive(const std::string& name, Load& load, std::function<void()> inject,
   const absl::Time healed = absl::Now();
   const absl::Time recovered = RecoveredAt(load, healed);
   const std::vector<Answer> answers = load.Since(start);
-  int failed = 0, degraded = 0;
+  int failed = 0, degraded = 0, waited = 0;
   for (const Answer& answer : answers) {
     failed += !answer.ok;
     degraded += answer.degraded;
+    waited += answer.degraded && answer.took >= kRedisTimeout;
   }
   std::cout << "chaos " << name << ": " << answers.size() << " answers, " << degraded
-            << " by the fail mode, " << failed << " past their deadline; Redis answered again "
+            << " by the fail mode (" << waited << " of them after waiting --redis_timeout), "
+            << failed << " past their deadline; Redis answered again "
             << (recovered == absl::InfiniteFuture()
                     ? std::string("never")
                     : absl::FormatDuration(recovered - healed) + " after the fault ended")
@@ -131,6 +139,32 @@ class ChaosTest : public SendgateTest {
 
   // The process still answers (a crashed one would be a zombie, which kill(pid, 0) counts).
   bool Alive() { return HttpGet(metrics_port_, "/healthz").find(" 200 ") != std::string::npos; }
+
+  // A Redis slowed down, not stopped: asleep 0.8 s at a time (DEBUG SLEEP), over and over,
+  // answering what waited in between; most calls pass their deadline, some are answered. The
+  // node's circuit breaker must open (its calls then fail at once) and close again after.
+  void SurviveSlowRedis(const std::string& name, Load& load, RedisServer& redis) {
+    const double openings = CircuitChanges("open");
+    std::atomic<bool> healed{false};
+    std::thread sleeper;
+    Survive(
+        name, load,
+        [&] {
+          sleeper = std::thread([&] {
+            while (!healed) redis.Cli({"DEBUG", "SLEEP", "0.8"});
+          });
+        },
+        [&] {
+          healed = true;
+          sleeper.join();
+        });
+    EXPECT_GT(CircuitChanges("open"), openings) << name << ": the circuit breaker opened";
+    EXPECT_GT(Metric(R"(sendgate_store_errors_total\{kind="circuit_open"\})"), 0) << name;
+  }
+
+  double CircuitChanges(const std::string& state) {
+    return Metric(R"(sendgate_store_circuit_changes_total\{state=")" + state + R"("\})");
+  }
 };
 
 TEST_F(ChaosTest, ASingleRedisKilledSlowedAndFrozen) {
@@ -145,6 +179,7 @@ TEST_F(ChaosTest, ASingleRedisKilledSlowedAndFrozen) {
               redis_.Cli({"DEBUG", "SLEEP", "2"});
             }); },
       [&] { sleeper.join(); });
+  SurviveSlowRedis("single Redis slowed (DEBUG SLEEP 0.8, over and over) 2 s", *load, redis_);
   Survive(
       "single Redis frozen (SIGSTOP) 2 s", *load, [&] { redis_.Pause(); },
       [&] { redis_.Resume(); });
@@ -184,6 +219,11 @@ TEST_F(ClusterChaosTest, APrimaryKilledSlowedAndFrozen) {
         sleeper = std::thread([&, slowed] { cluster_.node(slowed).Cli({"DEBUG", "SLEEP", "2"}); });
       },
       [&] { sleeper.join(); });
+  ASSERT_TRUE(cluster_.WaitUntilHealthy(30));
+  const int dragging = victim();
+  ASSERT_GE(dragging, 0);
+  SurviveSlowRedis("cluster primary slowed (DEBUG SLEEP 0.8, over and over) 2 s", *load,
+                   cluster_.node(dragging));
   ASSERT_TRUE(cluster_.WaitUntilHealthy(30));
   const int frozen = victim();
   ASSERT_GE(frozen, 0);

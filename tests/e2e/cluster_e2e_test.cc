@@ -11,7 +11,6 @@
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -80,15 +79,6 @@ class ClusterE2eTest : public SendgateTest {
     }
     for (std::thread& worker : workers) worker.join();
     return tallies;
-  }
-
-  double Metric(const std::string& name) {
-    const std::string body = Body(HttpGet(metrics_port_, "/metrics"));
-    const std::regex line("\n" + name + " ([0-9.e+]+)\n");
-    std::smatch match;
-    double value = -1;
-    if (std::regex_search(body, match, line)) absl::SimpleAtod(match[1].str(), &value);
-    return value;
   }
 
   // sendgate_store_redirections_total, every kind.

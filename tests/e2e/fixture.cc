@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -176,6 +177,15 @@ grpc::Status SendgateTest::Call(const v1::DecideRequest& request, v1::DecideResp
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return stub_->Decide(&context, request, response);
+}
+
+double SendgateTest::Metric(const std::string& series) {
+  const std::string body = Body(HttpGet(metrics_port_, "/metrics"));
+  const std::regex line("\n" + series + " ([0-9.e+]+)\n");
+  std::smatch match;
+  double value = -1;
+  if (std::regex_search(body, match, line)) absl::SimpleAtod(match[1].str(), &value);
+  return value;
 }
 
 v1::DecideResponse SendgateTest::Decide(const v1::DecideRequest& request) {

@@ -62,6 +62,8 @@ class SendgateTest : public ::testing::Test {
   grpc::Status Call(const v1::DecideRequest& request, v1::DecideResponse* response,
                     absl::Duration timeout = absl::Seconds(5));
   v1::DecideResponse Decide(const v1::DecideRequest& request);
+  // The value of one series on /metrics (`series` a regex: name{labels}), or -1.
+  double Metric(const std::string& series);
 
   TempDir dir_;
   RedisServer redis_{RedisArguments(dir_)};

@@ -698,6 +698,52 @@ TEST_F(RedisStoreTest, AConnectionThatStopsAnsweringIsDroppedAndReopened) {
   EXPECT_EQ(ups.load(), 2);  // the first connection, then the new one
 }
 
+TEST_F(RedisStoreTest, ARedisThatLetsCallsTimeOutIsRefusedAtOnceUntilATrialIsAnswered) {
+  std::mutex mutex;
+  std::vector<bool> changes;
+  store::RedisStore shunning(store::RedisStoreOptions{
+      .connection = {.host = "127.0.0.1", .port = redis_.port(),
+                     .breaker = {.timeouts_to_open = 2, .open_for = absl::Milliseconds(200)}},
+      .connections = 2,
+      .events = {.on_circuit = [&](bool open) {
+        std::lock_guard<std::mutex> lock(mutex);
+        changes.push_back(open);
+      }}});
+  for (int i = 0; i < 500 && !shunning.healthy(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto check = [&](const std::string& id, absl::Duration within) {
+    std::promise<absl::Status> answer;
+    shunning.Check(Plan({.id = id, .contact = "c-" + id, .send_at = t0_}), absl::Now() + within,
+                   [&](absl::StatusOr<core::CheckResult> result) {
+                     answer.set_value(result.status());
+                   });
+    return answer.get_future().get();
+  };
+  redis_.Pause();
+  // Two contacts, on either connection: both wait for their deadline.
+  EXPECT_EQ(store::KindOf(check("a", absl::Milliseconds(50))), store::StoreErrorKind::kTimeout);
+  EXPECT_EQ(store::KindOf(check("b", absl::Milliseconds(50))), store::StoreErrorKind::kTimeout);
+  // The node is shunned: a call with a long deadline is refused without going to Redis.
+  const absl::Status refused = check("c", absl::Seconds(30));
+  EXPECT_EQ(store::KindOf(refused), store::StoreErrorKind::kCircuitOpen) << refused;
+  EXPECT_TRUE(absl::IsUnavailable(refused));
+  redis_.Resume();
+  // Refused until the next trial, which Redis answers in time: then every call goes again.
+  absl::Status answered = refused;
+  for (int i = 0; i < 100 && !answered.ok(); ++i) {
+    answered = check("d" + std::to_string(i), absl::Seconds(1));
+    if (!answered.ok()) {
+      EXPECT_EQ(store::KindOf(answered), store::StoreErrorKind::kCircuitOpen) << answered;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  EXPECT_TRUE(answered.ok()) << answered;
+  EXPECT_TRUE(check("e", absl::Seconds(1)).ok());
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_EQ(changes, (std::vector<bool>{true, false}));
+}
+
 TEST_F(RedisStoreTest, SixtyFourConcurrentCallsForOneContactAllowExactlyTheCap) {
   // Push messages meet only all-7d (limit 5).
   std::vector<std::thread> callers;
