@@ -143,9 +143,12 @@ void ClusterRouter::RetryLater(std::unique_ptr<Call> call) {
 ClusterRouter::Node* ClusterRouter::NodeAt(const NodeAddress& address) {
   std::lock_guard<std::mutex> lock(nodes_mutex_);
   for (const auto& node : nodes_) {
-    if (node->address == address) return node.get();
+    if (node->address == address) {
+      node->needed_at = absl::Now();
+      return node.get();
+    }
   }
-  auto node = std::make_unique<Node>(Node{.address = address});
+  auto node = std::make_unique<Node>(Node{.address = address, .needed_at = absl::Now()});
   ConnectionOptions options = options_.connection;
   options.host = address.host;
   options.port = address.port;
@@ -186,6 +189,33 @@ void ClusterRouter::Apply(const ClusterTopology& topology) {
     const int index = topology.owner[slot];
     owner_[slot].store(index < 0 ? nullptr : primaries[index], std::memory_order_release);
   }
+  RetireIdleNodes();
+}
+
+void ClusterRouter::RetireIdleNodes() {
+  std::set<const Node*> serving;
+  for (const auto& owner : owner_) serving.insert(owner.load(std::memory_order_acquire));
+  const absl::Time now = absl::Now();
+  std::vector<std::unique_ptr<Node>> retired;
+  {
+    std::lock_guard<std::mutex> lock(nodes_mutex_);
+    for (auto it = nodes_.begin(); it != nodes_.end();) {
+      if (serving.count(it->get()) > 0) (*it)->needed_at = now;
+      if (now - (*it)->needed_at < options_.retire_after) {
+        ++it;
+        continue;
+      }
+      retired.push_back(std::move(*it));
+      it = nodes_.erase(it);
+    }
+  }
+  for (const auto& node : retired) {
+    Log(Severity::kInfo, "store",
+        absl::StrCat("Redis Cluster node ", node->address.ToString(), " has served no slot for ", absl::FormatDuration(options_.retire_after),
+                     ": its connections are closed"));
+  }
+  // Destroyed here, outside the lock: their connections answer what still waits, and those
+  // answers may lead to another Dispatch.
 }
 
 void ClusterRouter::RequestRefresh() {
@@ -241,6 +271,13 @@ bool ClusterRouter::healthy() const {
     }
   }
   return true;
+}
+
+std::vector<NodeAddress> ClusterRouter::nodes() const {
+  std::lock_guard<std::mutex> lock(nodes_mutex_);
+  std::vector<NodeAddress> addresses;
+  for (const auto& node : nodes_) addresses.push_back(node->address);
+  return addresses;
 }
 
 std::vector<NodeAddress> ClusterRouter::primaries() const {

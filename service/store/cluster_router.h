@@ -38,6 +38,9 @@ struct ClusterRouterOptions {
   absl::Duration retry_after = absl::Milliseconds(20);  // TRYAGAIN, CLUSTERDOWN
   int max_redirects = 5;
   size_t max_waiting_retries = 10000;  // beyond this a TRYAGAIN is answered at once
+  // A node that has served no slot for this long (a failed or demoted primary, a node removed,
+  // an address a restarted pod no longer has) is let go: its connections are closed.
+  absl::Duration retire_after = absl::Minutes(1);
 };
 
 class ClusterRouter {
@@ -60,6 +63,8 @@ class ClusterRouter {
   bool healthy() const;
   // The primaries that serve slots now.
   std::vector<NodeAddress> primaries() const;
+  // Every node the router keeps connections to (the primaries, and nodes not yet let go).
+  std::vector<NodeAddress> nodes() const;
   // Asks the refresh thread for the topology soon (at most every refresh_at_most_every).
   void RequestRefresh();
 
@@ -67,6 +72,7 @@ class ClusterRouter {
   struct Node {
     NodeAddress address;
     std::vector<std::unique_ptr<RedisConnection>> connections;
+    absl::Time needed_at;  // under nodes_mutex_: when it last served a slot or was named
   };
   struct Call {
     int slot;
@@ -90,6 +96,10 @@ class ClusterRouter {
   Node* NodeAt(const NodeAddress& address);  // connects to one not seen before
   bool Refresh();                            // blocking; true when a node answered
   void Apply(const ClusterTopology& topology);
+  // Lets go of the nodes that have served no slot for retire_after. A caller that read a slot's
+  // owner just before it changed is done with it within microseconds, and a node is let go a
+  // minute later: the grace period that makes this safe without a lock on the hot path.
+  void RetireIdleNodes();
   void Work();  // the refresh thread: refreshes and retries
 
   const ClusterRouterOptions options_;
@@ -97,7 +107,7 @@ class ClusterRouter {
   std::atomic<bool> closing_{false};
 
   mutable std::mutex nodes_mutex_;
-  std::vector<std::unique_ptr<Node>> nodes_;  // kept while the router lives: few, and pointed to
+  std::vector<std::unique_ptr<Node>> nodes_;  // pointed to by owner_ and calls: see RetireIdleNodes
 
   std::mutex work_mutex_;
   std::condition_variable work_;

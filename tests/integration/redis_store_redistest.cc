@@ -3,7 +3,9 @@
 // concurrency, and the store survives a lost function library, a killed Redis and a frozen one.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
@@ -19,12 +21,14 @@
 #include "service/core/names.h"
 #include "service/core/plan.h"
 #include "service/policy/time_zones.h"
+#include "service/store/cluster_router.h"
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
 #include "service/store/lua_library.h"
 #include "service/store/preferences_codec.h"
 #include "service/store/redis_store.h"
 #include "service/store/script_contract.h"
+#include "service/store/slots.h"
 #include "service/store/store_error.h"
 #include "tests/support/redis_cluster.h"
 #include "tests/support/redis_server.h"
@@ -1051,6 +1055,48 @@ TEST_F(RedisStoreOnClusterTest, OnlyANewAllowedSendKeepsItsUnit) {
   ASSERT_EQ(read->capacity.size(), 1u);
   EXPECT_EQ(read->capacity[0].used, 1);
   EXPECT_EQ(SettledCounter(counter, 1), 1);
+}
+
+// The router itself, through a failover: the killed primary's slots go to its replica, and the
+// router lets the dead node go (no connection kept retrying it for ever) once it has served no
+// slot for retire_after.
+TEST(ClusterRouterTest, AFailedPrimaryIsLetGoOnceItServesNoSlot) {
+  RedisCluster cluster(3, 1);
+  std::vector<store::NodeAddress> seeds;
+  for (int i = 0; i < cluster.size(); ++i) seeds.push_back({"127.0.0.1", cluster.node(i).port()});
+  store::ClusterRouter router({.seeds = seeds,
+                               .connections_per_node = 1,
+                               .refresh_every = absl::Milliseconds(100),
+                               .retire_after = absl::Milliseconds(300)});
+  for (int i = 0; i < 500 && !router.healthy(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(router.healthy());
+  ASSERT_EQ(router.nodes().size(), 3u);  // the primaries only
+  const std::string key = "sg:{c0}:h2";
+  const int victim = cluster.PrimaryOf(key);
+  ASSERT_GE(victim, 0);
+  const store::NodeAddress dead{"127.0.0.1", cluster.node(victim).port()};
+  cluster.node(victim).Kill();
+  cluster.MarkDead(victim);
+  ASSERT_TRUE(cluster.WaitUntilHealthy(30));
+  auto kept = [&] {
+    const std::vector<store::NodeAddress> nodes = router.nodes();
+    return std::find(nodes.begin(), nodes.end(), dead) != nodes.end();
+  };
+  for (int i = 0; i < 1000 && (kept() || !router.healthy()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(kept());
+  EXPECT_EQ(router.nodes().size(), 3u);  // the promoted replica took its place
+  std::promise<std::string> answer;
+  const std::string wire = store::FormatCommand({"SET", key, "after the failover"});
+  router.Send(store::SlotOf(key), 0, wire, false, absl::Now() + absl::Seconds(5),
+              [&](absl::StatusOr<const redisReply*> reply) {
+                answer.set_value(!reply.ok() ? std::string(reply.status().message())
+                                             : std::string((*reply)->str, (*reply)->len));
+              });
+  EXPECT_EQ(answer.get_future().get(), "OK");
 }
 
 }  // namespace
