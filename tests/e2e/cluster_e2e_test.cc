@@ -102,7 +102,8 @@ class ClusterE2eTest : public SendgateTest {
     return holding;
   }
 
-  RedisCluster cluster_;
+  // With SENDGATE_E2E_REDIS_ACL=1, every node loads the shipped ACL and sendgate is its user.
+  RedisCluster cluster_{3, 1, RedisArguments(dir_)};
 };
 
 TEST_F(ClusterE2eTest, DecisionsForTenThousandContactsKeepEveryCapExactly) {

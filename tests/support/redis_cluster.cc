@@ -13,11 +13,14 @@
 
 namespace sendgate::testing {
 
-RedisCluster::RedisCluster(int primaries, int replicas) {
+RedisCluster::RedisCluster(int primaries, int replicas,
+                           const std::vector<std::string>& arguments) {
+  std::vector<std::string> node_arguments = {"--cluster-enabled", "yes", "--cluster-config-file",
+                                             "nodes.conf", "--cluster-node-timeout", "1000",
+                                             "--appendonly", "yes"};
+  node_arguments.insert(node_arguments.end(), arguments.begin(), arguments.end());
   for (int i = 0; i < primaries * (1 + replicas); ++i) {
-    nodes_.push_back(std::make_unique<RedisServer>(std::vector<std::string>{
-        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
-        "1000", "--appendonly", "yes"}));
+    nodes_.push_back(std::make_unique<RedisServer>(node_arguments));
   }
   std::string create = "redis-cli --cluster create";
   for (const auto& node : nodes_) create += " " + node->address();

@@ -13,7 +13,9 @@ namespace sendgate::testing {
 
 class RedisCluster {
  public:
-  explicit RedisCluster(int primaries = 3, int replicas = 1);
+  // `arguments`: more redis-server arguments for every node (an --aclfile ...).
+  explicit RedisCluster(int primaries = 3, int replicas = 1,
+                        const std::vector<std::string>& arguments = {});
 
   // "127.0.0.1:P1,127.0.0.1:P2,...": every node, for --redis.
   std::string seeds() const;
