@@ -23,9 +23,10 @@ inline absl::Time CallerDeadline(const grpc::CallbackServerContext* context) {
   return absl::FromChrono(deadline);
 }
 
-// A failure outside a decision, mapped on purpose. A store error by its kind: UNAVAILABLE when
-// a retry may work, RESOURCE_EXHAUSTED when Redis is full, INTERNAL or DATA_LOSS when
-// something is wrong that a retry cannot fix. Any other status keeps its code (absl's codes
+// A failure outside a decision, mapped on purpose. A store error by its kind:
+// RESOURCE_EXHAUSTED when Redis is full or a bounded queue is (too many commands wait for
+// Redis: back off), UNAVAILABLE when a retry may work, INTERNAL or DATA_LOSS when something is
+// wrong that a retry cannot fix. Any other status keeps its code (absl's codes
 // are gRPC's): FAILED_PRECONDITION for a stale version, ABORTED for a contention retry ...
 inline grpc::Status CallFailure(const absl::Status& status) {
   if (!store::IsStoreError(status)) {
@@ -34,10 +35,10 @@ inline grpc::Status CallFailure(const absl::Status& status) {
   }
   const store::StoreErrorKind kind = store::KindOf(status);
   grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-  if (store::Retryable(kind)) {
-    code = grpc::StatusCode::UNAVAILABLE;
-  } else if (status.code() == absl::StatusCode::kResourceExhausted) {
+  if (status.code() == absl::StatusCode::kResourceExhausted) {
     code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+  } else if (store::Retryable(kind)) {
+    code = grpc::StatusCode::UNAVAILABLE;
   } else if (status.code() == absl::StatusCode::kDataLoss) {
     code = grpc::StatusCode::DATA_LOSS;
   }

@@ -20,7 +20,8 @@ struct KindInfo {
 constexpr KindInfo kKinds[kStoreErrorKinds] = {
     {absl::StatusCode::kUnavailable, "unavailable", "Redis is unreachable", true},
     {absl::StatusCode::kDeadlineExceeded, "timeout", "Redis did not answer in time", true},
-    {absl::StatusCode::kUnavailable, "overloaded", "too many commands wait for Redis", true},
+    {absl::StatusCode::kResourceExhausted, "overloaded", "too many commands wait for Redis",
+     true},
     {absl::StatusCode::kResourceExhausted, "out_of_memory", "Redis is out of memory", false},
     {absl::StatusCode::kUnavailable, "redirected",
      "the Redis Cluster kept redirecting the call (slots moving)", true},

@@ -11,7 +11,7 @@ namespace sendgate::store {
 enum class StoreErrorKind {
   kUnavailable,     // not connected, connection lost, Redis loading, busy or read-only: retry
   kTimeout,         // no answer by the call's deadline
-  kOverloaded,      // too many commands already waiting for Redis
+  kOverloaded,      // too many commands already waiting for Redis (a bounded queue is full)
   kOutOfMemory,     // Redis refuses writes (maxmemory reached)
   kRedirected,      // MOVED or ASK past the router's redirection limit (slots moving): retry
   kRedisError,      // any other error reply (WRONGTYPE, a script error): bad data or a bug
