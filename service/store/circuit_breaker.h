@@ -19,6 +19,10 @@ namespace sendgate::store {
 struct BreakerOptions {
   int timeouts_to_open = 5;  // 0: the breaker never opens
   absl::Duration open_for = absl::Milliseconds(500);
+  // A call given less time than this by its caller proves nothing of the node when it times
+  // out (a healthy Redis answers within a millisecond or two): it neither counts nor breaks a
+  // run. So a caller with very short deadlines cannot open the breaker for everyone.
+  absl::Duration shortest_counted = absl::Milliseconds(20);
 };
 
 class CircuitBreaker {
@@ -34,8 +38,9 @@ class CircuitBreaker {
 
   // A call admitted earlier was answered by the node before its deadline.
   void AnsweredInTime();
-  // A call admitted earlier passed its deadline unanswered.
+  // A call admitted earlier, given at least `shortest_counted`, passed its deadline unanswered.
   void TimedOut(absl::Time now);
+  const BreakerOptions& options() const { return options_; }
 
  private:
   static constexpr int64_t kClosed = 0;

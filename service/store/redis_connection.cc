@@ -508,7 +508,10 @@ void RedisConnection::CheckDeadlines() {
   for (Pending* pending : in_flight_) {
     if (!pending->answered && now >= pending->deadline) {
       // The breaker first: the caller may send its next call from the answer's callback.
-      if (breaker_ != nullptr) breaker_->TimedOut(now);
+      if (breaker_ != nullptr &&
+          pending->deadline - pending->sent_at >= breaker_->options().shortest_counted) {
+        breaker_->TimedOut(now);
+      }
       Answer(*pending, StoreError(StoreErrorKind::kTimeout, "Redis did not answer in time"));
     }
   }
