@@ -152,18 +152,25 @@ ClusterRouter::Node* ClusterRouter::NodeAt(const NodeAddress& address) {
   ConnectionOptions options = options_.connection;
   options.host = address.host;
   options.port = address.port;
-  const std::shared_ptr<CircuitBreaker> breaker = NodeBreaker(options, options_.events);
+  node->breaker = NodeBreaker(options, options_.events);
   for (int i = 0; i < std::max(1, options_.connections_per_node); ++i) {
     node->connections.push_back(
-        std::make_unique<RedisConnection>(options, options_.events, breaker));
+        std::make_unique<RedisConnection>(options, options_.events, node->breaker));
   }
   nodes_.push_back(std::move(node));
   return nodes_.back().get();
 }
 
 bool ClusterRouter::Refresh() {
-  // The primaries known first (they know the cluster best), then the seeds.
-  std::vector<NodeAddress> candidates = primaries();
+  // The primaries known first (they know the cluster best), those that answer before the
+  // others, then the seeds.
+  std::vector<NodeAddress> candidates, later;
+  {
+    for (const Node* node : Serving()) {
+      (node->answering() ? candidates : later).push_back(node->address);
+    }
+  }
+  candidates.insert(candidates.end(), later.begin(), later.end());
   candidates.insert(candidates.end(), options_.seeds.begin(), options_.seeds.end());
   absl::Status last;
   for (const NodeAddress& candidate : candidates) {
@@ -193,8 +200,7 @@ void ClusterRouter::Apply(const ClusterTopology& topology) {
 }
 
 void ClusterRouter::RetireIdleNodes() {
-  std::set<const Node*> serving;
-  for (const auto& owner : owner_) serving.insert(owner.load(std::memory_order_acquire));
+  const std::set<const Node*> serving = Serving();
   const absl::Time now = absl::Now();
   std::vector<std::unique_ptr<Node>> retired;
   {
@@ -258,14 +264,27 @@ void ClusterRouter::Work() {
   }
 }
 
-bool ClusterRouter::healthy() const {
+bool ClusterRouter::Node::answering() const {
+  if (!breaker->closed()) return false;
+  for (const auto& connection : connections) {
+    if (!connection->connected()) return false;
+  }
+  return true;
+}
+
+std::set<const ClusterRouter::Node*> ClusterRouter::Serving() const {
   std::set<const Node*> serving;
   for (const auto& owner : owner_) {
-    const Node* node = owner.load(std::memory_order_acquire);
-    if (node == nullptr) return false;
-    serving.insert(node);
+    if (const Node* node = owner.load(std::memory_order_acquire)) serving.insert(node);
   }
-  for (const Node* node : serving) {
+  return serving;
+}
+
+bool ClusterRouter::healthy() const {
+  for (const auto& owner : owner_) {
+    if (owner.load(std::memory_order_acquire) == nullptr) return false;
+  }
+  for (const Node* node : Serving()) {
     for (const auto& connection : node->connections) {
       if (!connection->connected()) return false;
     }
@@ -281,12 +300,8 @@ std::vector<NodeAddress> ClusterRouter::nodes() const {
 }
 
 std::vector<NodeAddress> ClusterRouter::primaries() const {
-  std::set<const Node*> serving;
-  for (const auto& owner : owner_) {
-    if (const Node* node = owner.load(std::memory_order_acquire)) serving.insert(node);
-  }
   std::vector<NodeAddress> addresses;
-  for (const Node* node : serving) addresses.push_back(node->address);
+  for (const Node* node : Serving()) addresses.push_back(node->address);
   return addresses;
 }
 

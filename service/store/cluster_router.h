@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,7 +73,11 @@ class ClusterRouter {
   struct Node {
     NodeAddress address;
     std::vector<std::unique_ptr<RedisConnection>> connections;
+    std::shared_ptr<CircuitBreaker> breaker;  // shared by its connections
     absl::Time needed_at;  // under nodes_mutex_: when it last served a slot or was named
+
+    // Its connections are up and its breaker closed: it answers, and in time.
+    bool answering() const;
   };
   struct Call {
     int slot;
@@ -94,8 +99,11 @@ class ClusterRouter {
   // Tells options_.events.on_redirect: "moved", "ask" or "retry".
   void Report(absl::string_view redirect_kind) const;
   Node* NodeAt(const NodeAddress& address);  // connects to one not seen before
-  bool Refresh();                            // blocking; true when a node answered
+  // Blocking; true when a node answered. Asks the primaries that answer first (a frozen one
+  // would hold the refresh for its connect timeout), then the others, then the seeds.
+  bool Refresh();
   void Apply(const ClusterTopology& topology);
+  std::set<const Node*> Serving() const;  // the nodes that serve a slot now
   // Lets go of the nodes that have served no slot for retire_after. A caller that read a slot's
   // owner just before it changed is done with it within microseconds, and a node is let go a
   // minute later: the grace period that makes this safe without a lock on the hot path.
