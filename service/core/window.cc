@@ -1,5 +1,7 @@
 #include "service/core/window.h"
 
+#include <array>
+
 #include "absl/strings/str_cat.h"
 
 namespace sendgate::core {
@@ -91,8 +93,9 @@ WindowBounds IntervalAt(const Window& window, absl::Time at, absl::TimeZone zone
   return {absl::FromUnixMillis(start), absl::FromUnixMillis(start + length), absl::ZeroDuration()};
 }
 
-Calendar CalendarAt(absl::Time at, absl::TimeZone zone, absl::Weekday week_starts) {
-  const absl::CivilDay day = absl::ToCivilDay(at, zone);
+namespace {
+
+Calendar CalendarOf(absl::CivilDay day, absl::TimeZone zone, absl::Weekday week_starts) {
   const absl::CivilDay first = WeekStart(day, week_starts);
   const absl::CivilMonth month(day);
   return {.day = {absl::FromCivil(day, zone), absl::FromCivil(day + 1, zone), absl::ZeroDuration()},
@@ -100,6 +103,36 @@ Calendar CalendarAt(absl::Time at, absl::TimeZone zone, absl::Weekday week_start
                    absl::ZeroDuration()},
           .month = {absl::FromCivil(month, zone), absl::FromCivil(month + 1, zone),
                     absl::ZeroDuration()}};
+}
+
+// The last calendars this thread made: six conversions from civil time each (most of a plan's
+// time-zone work), while a stream of decisions mostly shares a few zones and one day. Fixed in
+// size, per thread: no lock, no growth.
+struct RecentCalendar {
+  absl::TimeZone zone;
+  absl::CivilDay day;
+  absl::Weekday week_starts = absl::Weekday::monday;
+  Calendar calendar;
+  bool set = false;
+};
+constexpr int kRecentCalendars = 8;
+
+}  // namespace
+
+Calendar CalendarAt(absl::Time at, absl::TimeZone zone, absl::Weekday week_starts) {
+  thread_local std::array<RecentCalendar, kRecentCalendars> recent;
+  thread_local int next = 0;
+  const absl::CivilDay day = absl::ToCivilDay(at, zone);
+  for (const RecentCalendar& each : recent) {
+    if (each.set && each.day == day && each.week_starts == week_starts && each.zone == zone) {
+      return each.calendar;
+    }
+  }
+  RecentCalendar& slot = recent[next];
+  next = (next + 1) % kRecentCalendars;
+  slot = {.zone = zone, .day = day, .week_starts = week_starts,
+          .calendar = CalendarOf(day, zone, week_starts), .set = true};
+  return slot.calendar;
 }
 
 WindowBounds BoundsIn(const Window& window, absl::Time at, const Calendar& calendar) {

@@ -165,10 +165,8 @@ bool ClusterRouter::Refresh() {
   // The primaries known first (they know the cluster best), those that answer before the
   // others, then the seeds.
   std::vector<NodeAddress> candidates, later;
-  {
-    for (const Node* node : Serving()) {
-      (node->answering() ? candidates : later).push_back(node->address);
-    }
+  for (const Node* node : Serving()) {
+    (node->answering() ? candidates : later).push_back(node->address);
   }
   candidates.insert(candidates.end(), later.begin(), later.end());
   candidates.insert(candidates.end(), options_.seeds.begin(), options_.seeds.end());
@@ -217,8 +215,8 @@ void ClusterRouter::RetireIdleNodes() {
   }
   for (const auto& node : retired) {
     Log(Severity::kInfo, "store",
-        absl::StrCat("Redis Cluster node ", node->address.ToString(), " has served no slot for ", absl::FormatDuration(options_.retire_after),
-                     ": its connections are closed"));
+        absl::StrCat("Redis Cluster node ", node->address.ToString(), " has served no slot for ",
+                     absl::FormatDuration(options_.retire_after), ": its connections are closed"));
   }
   // Destroyed here, outside the lock: their connections answer what still waits, and those
   // answers may lead to another Dispatch.
@@ -264,13 +262,14 @@ void ClusterRouter::Work() {
   }
 }
 
-bool ClusterRouter::Node::answering() const {
-  if (!breaker->closed()) return false;
+bool ClusterRouter::Node::connected() const {
   for (const auto& connection : connections) {
     if (!connection->connected()) return false;
   }
   return true;
 }
+
+bool ClusterRouter::Node::answering() const { return breaker->closed() && connected(); }
 
 std::set<const ClusterRouter::Node*> ClusterRouter::Serving() const {
   std::set<const Node*> serving;
@@ -285,9 +284,7 @@ bool ClusterRouter::healthy() const {
     if (owner.load(std::memory_order_acquire) == nullptr) return false;
   }
   for (const Node* node : Serving()) {
-    for (const auto& connection : node->connections) {
-      if (!connection->connected()) return false;
-    }
+    if (!node->connected()) return false;
   }
   return true;
 }

@@ -76,7 +76,8 @@ class ClusterRouter {
     std::shared_ptr<CircuitBreaker> breaker;  // shared by its connections
     absl::Time needed_at;  // under nodes_mutex_: when it last served a slot or was named
 
-    // Its connections are up and its breaker closed: it answers, and in time.
+    bool connected() const;  // every one of its connections is up
+    // Connected, and its breaker closed: it answers, and in time.
     bool answering() const;
   };
   struct Call {

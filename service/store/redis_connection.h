@@ -85,7 +85,7 @@ class RedisConnection {
  public:
   // Called exactly once, on the loop thread or (when the connection is down) on the caller's:
   // with the reply (valid during the call only; it may be a Redis error reply), or with a
-  // store error (store_error.h): kUnavailable, kOverloaded or kTimeout.
+  // store error (store_error.h): kUnavailable, kOverloaded, kTimeout or kCircuitOpen.
   using Callback = absl::AnyInvocable<void(absl::StatusOr<const redisReply*>)>;
 
   // Starts the loop thread, which connects and keeps reconnecting. `breaker` (shared by the

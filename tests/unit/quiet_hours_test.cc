@@ -14,6 +14,7 @@
 #include "service/policy/time_zones.h"
 #include "service/core/names.h"
 #include "service/core/preferences.h"
+#include "service/core/window.h"
 #include "tests/unit/core_harness.h"
 
 namespace sendgate::testing {
@@ -355,6 +356,38 @@ TEST(ExamplePoliciesTest, FrRetail) {
   EXPECT_EQ(policy->capacity[0].interval.length, absl::Seconds(1));
   EXPECT_EQ(policy->capacity[1].limit, 500);
   EXPECT_EQ(policy->capacity[1].interval.kind, core::WindowKind::kDay);
+}
+
+
+// CalendarAt keeps the last calendars of each thread: whatever its cache holds, evicts or hits,
+// each answer is the one BoundsAt computes afresh, for zones with and without DST, around a
+// change of month and of DST, and for either first day of the week.
+TEST(CalendarTest, CalendarAtAgreesWithBoundsAtWhateverItsCacheHolds) {
+  const char* zones[] = {"UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata",
+                         "Australia/Sydney", "Pacific/Chatham", "America/Sao_Paulo",
+                         "Asia/Tokyo", "Africa/Casablanca", "Europe/London"};
+  const absl::Time instants[] = {absl::FromUnixSeconds(1'793'404'800),   // 2026-10-31T00:00Z
+                                 absl::FromUnixSeconds(1'793'448'000),   // 2026-10-31T12:00Z
+                                 absl::FromUnixSeconds(1'796'083'199)};  // 2026-11-30T23:59:59Z
+  for (int round = 0; round < 3; ++round) {
+    for (const absl::Time at : instants) {
+      for (const char* name : zones) {
+        absl::TimeZone zone;
+        ASSERT_TRUE(absl::LoadTimeZone(name, &zone)) << name;
+        for (absl::Weekday starts : {absl::Weekday::monday, absl::Weekday::sunday}) {
+          const core::Calendar calendar = core::CalendarAt(at, zone, starts);
+          for (const auto& [kind, bounds] :
+               {std::pair{core::WindowKind::kDay, calendar.day},
+                std::pair{core::WindowKind::kWeek, calendar.week},
+                std::pair{core::WindowKind::kMonth, calendar.month}}) {
+            const core::WindowBounds fresh = core::BoundsAt({.kind = kind}, at, zone, starts);
+            EXPECT_EQ(bounds.start, fresh.start) << name << " " << at;
+            EXPECT_EQ(bounds.end, fresh.end) << name << " " << at;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
