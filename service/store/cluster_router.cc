@@ -70,7 +70,7 @@ void ClusterRouter::Dispatch(std::unique_ptr<Call> call) {
     return call->done(StoreError(StoreErrorKind::kUnavailable,
                                  absl::StrCat("no Redis Cluster node serves slot ", call->slot)));
   }
-  RedisConnection& connection = *node->connections[call->spread % node->connections.size()];
+  RedisConnection& connection = node->connections->For(call->spread, call->replicas);
   std::string wire = call->wire;  // kept in `call`, to send again after a redirection
   const bool function_call = call->function_call;
   const absl::Time deadline = call->deadline;
@@ -152,11 +152,8 @@ ClusterRouter::Node* ClusterRouter::NodeAt(const NodeAddress& address) {
   ConnectionOptions options = options_.connection;
   options.host = address.host;
   options.port = address.port;
-  node->breaker = NodeBreaker(options, options_.events);
-  for (int i = 0; i < std::max(1, options_.connections_per_node); ++i) {
-    node->connections.push_back(
-        std::make_unique<RedisConnection>(options, options_.events, node->breaker));
-  }
+  node->connections = std::make_unique<NodeConnections>(
+      options, options_.events, options_.connections_per_node, options_.connection_for_waits);
   nodes_.push_back(std::move(node));
   return nodes_.back().get();
 }
@@ -166,7 +163,7 @@ bool ClusterRouter::Refresh() {
   // others, then the seeds.
   std::vector<NodeAddress> candidates, later;
   for (const Node* node : Serving()) {
-    (node->answering() ? candidates : later).push_back(node->address);
+    (node->connections->answering() ? candidates : later).push_back(node->address);
   }
   candidates.insert(candidates.end(), later.begin(), later.end());
   candidates.insert(candidates.end(), options_.seeds.begin(), options_.seeds.end());
@@ -262,15 +259,6 @@ void ClusterRouter::Work() {
   }
 }
 
-bool ClusterRouter::Node::connected() const {
-  for (const auto& connection : connections) {
-    if (!connection->connected()) return false;
-  }
-  return true;
-}
-
-bool ClusterRouter::Node::answering() const { return breaker->closed() && connected(); }
-
 std::set<const ClusterRouter::Node*> ClusterRouter::Serving() const {
   std::set<const Node*> serving;
   for (const auto& owner : owner_) {
@@ -284,7 +272,7 @@ bool ClusterRouter::healthy() const {
     if (owner.load(std::memory_order_acquire) == nullptr) return false;
   }
   for (const Node* node : Serving()) {
-    if (!node->connected()) return false;
+    if (!node->connections->connected()) return false;
   }
   return true;
 }

@@ -33,6 +33,7 @@ struct ClusterRouterOptions {
   std::vector<NodeAddress> seeds;  // where to ask for the topology first
   ConnectionOptions connection;    // credentials and timeouts; host and port are each node's
   int connections_per_node = 2;
+  bool connection_for_waits = false;  // one more per node for calls that WAIT (NodeConnections)
   ConnectionEvents events;
   absl::Duration refresh_every = absl::Seconds(5);
   absl::Duration refresh_at_most_every = absl::Milliseconds(100);
@@ -72,13 +73,8 @@ class ClusterRouter {
  private:
   struct Node {
     NodeAddress address;
-    std::vector<std::unique_ptr<RedisConnection>> connections;
-    std::shared_ptr<CircuitBreaker> breaker;  // shared by its connections
+    std::unique_ptr<NodeConnections> connections;
     absl::Time needed_at;  // under nodes_mutex_: when it last served a slot or was named
-
-    bool connected() const;  // every one of its connections is up
-    // Connected, and its breaker closed: it answers, and in time.
-    bool answering() const;
   };
   struct Call {
     int slot;

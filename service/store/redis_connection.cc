@@ -71,6 +71,22 @@ void Wake(int fd) {
 const absl::Duration kStandby = absl::Milliseconds(25);
 const absl::Duration kStandbyFor = absl::Seconds(1);
 
+// The circuit breaker of the node `options` names: it logs its changes and reports them.
+std::shared_ptr<CircuitBreaker> NodeBreaker(const ConnectionOptions& options,
+                                            const ConnectionEvents& events) {
+  return std::make_shared<CircuitBreaker>(
+      options.breaker, [node = absl::StrCat(options.host, ":", options.port),
+                        breaker = options.breaker, on_circuit = events.on_circuit](bool open) {
+        Log(open ? Severity::kWarning : Severity::kInfo, "store",
+            open ? absl::StrCat("Redis at ", node, " let ", breaker.timeouts_to_open,
+                                " calls in a row pass their deadline: its calls fail at once, "
+                                "one trial every ", absl::FormatDuration(breaker.open_for))
+                 : absl::StrCat("Redis at ", node, " answered a trial call in time: its "
+                                "circuit breaker is closed"));
+        if (on_circuit) on_circuit(open);
+      });
+}
+
 }  // namespace
 
 // hiredis's libevent adapter (hiredis/adapters/libevent.h), with the loop's lock taken around
@@ -153,21 +169,6 @@ struct RedisConnection::Resolution {
   const int wake_fd;  // our own duplicate: valid even after the connection is gone
 };
 
-std::shared_ptr<CircuitBreaker> NodeBreaker(const ConnectionOptions& options,
-                                            const ConnectionEvents& events) {
-  return std::make_shared<CircuitBreaker>(
-      options.breaker, [node = absl::StrCat(options.host, ":", options.port),
-                        breaker = options.breaker, on_circuit = events.on_circuit](bool open) {
-        Log(open ? Severity::kWarning : Severity::kInfo, "store",
-            open ? absl::StrCat("Redis at ", node, " let ", breaker.timeouts_to_open,
-                                " calls in a row pass their deadline: its calls fail at once, "
-                                "one trial every ", absl::FormatDuration(breaker.open_for))
-                 : absl::StrCat("Redis at ", node, " answered a trial call in time: its "
-                                "circuit breaker is closed"));
-        if (on_circuit) on_circuit(open);
-      });
-}
-
 RedisConnection::RedisConnection(ConnectionOptions options, ConnectionEvents events,
                                  std::shared_ptr<CircuitBreaker> breaker)
     : options_(std::move(options)),
@@ -248,6 +249,7 @@ void RedisConnection::WaitForReplicas(Pending* pending, const redisReply* reply)
   Dispatch(new Pending{
       .wire = absl::StrCat("*3\r\n$4\r\nWAIT\r\n$", replicas.size(), "\r\n", replicas, "\r\n$",
                            timeout.size(), "\r\n", timeout, "\r\n"),
+      .holds_connection = true,
       .deadline = pending->deadline + absl::Milliseconds(100),  // WAIT answers by its timeout
       .done = [wanted = pending->replicas, answer = OwnedReply(CopyReply(reply)),
                done = std::move(pending->done)](absl::StatusOr<const redisReply*> waited) mutable {
@@ -505,15 +507,18 @@ absl::Time RedisConnection::NextDue() const {
 
 void RedisConnection::CheckDeadlines() {
   const absl::Time now = absl::Now();
+  bool held = false;  // behind a WAIT of ours, which Redis lets nothing on this connection pass
   for (Pending* pending : in_flight_) {
     if (!pending->answered && now >= pending->deadline) {
-      // The breaker first: the caller may send its next call from the answer's callback.
-      if (breaker_ != nullptr &&
+      // The breaker first: the caller may send its next call from the answer's callback. A
+      // call held by our own WAIT says nothing of the node.
+      if (breaker_ != nullptr && !held &&
           pending->deadline - pending->sent_at >= breaker_->options().shortest_counted) {
         breaker_->TimedOut(now);
       }
       Answer(*pending, StoreError(StoreErrorKind::kTimeout, "Redis did not answer in time"));
     }
+    held = held || pending->holds_connection;
   }
   const State state = state_.load(std::memory_order_relaxed);
   if (state == State::kConnecting && now - connect_started_ >= options_.connect_timeout) {
@@ -672,6 +677,27 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
     Answer(*pending, redis_reply);
   }
   delete pending;
+}
+
+NodeConnections::NodeConnections(const ConnectionOptions& options,
+                                 const ConnectionEvents& events, int for_calls, bool waits_apart)
+    : breaker_(NodeBreaker(options, events)) {
+  for (int i = 0; i < std::max(1, for_calls); ++i) {
+    calls_.push_back(std::make_unique<RedisConnection>(options, events, breaker_));
+  }
+  if (waits_apart) waits_ = std::make_unique<RedisConnection>(options, events, breaker_);
+}
+
+RedisConnection& NodeConnections::For(uint64_t spread, int replicas) const {
+  if (replicas > 0 && waits_ != nullptr) return *waits_;
+  return *calls_[spread % calls_.size()];
+}
+
+bool NodeConnections::connected() const {
+  for (const auto& connection : calls_) {
+    if (!connection->connected()) return false;
+  }
+  return waits_ == nullptr || waits_->connected();
 }
 
 }  // namespace sendgate::store

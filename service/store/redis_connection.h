@@ -76,10 +76,6 @@ struct ConnectionEvents {
   std::function<void(absl::Duration)> on_reply;
 };
 
-// The circuit breaker of the node `options` names, for all its connections: it logs its
-// changes and reports them to `events.on_circuit`.
-std::shared_ptr<CircuitBreaker> NodeBreaker(const ConnectionOptions& options,
-                                            const ConnectionEvents& events);
 
 class RedisConnection {
  public:
@@ -118,6 +114,7 @@ class RedisConnection {
     std::string wire;            // an FCALL's is kept until answered, to send it again
     bool function_call = false;  // an FCALL, sent again once after the library is loaded
     int replicas = 0;            // > 0: answered after WAIT confirms that many replicas
+    bool holds_connection = false;  // a WAIT: Redis runs nothing after it on this connection
     absl::Time deadline;
     absl::Time sent_at;
     Callback done;
@@ -207,6 +204,30 @@ class RedisConnection {
   std::deque<Pending*> in_flight_;  // sent, in reply order
   absl::Time last_activity_;        // the last command written
   std::thread thread_;
+};
+
+// The connections to one Redis node (a standalone Redis, or a primary of a cluster), with the
+// node's circuit breaker, which they share and which logs its changes and reports them to
+// `events.on_circuit`. `for_calls` connections share the calls, a contact always on the same
+// one; with `waits_apart`, one more is kept for the calls that WAIT for replicas: Redis runs
+// nothing after a WAIT on its connection until it answers, so on a shared connection a write
+// waiting for a replica that is down would hold the decisions behind it.
+class NodeConnections {
+ public:
+  NodeConnections(const ConnectionOptions& options, const ConnectionEvents& events, int for_calls,
+                  bool waits_apart);
+
+  // The connection of a call on a contact whose names hash to `spread`; `replicas` > 0: a call
+  // that WAITs for them.
+  RedisConnection& For(uint64_t spread, int replicas) const;
+  bool connected() const;  // every connection is up
+  // Connected, and the breaker closed: the node answers, and in time.
+  bool answering() const { return breaker_->closed() && connected(); }
+
+ private:
+  std::shared_ptr<CircuitBreaker> breaker_;
+  std::vector<std::unique_ptr<RedisConnection>> calls_;
+  std::unique_ptr<RedisConnection> waits_;  // nullptr: calls that wait go with the others
 };
 
 }  // namespace sendgate::store

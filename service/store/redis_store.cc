@@ -117,15 +117,12 @@ RedisStore::RedisStore(RedisStoreOptions options) : options_(std::move(options))
         ClusterRouterOptions{.seeds = options_.cluster_seeds,
                              .connection = options_.connection,
                              .connections_per_node = options_.connections,
+                             .connection_for_waits = PreferenceReplicas() > 0,
                              .events = options_.events});
     return;
   }
-  const std::shared_ptr<CircuitBreaker> breaker =
-      NodeBreaker(options_.connection, options_.events);
-  for (int i = 0; i < std::max(1, options_.connections); ++i) {
-    connections_.push_back(
-        std::make_unique<RedisConnection>(options_.connection, options_.events, breaker));
-  }
+  node_ = std::make_unique<NodeConnections>(options_.connection, options_.events,
+                                            options_.connections, PreferenceReplicas() > 0);
 }
 
 void RedisStore::Send(absl::string_view contact_id, Command command, std::string wire,
@@ -135,7 +132,7 @@ void RedisStore::Send(absl::string_view contact_id, Command command, std::string
     return router_->Send(SlotOf(MainHistoryKey(contact_id)), spread, std::move(wire),
                          command == Command::kFunction, deadline, std::move(done), replicas);
   }
-  RedisConnection& connection = *connections_[spread % connections_.size()];
+  RedisConnection& connection = node_->For(spread, replicas);
   if (command == Command::kFunction) {
     connection.SendFcall(std::move(wire), deadline, std::move(done), replicas);
   } else {
@@ -145,7 +142,7 @@ void RedisStore::Send(absl::string_view contact_id, Command command, std::string
 
 int RedisStore::PreferenceReplicas() const {
   if (options_.wait_replicas >= 0) return options_.wait_replicas;
-  return router_ != nullptr ? 1 : 0;
+  return options_.cluster_seeds.empty() ? 0 : 1;
 }
 
 std::pair<std::string, std::string> RedisStore::FeedArguments(absl::string_view contact_id) const {
@@ -432,11 +429,7 @@ void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallb
 }
 
 bool RedisStore::healthy() const {
-  if (router_ != nullptr) return router_->healthy();
-  for (const auto& connection : connections_) {
-    if (!connection->connected()) return false;
-  }
-  return true;
+  return router_ != nullptr ? router_->healthy() : node_->connected();
 }
 
 }  // namespace sendgate::store

@@ -92,8 +92,8 @@ class RedisStore final : public Store {
                     absl::AnyInvocable<void()> done);
 
   const RedisStoreOptions options_;
-  std::vector<std::unique_ptr<RedisConnection>> connections_;  // standalone
-  std::unique_ptr<ClusterRouter> router_;                      // cluster
+  std::unique_ptr<NodeConnections> node_;  // standalone
+  std::unique_ptr<ClusterRouter> router_;  // cluster
 };
 
 }  // namespace sendgate::store

@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <future>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -296,6 +298,59 @@ TEST_F(PreferencesTest, AnUpdateWaitsForTheReplicasAskedFor) {
   const absl::Status confirmed = update("w2", absl::Seconds(5));
   EXPECT_TRUE(confirmed.ok()) << confirmed;
   EXPECT_EQ(replica.Cli({"EXISTS", store::PreferencesKey("w2")}), "1");
+}
+
+// Redis runs nothing on a connection after a WAIT until the WAIT answers. So the writes that
+// wait for replicas have a connection of their own: with no replica to confirm, a write holds
+// only the writes behind it, never the decisions and reads of other contacts. Those held writes
+// time out, but behind our own WAIT, which says nothing of the node: its circuit breaker stays
+// closed (it would refuse every call to the node).
+TEST_F(PreferencesTest, AWriteWaitingForReplicasHoldsNoDecisionAndOpensNoBreaker) {
+  std::atomic<int> openings{0};
+  store::RedisStore waiting(
+      {.connection = {.host = "127.0.0.1", .port = redis_.port(),
+                      .breaker = {.timeouts_to_open = 2}},
+       .connections = 1,
+       .wait_replicas = 1,
+       .events = {.on_circuit = [&](bool open) { openings += open; }}});
+  for (int i = 0; i < 500 && !waiting.healthy(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  api::PreferenceUpdater updater{waiting, hasher_, profiles_, clock_};
+  auto update = [&](const std::string& contact, absl::Duration deadline) {
+    api::PreferenceUpdate change{.contact_id = contact, .changes = {.global_opt_out = true}};
+    change.evidence.set_source(v1::Evidence::PREFERENCE_CENTRE);
+    auto answer = std::make_shared<std::promise<absl::Status>>();
+    updater.Update(policy_, std::move(change), absl::Now() + deadline,
+                   [answer](auto updated) { answer->set_value(updated.status()); });
+    return answer->get_future();
+  };
+  std::future<absl::Status> first = update("held-0", absl::Seconds(2));
+  // No replica: the WAIT blocks its connection until its timeout.
+  for (int i = 0; i < 500 && !absl::StrContains(redis_.Cli({"INFO", "clients"}),
+                                                "blocked_clients:1");
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_THAT(redis_.Cli({"INFO", "clients"}), ::testing::HasSubstr("blocked_clients:1"));
+  // Three more at once: each reads first (answered), then its write is held behind the first
+  // one's WAIT until its deadline, the three timeouts in a row.
+  std::vector<std::future<absl::Status>> held;
+  for (int i = 1; i <= 3; ++i) {
+    held.push_back(update("held-" + std::to_string(i), absl::Milliseconds(100)));
+  }
+  for (std::future<absl::Status>& each : held) {
+    const absl::Status status = each.get();
+    EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  }
+  std::promise<absl::Status> read;
+  waiting.ReadHistory("another-contact", absl::Now() + absl::Milliseconds(500),
+                      [&](absl::StatusOr<core::History> history) {
+                        read.set_value(history.status());
+                      });
+  EXPECT_TRUE(read.get_future().get().ok());  // not held, not refused
+  EXPECT_EQ(openings.load(), 0);
+  EXPECT_TRUE(absl::IsUnavailable(first.get()));  // no replica confirmed it
 }
 
 // What preferences add to a contact's memory in Redis (docs/redis.md): a typical preference
