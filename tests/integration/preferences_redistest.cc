@@ -52,10 +52,25 @@ class RealClock final : public api::Clock {
 class PreferencesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int i = 0; i < 500 && !store_->healthy(); ++i) {
+    WaitUntilHealthy(*store_);
+    ASSERT_TRUE(store_->healthy());
+  }
+
+  static void WaitUntilHealthy(const store::RedisStore& store) {
+    for (int i = 0; i < 500 && !store.healthy(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    ASSERT_TRUE(store_->healthy());
+  }
+
+  // A global opt-out of `contact` through `updater`, within `deadline` from now.
+  std::future<absl::Status> OptOut(api::PreferenceUpdater& updater, const std::string& contact,
+                                   absl::Duration deadline) {
+    api::PreferenceUpdate change{.contact_id = contact, .changes = {.global_opt_out = true}};
+    change.evidence.set_source(v1::Evidence::PREFERENCE_CENTRE);
+    auto answer = std::make_shared<std::promise<absl::Status>>();
+    updater.Update(policy_, std::move(change), absl::Now() + deadline,
+                   [answer](auto updated) { answer->set_value(updated.status()); });
+    return answer->get_future();
   }
 
   core::Decision Decide(TestMessage message) {
@@ -270,19 +285,12 @@ TEST_F(PreferencesTest, AnAcknowledgedUpdateSurvivesARedisCrash) {
 TEST_F(PreferencesTest, AnUpdateWaitsForTheReplicasAskedFor) {
   store::RedisStore waiting({.connection = {.host = "127.0.0.1", .port = redis_.port()},
                              .wait_replicas = 1});
-  for (int i = 0; i < 500 && !waiting.healthy(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitUntilHealthy(waiting);
   api::PreferenceUpdater updater{waiting, hasher_, profiles_, clock_};
   // `deadline` after now: short where no replica can confirm, ample where one can (the CI
   // machine runs other tests beside this one).
   auto update = [&](const std::string& contact, absl::Duration deadline) {
-    api::PreferenceUpdate change{.contact_id = contact, .changes = {.global_opt_out = true}};
-    change.evidence.set_source(v1::Evidence::PREFERENCE_CENTRE);
-    std::promise<absl::Status> answer;
-    updater.Update(policy_, std::move(change), absl::Now() + deadline,
-                   [&](auto updated) { answer.set_value(updated.status()); });
-    return answer.get_future().get();
+    return OptOut(updater, contact, deadline).get();
   };
   const absl::Status alone = update("w1", absl::Milliseconds(300));
   EXPECT_TRUE(absl::IsUnavailable(alone)) << alone;
@@ -313,17 +321,10 @@ TEST_F(PreferencesTest, AWriteWaitingForReplicasHoldsNoDecisionAndOpensNoBreaker
        .connections = 1,
        .wait_replicas = 1,
        .events = {.on_circuit = [&](bool open) { openings += open; }}});
-  for (int i = 0; i < 500 && !waiting.healthy(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  WaitUntilHealthy(waiting);
   api::PreferenceUpdater updater{waiting, hasher_, profiles_, clock_};
   auto update = [&](const std::string& contact, absl::Duration deadline) {
-    api::PreferenceUpdate change{.contact_id = contact, .changes = {.global_opt_out = true}};
-    change.evidence.set_source(v1::Evidence::PREFERENCE_CENTRE);
-    auto answer = std::make_shared<std::promise<absl::Status>>();
-    updater.Update(policy_, std::move(change), absl::Now() + deadline,
-                   [answer](auto updated) { answer->set_value(updated.status()); });
-    return answer->get_future();
+    return OptOut(updater, contact, deadline);
   };
   std::future<absl::Status> first = update("held-0", absl::Seconds(2));
   // No replica: the WAIT blocks its connection until its timeout.
