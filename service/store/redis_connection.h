@@ -76,7 +76,6 @@ struct ConnectionEvents {
   std::function<void(absl::Duration)> on_reply;
 };
 
-
 class RedisConnection {
  public:
   // Called exactly once, on the loop thread or (when the connection is down) on the caller's:
