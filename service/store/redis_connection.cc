@@ -242,8 +242,12 @@ void RedisConnection::SendAsking(std::string wire, bool function_call, absl::Tim
 }
 
 void RedisConnection::WaitForReplicas(Pending* pending, const redisReply* reply) {
-  const int64_t wait_ms =
-      std::max<int64_t>(1, absl::ToInt64Milliseconds(pending->deadline - absl::Now()));
+  // Within the call's deadline, and well short of the stall limit: a WAIT that outlasted it
+  // would have its connection taken for a stalled one, dropped and reopened (and Redis answers
+  // a WAIT's timeout up to a tick of its clock late, 100 ms at its default hz).
+  const absl::Duration longest = options_.stall_timeout / 2;
+  const int64_t wait_ms = std::max<int64_t>(
+      1, absl::ToInt64Milliseconds(std::min(pending->deadline - absl::Now(), longest)));
   const std::string replicas = std::to_string(pending->replicas);
   const std::string timeout = std::to_string(wait_ms);
   Dispatch(new Pending{

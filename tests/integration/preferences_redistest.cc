@@ -354,6 +354,22 @@ TEST_F(PreferencesTest, AWriteWaitingForReplicasHoldsNoDecisionAndOpensNoBreaker
   EXPECT_TRUE(absl::IsUnavailable(first.get()));  // no replica confirmed it
 }
 
+// A caller's deadline longer than the stall limit: the WAIT gives up short of that limit, and
+// its connection is not taken for a stalled one (dropped, reopened).
+TEST_F(PreferencesTest, AWaitEndsBeforeItsConnectionLooksStalled) {
+  std::atomic<int> drops{0};
+  store::RedisStore waiting({.connection = {.host = "127.0.0.1", .port = redis_.port(),
+                                            .stall_timeout = absl::Milliseconds(500)},
+                             .wait_replicas = 1,
+                             .events = {.on_state = [&](bool up) { drops += !up; }}});
+  WaitUntilHealthy(waiting);
+  api::PreferenceUpdater updater{waiting, hasher_, profiles_, clock_};
+  const absl::Status alone = OptOut(updater, "long-wait", absl::Seconds(5)).get();
+  EXPECT_TRUE(absl::IsUnavailable(alone)) << alone;
+  EXPECT_THAT(std::string(alone.message()), ::testing::HasSubstr("replicas"));  // not "lost"
+  EXPECT_EQ(drops.load(), 0);
+}
+
 // What preferences add to a contact's memory in Redis (docs/redis.md): a typical preference
 // centre profile stored in three updates, with its consent trail.
 TEST_F(PreferencesTest, MemoryOfAContactsPreferences) {
