@@ -284,10 +284,4 @@ std::vector<NodeAddress> ClusterRouter::nodes() const {
   return addresses;
 }
 
-std::vector<NodeAddress> ClusterRouter::primaries() const {
-  std::vector<NodeAddress> addresses;
-  for (const Node* node : Serving()) addresses.push_back(node->address);
-  return addresses;
-}
-
 }  // namespace sendgate::store

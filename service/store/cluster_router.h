@@ -63,8 +63,6 @@ class ClusterRouter {
 
   // Every slot has a primary, and every connection to those primaries is up.
   bool healthy() const;
-  // The primaries that serve slots now.
-  std::vector<NodeAddress> primaries() const;
   // Every node the router keeps connections to (the primaries, and nodes not yet let go).
   std::vector<NodeAddress> nodes() const;
   // Asks the refresh thread for the topology soon (at most every refresh_at_most_every).

@@ -203,7 +203,7 @@ bool RedisConnection::Refused(Callback& done) {
     done(StoreError(StoreErrorKind::kUnavailable, "Redis is not connected"));
     return true;
   }
-  if (breaker_ != nullptr && !breaker_->closed() && !breaker_->Admit(absl::Now())) {
+  if (!breaker_->closed() && !breaker_->Admit(absl::Now())) {
     done(StoreError(StoreErrorKind::kCircuitOpen,
                     absl::StrCat("Redis at ", options_.host, ":", options_.port,
                                  " lets calls pass their deadline: refused at once until a "
@@ -516,8 +516,7 @@ void RedisConnection::CheckDeadlines() {
     if (!pending->answered && now >= pending->deadline) {
       // The breaker first: the caller may send its next call from the answer's callback. A
       // call held by our own WAIT says nothing of the node.
-      if (breaker_ != nullptr && !held &&
-          pending->deadline - pending->sent_at >= breaker_->options().shortest_counted) {
+      if (!held && pending->deadline - pending->sent_at >= breaker_->options().shortest_counted) {
         breaker_->TimedOut(now);
       }
       Answer(*pending, StoreError(StoreErrorKind::kTimeout, "Redis did not answer in time"));
@@ -658,9 +657,7 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   auto it = std::find(self->in_flight_.begin(), self->in_flight_.end(), pending);
   if (it != self->in_flight_.end()) self->in_flight_.erase(it);
   const auto* redis_reply = static_cast<const redisReply*>(reply);
-  if (redis_reply != nullptr && !pending->answered && self->breaker_ != nullptr) {
-    self->breaker_->AnsweredInTime();
-  }
+  if (redis_reply != nullptr && !pending->answered) self->breaker_->AnsweredInTime();
   if (IsFunctionNotFound(redis_reply) && pending->function_call && !pending->answered) {
     // Redis lost the library (a new or emptied Redis, FUNCTION FLUSH): load it, then send the
     // same call again; both go out in this order on this connection.

@@ -83,10 +83,10 @@ class RedisConnection {
   // store error (store_error.h): kUnavailable, kOverloaded, kTimeout or kCircuitOpen.
   using Callback = absl::AnyInvocable<void(absl::StatusOr<const redisReply*>)>;
 
-  // Starts the loop thread, which connects and keeps reconnecting. `breaker` (shared by the
-  // node's connections; nullptr: none) refuses calls at once while it is open.
+  // Starts the loop thread, which connects and keeps reconnecting. `breaker` (the node's,
+  // shared by its connections) refuses calls at once while it is open.
   RedisConnection(ConnectionOptions options, ConnectionEvents events,
-                  std::shared_ptr<CircuitBreaker> breaker = nullptr);
+                  std::shared_ptr<CircuitBreaker> breaker);
   // Stops the loop; commands still waiting get kUnavailable.
   ~RedisConnection();
   RedisConnection(const RedisConnection&) = delete;
