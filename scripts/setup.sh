@@ -12,7 +12,7 @@ PACKAGES=(
   libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev
   redis-server redis-tools prometheus tzdata
-  bc curl
+  bc curl lua5.1
 )
 
 SUDO=""

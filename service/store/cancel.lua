@@ -1,7 +1,7 @@
 -- cancel.lua: an allowed message was not sent after all; remove its record so that its room
 -- goes back to the contact's caps. Its message_id is forgotten: deciding it again counts anew.
--- keys  the contact's keys, as decide.lua's (C.KEY_*): its main and exempt histories, and where a
---       version before editions kept them
+-- keys  the contact's keys, as decide.lua's (contract.lua's KEY_*): its main and exempt
+--       histories, and where a version before editions kept them
 -- args[C.CANCEL_HASH_LOW], args[C.CANCEL_HASH_HIGH]  the message hash's two halves, in decimal
 -- Returns 1 when a counted send was removed, 0 when there was none (unknown, denied, cancelled).
 local function cancel(keys, args)

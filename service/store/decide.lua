@@ -157,14 +157,6 @@ local function check_pause(d)
   end
 end
 
--- The contract's constants that code run per cap reads, as upvalues (C.X is a lookup by name,
--- about 100 instructions each time).
-local CAP_START, CAP_END, CAP_SLIDE, CAP_LIMIT = C.CAP_START, C.CAP_END, C.CAP_SLIDE, C.CAP_LIMIT
-local CAP_COUNTS_EXEMPT, CAP_MATCH_COUNT = C.CAP_COUNTS_EXEMPT, C.CAP_MATCH_COUNT
-local CAP_HEAD, COUNTED_SIZE, ROOM_NOW, NEVER = C.CAP_HEAD, C.COUNTED_SIZE, C.ROOM_NOW, C.NEVER
-local COUNTED_USED, COUNTED_ROOM = C.COUNTED_USED, C.COUNTED_ROOM
-local COUNTED_PLANNED = C.COUNTED_PLANNED
-
 -- A cap while a decision is checked: an array with the slots named below and no hash part
 -- (named fields cost a hashed insertion each, more than the rest of a cap's work). The plan's
 -- caps are arrays reused by every call (cap_pool); the contact's own is made when it has one.
@@ -189,12 +181,12 @@ local function plan_caps(P)
       cap = {}
       cap_pool[c] = cap
     end
-    cap[START], cap[STOP], cap[SLIDE] = P[i + CAP_START], P[i + CAP_END], P[i + CAP_SLIDE]
-    cap[LIMIT], cap[COUNTS_EXEMPT] = P[i + CAP_LIMIT], P[i + CAP_COUNTS_EXEMPT] == 1
+    cap[START], cap[STOP], cap[SLIDE] = P[i + C.CAP_START], P[i + C.CAP_END], P[i + C.CAP_SLIDE]
+    cap[LIMIT], cap[COUNTS_EXEMPT] = P[i + C.CAP_LIMIT], P[i + C.CAP_COUNTS_EXEMPT] == 1
     cap[USED], cap[SENDS], cap[SCHEDULED], cap[ROOM], cap[PLANNED] = 0, false, false, false, 0
-    local matches = P[i + CAP_MATCH_COUNT]
+    local matches = P[i + C.CAP_MATCH_COUNT]
     cap[MATCHES] = matches
-    local at = i + CAP_HEAD
+    local at = i + C.CAP_HEAD
     for slot = FIRST_MATCH, FIRST_MATCH + 3 * matches - 1, 3 do
       local last = at + 1 + P[at + 1]  -- the match at `at`: its field, its ids' first and last
       cap[slot], cap[slot + 1], cap[slot + 2] = P[at], at + 2, last
@@ -257,17 +249,15 @@ local record_ids = {}  -- reused: the ids of the record count() looks at
 -- and keeps each cap's sends (few: caps keep them few) to find its room. Returns, for the
 -- record of the decision, the time of the list's latest record and its number of denials.
 local function count(P, counted, blob, blob_is_exempt)
-  local bytes, scan = C.RECORD_BYTES, C.RECORD_SCAN
-  local at_format, denied_at = C.AT_FORMAT, C.DENIED_OFFSET
   local fields = record_ids
   local latest, denials = 0, 0
-  for pos = 1, #blob - bytes + 1, bytes do
-    if byte(blob, pos + denied_at) ~= 0 then  -- a denial: counts in no cap
+  for pos = 1, #blob - C.RECORD_BYTES + 1, C.RECORD_BYTES do
+    if byte(blob, pos + C.DENIED_OFFSET) ~= 0 then  -- a denial: counts in no cap
       denials = denials + 1
-      local at = struct_unpack(at_format, blob, pos)
+      local at = struct_unpack(C.AT_FORMAT, blob, pos)
       if at > latest then latest = at end
     else
-      local at, f1, f2, f3, f4, f5, f6, w = struct_unpack(scan, blob, pos)
+      local at, f1, f2, f3, f4, f5, f6, w = struct_unpack(C.RECORD_SCAN, blob, pos)
       if at > latest then latest = at end
       fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = f1, f2, f3, f4, f5, f6
       local send  -- {at, w}, made once for every cap that counts it
@@ -521,8 +511,8 @@ local RULES = {check_opt_out, check_consent, check_pause, check_caps, check_capa
 -- then held until `at` for `code`: the latest instant wins; the first rule (verdicts in order,
 -- then caps) that cannot be met by `deny_after` names the denial.
 local function hold(retry, denied, at, code, deny_after)
-  if retry ~= NEVER and (at == NEVER or retry == nil or at > retry) then retry = at end
-  if denied == 0 and (at == NEVER or at > deny_after) then denied = code end
+  if retry ~= C.NEVER and (at == C.NEVER or retry == nil or at > retry) then retry = at end
+  if denied == 0 and (at == C.NEVER or at > deny_after) then denied = code end
   return retry, denied
 end
 
@@ -542,18 +532,18 @@ local function verdict_reply(d)
   for k = 1, #caps do
     local cap = caps[k]
     local room_at = cap[ROOM]
-    reply[n + COUNTED_USED + 1] = cap[USED]
-    reply[n + COUNTED_ROOM + 1] = room_at or ROOM_NOW
-    reply[n + COUNTED_PLANNED + 1] = cap[PLANNED]
-    n = n + COUNTED_SIZE
+    reply[n + C.COUNTED_USED + 1] = cap[USED]
+    reply[n + C.COUNTED_ROOM + 1] = room_at or C.ROOM_NOW
+    reply[n + C.COUNTED_PLANNED + 1] = cap[PLANNED]
+    n = n + C.COUNTED_SIZE
     if room_at then retry, denied = hold(retry, denied, room_at, cap_reached, deny_after) end
   end
   for k = 1, #d.capacity do
     local counter = d.capacity[k]
-    reply[n + COUNTED_USED + 1] = counter.used
-    reply[n + COUNTED_ROOM + 1] = counter.room or ROOM_NOW
-    reply[n + COUNTED_PLANNED + 1] = 0
-    n = n + COUNTED_SIZE
+    reply[n + C.COUNTED_USED + 1] = counter.used
+    reply[n + C.COUNTED_ROOM + 1] = counter.room or C.ROOM_NOW
+    reply[n + C.COUNTED_PLANNED + 1] = 0
+    n = n + C.COUNTED_SIZE
     if counter.room then
       retry, denied = hold(retry, denied, counter.room, C.REASON_CAPACITY, deny_after)
     end

@@ -3,11 +3,27 @@
 # no digest code is needed at run time. Constants: kLibrarySource (what FUNCTION LOAD gets),
 # kLibraryVersion, and for each file of FUNCTIONS (each registers the function of its name)
 # kNameFunction, the name FCALL calls it by: decide.lua -> kDecideFunction = "decide_<version>".
+# Every use of a contract constant, C.NAME (CONTRACT: contract.lua), is written as its value:
+# Lua 5.1 has no named constant: C.NAME is an upvalue and a lookup by name on each use (about
+# 100 instructions in Redis), where a literal costs nothing (docs/redis.md, "Lua's costs").
 set(body "")
 foreach(file ${SOURCES})
   file(READ ${file} text)
   string(APPEND body "${text}\n")
 endforeach()
+file(STRINGS ${CONTRACT} constants REGEX "^  [A-Z][A-Z0-9_]* = [^;]*,$")
+foreach(constant ${constants})
+  string(REGEX REPLACE "^  ([A-Z0-9_]+) = (.*),$" "\\1" name "${constant}")
+  string(REGEX REPLACE "^  ([A-Z0-9_]+) = (.*),$" "\\2" value "${constant}")
+  if(value MATCHES "^-")
+    set(value "(${value})")  # a - before it would make a comment
+  endif()
+  string(REGEX REPLACE "C\\.${name}([^A-Za-z0-9_])" "${value}\\1" body "${body}")
+endforeach()
+string(REGEX MATCH "C\\.[A-Z][A-Z0-9_]*" unknown "${body}")
+if(unknown)
+  message(FATAL_ERROR "${unknown}: not a constant of contract.lua")
+endif()
 string(SHA1 digest "${body}")
 string(SUBSTRING ${digest} 0 16 version)
 set(source "#!lua name=sendgate_${version}\nlocal LIBRARY_VERSION = '${version}'\n${body}")
