@@ -25,8 +25,10 @@
 --                 is cheaper than an argument each, and than cjson.decode of the same numbers
 --                 as text, which cost a tenth of this function's work (strtod per number)
 -- args[C.ARG_SUPPRESSION_HASH]  the contact's keyed hash in the suppression list, or ''
--- args[C.ARG_SHADOW_PLAN]  absent, or a candidate policy's plan for the same message (shadow
---                        mode): evaluated on the same state, never recorded
+-- args[C.ARG_CAP_SCOPES]  the scopes of the plan's caps, packed as the plan (caps_of)
+-- args[C.ARG_SHADOW_PLAN], args[C.ARG_SHADOW_CAP_SCOPES]  absent, or a candidate policy's plan
+--                        for the same message and its caps' scopes (shadow mode): evaluated
+--                        on the same state, never recorded
 -- Returns, for a message id already decided: {C.REPLAY_ALLOWED or C.REPLAY_DENIED, the first
 -- decision's time, its denied code}; when the request left the time zone or segments out and
 -- the stored profile is not the one the plan was made with: {C.PROFILE_CHANGED, 0, 0, profile};
@@ -67,9 +69,10 @@ local function plan_format(k)
   return format
 end
 
--- The plan's numbers as a table, made anew: one struct.unpack of them all costs less than
--- unpacking into a reused table (a call per few numbers). In pieces when the plan does not fit
--- Lua's stack at once (PLAN_PIECE numbers; every plan of the example policies does).
+-- The numbers of a plan (or of its caps' scopes) as a table, made anew: one struct.unpack of
+-- them all costs less than unpacking into a reused table (a call per few numbers). In pieces
+-- when they do not fit Lua's stack at once (PLAN_PIECE numbers; every plan of the example
+-- policies does).
 local PLAN_PIECE = 200
 
 local function read_plan(bytes)
@@ -158,45 +161,75 @@ local function check_pause(d)
 end
 
 -- A cap while a decision is checked: an array with the slots named below and no hash part
--- (named fields cost a hashed insertion each, more than the rest of a cap's work). The plan's
--- caps are arrays reused by every call (cap_pool); the contact's own is made when it has one.
--- Its scope: for each of its MATCHES fields, from slot FIRST_MATCH on, the field's number and
--- the first and last position in the plan of the ids it accepts. SENDS: the sends it counts,
--- each {at, weight}, made when one matches (false before); SCHEDULED: one of them is after the
+-- (named fields cost a hashed insertion each, more than the rest of a cap's work). Its scope:
+-- from slot FIRST_MATCH to slot LAST_MATCH, two slots for each field it matches: the field's
+-- number, and the set of the ids it accepts ({[id] = true}). SENDS: the sends it counts, each
+-- {at, weight}, made when one matches (false before); SCHEDULED: one of them is after the
 -- check; ROOM: when the message fits, if it does not now (false: now).
-local START, STOP, SLIDE, LIMIT, COUNTS_EXEMPT, USED, SENDS, SCHEDULED, ROOM, PLANNED, MATCHES =
+local START, STOP, SLIDE, LIMIT, COUNTS_EXEMPT, USED, SENDS, SCHEDULED, ROOM, PLANNED, LAST_MATCH =
     1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
 local FIRST_MATCH = 12
 
-local plan_cap_list = {}  -- reused: the plan's caps, each a reused array of cap_pool
-local cap_pool = {}
+-- The caps of a plan's scopes (args[C.ARG_CAP_SCOPES]): what a cap holds that the send's time
+-- does not change, compiled once for each distinct string of scopes and kept (a policy has
+-- few: one per kind of message) in `compiled_scopes`. Compiling costs about what reading the
+-- scopes from the plan on every call cost before; a call whose scopes were seen costs one
+-- lookup (the argument is a string Redis interned already). At most SCOPES_KEPT are kept: the
+-- next one empties the table, so that a policy with very many (caps per campaign) costs its
+-- compiling on every call and no more memory. The caps' state (slots START and USED to
+-- PLANNED) is set by each call that uses them before it is read (plan_caps): a Redis function
+-- is never re-entered, and a plan and its shadow are evaluated one after the other.
+local SCOPES_KEPT = 1024
+local compiled_scopes, scopes_kept = {}, 0
 
--- The caps of the plan, and the position in it after them.
-local function plan_caps(P)
-  local caps, count = plan_cap_list, P[C.PLAN_CAP_COUNT]
-  local i = C.PLAN_HEAD + 1
-  for c = 1, count do
-    local cap = cap_pool[c]
-    if not cap then
-      cap = {}
-      cap_pool[c] = cap
-    end
-    cap[START], cap[STOP], cap[SLIDE] = P[i + C.CAP_START], P[i + C.CAP_END], P[i + C.CAP_SLIDE]
-    cap[LIMIT], cap[COUNTS_EXEMPT] = P[i + C.CAP_LIMIT], P[i + C.CAP_COUNTS_EXEMPT] == 1
-    cap[USED], cap[SENDS], cap[SCHEDULED], cap[ROOM], cap[PLANNED] = 0, false, false, false, 0
-    local matches = P[i + C.CAP_MATCH_COUNT]
-    cap[MATCHES] = matches
-    local at = i + C.CAP_HEAD
-    for slot = FIRST_MATCH, FIRST_MATCH + 3 * matches - 1, 3 do
-      local last = at + 1 + P[at + 1]  -- the match at `at`: its field, its ids' first and last
-      cap[slot], cap[slot + 1], cap[slot + 2] = P[at], at + 2, last
+-- The scopes `S` (their numbers) as caps; caps.counts_exempt: one of them counts the sends of
+-- exempt categories.
+local function compile_caps(S)
+  local caps, i = {counts_exempt = false}, 1
+  while i <= #S do
+    local cap = {0, 0, S[i + C.SCOPE_SLIDE], S[i + C.SCOPE_LIMIT], S[i + C.SCOPE_COUNTS_EXEMPT] == 1,
+                 0, false, false, false, 0, FIRST_MATCH - 2}
+    local at = i + C.SCOPE_HEAD
+    for _ = 1, S[i + C.SCOPE_MATCH_COUNT] do
+      local accepted, last = {}, at + 1 + S[at + 1]  -- the match at `at`: field, count, ids
+      for k = at + 2, last do accepted[S[k]] = true end
+      local slot = cap[LAST_MATCH] + 2
+      cap[slot], cap[slot + 1], cap[LAST_MATCH] = S[at], accepted, slot
       at = last + 1
     end
-    caps[c] = cap
+    caps[#caps + 1] = cap
+    caps.counts_exempt = caps.counts_exempt or cap[COUNTS_EXEMPT]
     i = at
   end
-  for c = count + 1, #caps do caps[c] = nil end
-  return caps, i
+  if i ~= #S + 1 then error('sendgate: cap scopes of ' .. #S .. ' numbers end at ' .. i) end
+  return caps
+end
+
+-- The caps of `scopes` (a plan's ARGV C.ARG_CAP_SCOPES, or its shadow's), compiled or found.
+local function caps_of(scopes)
+  local caps = compiled_scopes[scopes]
+  if caps then return caps end
+  caps = compile_caps(read_plan(scopes))
+  if scopes_kept == SCOPES_KEPT then compiled_scopes, scopes_kept = {}, 0 end
+  compiled_scopes[scopes], scopes_kept = caps, scopes_kept + 1
+  return caps
+end
+
+-- Sets the windows of the plan's `caps` from the plan and clears what counting adds to (ROOM
+-- and PLANNED are set by check_caps for every cap); returns the position in the plan after
+-- the windows.
+local function plan_caps(P, caps)
+  if #caps ~= P[C.PLAN_CAP_COUNT] then
+    error('sendgate: a plan of ' .. P[C.PLAN_CAP_COUNT] .. ' caps with ' .. #caps .. ' scopes')
+  end
+  local i = C.PLAN_HEAD + 1
+  for c = 1, #caps do
+    local cap = caps[c]
+    cap[START], cap[STOP] = P[i + C.CAP_START], P[i + C.CAP_END]
+    cap[USED], cap[SENDS], cap[SCHEDULED] = 0, false, false
+    i = i + C.CAP_SIZE
+  end
+  return i
 end
 
 -- The position in the plan after the contact's own frequency's categories: the capacity
@@ -222,23 +255,18 @@ local function contact_cap(d, first_category)
   else
     start, stop, slide = P[C.PLAN_MONTH_START], P[C.PLAN_MONTH_END], 0
   end
+  local categories = {}
+  for k = first_category + 1, first_category + P[first_category] do categories[P[k]] = true end
   return {start, stop, slide, own.limit, P[C.PLAN_FREQUENCY_COUNTS_EXEMPT] == 1, 0, false, false,
-          false, 0, 2,
-          1, C.PLAN_CHANNEL, C.PLAN_CHANNEL,  -- the message's channel
-          2, first_category + 1, first_category + P[first_category]}  -- the categories
+          false, 0, FIRST_MATCH + 2,
+          1, {[d.channel] = true},  -- the message's channel
+          2, categories}
 end
 
--- Whether the record whose ids are `fields` is in the scope of `cap`, whose ids are in `P`.
-local function cap_matches(P, cap, fields)
-  for m = FIRST_MATCH, FIRST_MATCH + 3 * cap[MATCHES] - 1, 3 do
-    local id, found = fields[cap[m]], false
-    for k = cap[m + 1], cap[m + 2] do
-      if P[k] == id then
-        found = true
-        break
-      end
-    end
-    if not found then return false end
+-- Whether the record whose ids are `fields` is in the scope of `cap`.
+local function cap_matches(cap, fields)
+  for m = FIRST_MATCH, cap[LAST_MATCH], 2 do
+    if not cap[m + 1][fields[cap[m]]] then return false end
   end
   return true
 end
@@ -248,7 +276,7 @@ local record_ids = {}  -- reused: the ids of the record count() looks at
 -- Adds the counted sends of `blob` to the usage of the `counted` caps that count that list,
 -- and keeps each cap's sends (few: caps keep them few) to find its room. Returns, for the
 -- record of the decision, the time of the list's latest record and its number of denials.
-local function count(P, counted, blob, blob_is_exempt)
+local function count(counted, blob, blob_is_exempt)
   local fields = record_ids
   local latest, denials = 0, 0
   for pos = 1, #blob - C.RECORD_BYTES + 1, C.RECORD_BYTES do
@@ -265,7 +293,7 @@ local function count(P, counted, blob, blob_is_exempt)
         local cap = counted[k]
         local start, stop, slide = cap[START], cap[STOP], cap[SLIDE]
         if (cap[COUNTS_EXEMPT] or not blob_is_exempt) and at >= start and
-            (at < stop or slide > 0) and cap_matches(P, cap, fields) then
+            (at < stop or slide > 0) and cap_matches(cap, fields) then
           -- A rolling cap keeps the sends scheduled beyond its span too: later windows reach
           -- them (scheduled_room).
           if at < stop then cap[USED] = cap[USED] + w end
@@ -283,9 +311,6 @@ local function count(P, counted, blob, blob_is_exempt)
   end
   return latest, denials
 end
-
--- No caps: the decision's caps before check_caps.
-local NO_CAPS = {}  -- shared, never written
 
 -- A cap's sends: none until one matched it.
 local NO_SENDS = {}  -- shared, never written
@@ -413,14 +438,14 @@ end
 
 -- A cap's sends with the `rivals` it counts: copies of its sends with theirs, their weight in
 -- its window (`used`: the sends' alone), and whether one is after the check.
-local function with_rivals(P, cap, used, rivals_of_message)
+local function with_rivals(cap, used, rivals_of_message)
   local sends, scheduled = {}, cap[SCHEDULED]
   local start, stop, slide = cap[START], cap[STOP], cap[SLIDE]
   local own_sends = cap[SENDS] or NO_SENDS
   for i = 1, #own_sends do sends[i] = own_sends[i] end
   for k = 1, #rivals_of_message do
     local r = rivals_of_message[k]
-    if r.at >= start and (r.at < stop or slide > 0) and cap_matches(P, cap, r.fields) then
+    if r.at >= start and (r.at < stop or slide > 0) and cap_matches(cap, r.fields) then
       if r.at < stop then used = used + r.w end
       if r.at > start + slide - 1 and slide > 0 then scheduled = true end
       sends[#sends + 1] = {r.at, r.w}
@@ -432,8 +457,8 @@ end
 -- Rules: caps, and the contact's own frequency. Counts each cap's matching sends in its
 -- window and finds when it has room.
 local function check_caps(d)
-  local caps, after_caps = plan_caps(d.P)
-  d.caps = caps
+  local caps = d.caps
+  local after_caps = plan_caps(d.P, caps)
   d.after_caps = after_caps
   local counted = caps  -- the caps of the plan, then the contact's own
   local own = contact_cap(d, after_caps)
@@ -442,25 +467,28 @@ local function check_caps(d)
     for c = 1, #caps do counted[c] = caps[c] end
     counted[#counted + 1] = own
   end
-  local any_counts_exempt = false
-  for c = 1, #counted do any_counts_exempt = any_counts_exempt or counted[c][COUNTS_EXEMPT] end
+  local any_counts_exempt = caps.counts_exempt or (own ~= nil and own[COUNTS_EXEMPT])
 
-  if #counted > 0 then d.main_latest, d.main_denials = count(d.P, counted, d.main, false) end
+  if #counted > 0 then d.main_latest, d.main_denials = count(counted, d.main, false) end
   if any_counts_exempt then
     d.exempt = d.exempt or redis.call('GET', d.keys[C.KEY_EXEMPT]) or ''
-    count(d.P, counted, d.exempt, true)
+    count(counted, d.exempt, true)
   end
   -- The plan's caps count the planned sends that outrank the message as if they were sent.
   local planned_rivals = rivals(d)
+  local weight = d.weight
   for c = 1, #counted do
     local cap = counted[c]
-    local in_window = cap[USED]
-    local used, room_at = usage(cap, cap[SENDS] or NO_SENDS, in_window, cap[SCHEDULED], d.weight)
+    local in_window, scheduled = cap[USED], cap[SCHEDULED]
+    local used, room_at = in_window, nil  -- as usage() finds for a cap the message fits now
+    if scheduled or in_window + weight > cap[LIMIT] then
+      used, room_at = usage(cap, cap[SENDS] or NO_SENDS, in_window, scheduled, weight)
+    end
     cap[USED], cap[ROOM], cap[PLANNED] = used, room_at or false, 0
     if c <= #caps and #planned_rivals > 0 then
-      local sends, with, scheduled = with_rivals(d.P, cap, in_window, planned_rivals)
+      local sends, with, scheduled = with_rivals(cap, in_window, planned_rivals)
       local total
-      total, room_at = usage(cap, sends, with, scheduled, d.weight)
+      total, room_at = usage(cap, sends, with, scheduled, weight)
       cap[ROOM], cap[PLANNED] = room_at or false, total - used
     end
   end
@@ -503,9 +531,6 @@ local function count_capacity(d)
     if counter.key then count_on_counter(counter.key, counter.stop, d.now) end
   end
 end
-
--- The rules, in order; each notes what holds the message back.
-local RULES = {check_opt_out, check_consent, check_pause, check_caps, check_capacity}
 
 -- The message held until `retry` (nil: not held) and denied for `denied` (0: not denied),
 -- then held until `at` for `code`: the latest instant wins; the first rule (verdicts in order,
@@ -724,12 +749,13 @@ end
 -- until its call returns.
 local decision = {}
 
--- The rules of plan `P` on the stored state, and their reply; `d` is kept for the record.
--- `exempt`: the exempt history when it was read already, else nil; `planned`: the contact's
--- planned sends.
-local function evaluate(keys, P, main, exempt, planned, prefs)
+-- The rules of plan `P`, whose caps are `caps` (caps_of its scopes), on the stored state, and
+-- their reply; `d` is kept for the record. `exempt`: the exempt history when it was read
+-- already, else nil; `planned`: the contact's planned sends.
+local function evaluate(keys, P, caps, main, exempt, planned, prefs)
   local d = decision
-  d.keys, d.P, d.main, d.exempt, d.prefs, d.planned = keys, P, main, exempt, prefs, planned
+  d.keys, d.P, d.caps, d.main, d.exempt = keys, P, caps, main, exempt
+  d.prefs, d.planned = prefs, planned
   d.lo, d.hi, d.is_exempt = P[C.PLAN_HASH_LOW], P[C.PLAN_HASH_HIGH], P[C.PLAN_EXEMPT] == 1
   d.send_at, d.weight, d.now = P[C.PLAN_SEND_AT], P[C.PLAN_WEIGHT], P[C.PLAN_NOW]
   d.channel, d.subscription = P[C.PLAN_CHANNEL], P[C.PLAN_SUBSCRIPTION]
@@ -737,9 +763,14 @@ local function evaluate(keys, P, main, exempt, planned, prefs)
   d.trim_before, d.retention = P[C.PLAN_TRIM_BEFORE], P[C.PLAN_RETENTION]
   d.grace = P[C.PLAN_PLANNED_GRACE]
   -- What the rules set.
-  d.verdicts, d.caps, d.after_caps, d.capacity = {}, NO_CAPS, 0, NO_COUNTERS
+  d.verdicts, d.after_caps, d.capacity = {}, 0, NO_COUNTERS
   d.retry, d.denied, d.main_latest, d.main_denials = nil, 0, false, false
-  for i = 1, #RULES do RULES[i](d) end
+  -- The rules, in order; each notes what holds the message back.
+  check_opt_out(d)
+  check_consent(d)
+  check_pause(d)
+  check_caps(d)
+  check_capacity(d)
   return d, verdict_reply(d)
 end
 
@@ -781,9 +812,11 @@ local function decide(keys, args, dry_run)
   local shadow_reply
   if shadow then
     local _
-    _, shadow_reply = evaluate(keys, read_plan(shadow), main, exempt, planned, prefs)
+    _, shadow_reply = evaluate(keys, read_plan(shadow), caps_of(args[C.ARG_SHADOW_CAP_SCOPES]),
+                               main, exempt, planned, prefs)
   end
-  local d, reply = evaluate(keys, P, main, exempt, planned, prefs)
+  local d, reply = evaluate(keys, P, caps_of(args[C.ARG_CAP_SCOPES]), main, exempt, planned,
+                            prefs)
   if reply[C.REPLY_OUTCOME] ~= C.DEFERRED and not dry_run then record_decision(d) end
   if shadow_reply then return {reply, shadow_reply} end
   return reply

@@ -24,6 +24,7 @@ using core::CheckPlan;
 using core::CheckResult;
 using contract::CapSlot;
 using contract::PlanSlot;
+using contract::ScopeSlot;
 using contract::ReplySlot;
 
 int64_t Millis(absl::Time time) {
@@ -179,16 +180,7 @@ std::string PlanArgument(const CheckPlan& plan, int first_counter_key,
     std::array<int64_t, static_cast<int>(CapSlot::kCount)> slots{};
     slots[static_cast<int>(CapSlot::kStart)] = Millis(cap.start);
     slots[static_cast<int>(CapSlot::kEnd)] = Millis(cap.end);
-    slots[static_cast<int>(CapSlot::kSlide)] = absl::ToInt64Milliseconds(cap.slide);
-    slots[static_cast<int>(CapSlot::kLimit)] = cap.limit;
-    slots[static_cast<int>(CapSlot::kCountsExempt)] = cap.counts_exempt ? 1 : 0;
-    slots[static_cast<int>(CapSlot::kMatchCount)] = static_cast<int64_t>(cap.match.size());
     numbers.insert(numbers.end(), slots.begin(), slots.end());
-    for (const core::FieldMatch& match : cap.match) {
-      numbers.push_back(static_cast<int>(match.field) + 1);
-      numbers.push_back(static_cast<int64_t>(match.ids.size()));
-      numbers.insert(numbers.end(), match.ids.begin(), match.ids.end());
-    }
   }
   numbers.push_back(static_cast<int64_t>(preferences.frequency_categories.size()));
   numbers.insert(numbers.end(), preferences.frequency_categories.begin(),
@@ -202,6 +194,24 @@ std::string PlanArgument(const CheckPlan& plan, int first_counter_key,
     slots[static_cast<int>(contract::CapacitySlot::kEnd)] = Millis(plan.capacity[i].end);
     slots[static_cast<int>(contract::CapacitySlot::kUsed)] = before != nullptr ? (*before)[i] : 0;
     numbers.insert(numbers.end(), slots.begin(), slots.end());
+  }
+  return PlanBytes(numbers);
+}
+
+std::string CapScopesArgument(const CheckPlan& plan) {
+  absl::InlinedVector<int64_t, 128> numbers;
+  for (const core::CapCheck& cap : plan.caps) {
+    std::array<int64_t, static_cast<int>(ScopeSlot::kCount)> slots{};
+    slots[static_cast<int>(ScopeSlot::kSlide)] = absl::ToInt64Milliseconds(cap.slide);
+    slots[static_cast<int>(ScopeSlot::kLimit)] = cap.limit;
+    slots[static_cast<int>(ScopeSlot::kCountsExempt)] = cap.counts_exempt ? 1 : 0;
+    slots[static_cast<int>(ScopeSlot::kMatchCount)] = static_cast<int64_t>(cap.match.size());
+    numbers.insert(numbers.end(), slots.begin(), slots.end());
+    for (const core::FieldMatch& match : cap.match) {
+      numbers.push_back(static_cast<int>(match.field) + 1);
+      numbers.push_back(static_cast<int64_t>(match.ids.size()));
+      numbers.insert(numbers.end(), match.ids.begin(), match.ids.end());
+    }
   }
   return PlanBytes(numbers);
 }
@@ -227,13 +237,18 @@ std::string DecideCommand(const CheckPlan& plan, const CountersBefore* before,
   args[static_cast<int>(contract::DecideArg::kPlan)] = plan_argument;
   args[static_cast<int>(contract::DecideArg::kSuppressionHash)] =
       plan.preferences.suppression_hash;
+  const std::string cap_scopes = CapScopesArgument(plan);
+  args[static_cast<int>(contract::DecideArg::kCapScopes)] = cap_scopes;
   std::string shadow_argument;
+  std::string shadow_cap_scopes;
   size_t count = static_cast<size_t>(contract::DecideArg::kShadowPlan);
   if (plan.shadow != nullptr) {
     shadow_argument =
         PlanArgument(*plan.shadow, kFirstCounterKey + static_cast<int>(plan.capacity.size()),
                      before != nullptr ? &before->shadow : nullptr);
+    shadow_cap_scopes = CapScopesArgument(*plan.shadow);
     args[static_cast<int>(contract::DecideArg::kShadowPlan)] = shadow_argument;
+    args[static_cast<int>(contract::DecideArg::kShadowCapScopes)] = shadow_cap_scopes;
     count = static_cast<size_t>(contract::DecideArg::kCount);
   }
   const absl::InlinedVector<absl::string_view, 8> key_views(keys.begin(), keys.end());

@@ -61,6 +61,10 @@ struct CountersBefore {
 std::string PlanArgument(const core::CheckPlan& plan, int first_counter_key,
                          const std::vector<int64_t>* before = nullptr);
 
+// decide.lua's argument for the scopes of `plan`'s caps (contract::ScopeSlot, then the
+// matches), packed as the plan: what a cap holds that the send's time does not change.
+std::string CapScopesArgument(const core::CheckPlan& plan);
+
 // FCALL of decide.lua's function for `plan`, in RESP form; with `before`, the capacity
 // counters' values instead of their keys. `function` names another function of the library
 // to call with the same KEYS and ARGV (the benchmark's kDecideFloorFunction); empty: the

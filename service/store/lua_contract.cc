@@ -98,12 +98,18 @@ void WriteLayouts(std::ostream& out) {
   SENDGATE_PLAN_SLOTS(SENDGATE_PLAN_LINE)
 #undef SENDGATE_PLAN_LINE
   out << "  PLAN_HEAD = " << static_cast<int>(PlanSlot::kCount) << ",\n"
-      << "-- Each cap after the head: offsets from its first slot, then its matches.\n";
+      << "-- Each cap's window after the head: offsets from its first slot.\n";
 #define SENDGATE_CAP_LINE(name, lua) \
   out << "  CAP_" #lua " = " << static_cast<int>(CapSlot::name) << ",\n";
   SENDGATE_CAP_SLOTS(SENDGATE_CAP_LINE)
 #undef SENDGATE_CAP_LINE
-  out << "  CAP_HEAD = " << static_cast<int>(CapSlot::kCount) << ",\n"
+  out << "  CAP_SIZE = " << static_cast<int>(CapSlot::kCount) << ",\n"
+      << "-- Each cap's scope (ARGV CAP_SCOPES): offsets from its first slot, then its matches.\n";
+#define SENDGATE_SCOPE_LINE(name, lua) \
+  out << "  SCOPE_" #lua " = " << static_cast<int>(ScopeSlot::name) << ",\n";
+  SENDGATE_SCOPE_SLOTS(SENDGATE_SCOPE_LINE)
+#undef SENDGATE_SCOPE_LINE
+  out << "  SCOPE_HEAD = " << static_cast<int>(ScopeSlot::kCount) << ",\n"
       << "-- Each capacity counter: offsets from its first slot.\n";
 #define SENDGATE_CAPACITY_LINE(name, lua) \
   out << "  CAPACITY_" #lua " = " << static_cast<int>(CapacitySlot::name) << ",\n";

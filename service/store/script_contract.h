@@ -85,15 +85,20 @@ namespace sendgate::store::contract {
   X(kPlannedGrace, PLANNED_GRACE)                     \
   X(kCapCount, CAP_COUNT)
 
-// X(C++ name, Lua name): each cap of the plan, after the head, in order; then its matches,
-// each as: field (core::Field + 1), number of ids, the ids. After the caps: the number of
-// categories a contact's own frequency counts, then their ids.
-#define SENDGATE_CAP_SLOTS(X)         \
-  X(kStart, START)                    \
-  X(kEnd, END)                        \
-  X(kSlide, SLIDE)                    \
-  X(kLimit, LIMIT)                    \
-  X(kCountsExempt, COUNTS_EXEMPT)     \
+// X(C++ name, Lua name): each cap's window in the plan, after the head, in order. After the
+// caps: the number of categories a contact's own frequency counts, then their ids.
+#define SENDGATE_CAP_SLOTS(X) \
+  X(kStart, START)            \
+  X(kEnd, END)
+
+// X(C++ name, Lua name): each cap's scope, in the plan's cap scopes (ARGV CAP_SCOPES, packed
+// numbers as the plan), in the order of the plan's caps; then its matches, each as: field
+// (core::Field + 1), number of ids, the ids. What a cap's scope holds does not change with the
+// send's time: decide.lua compiles each distinct one once.
+#define SENDGATE_SCOPE_SLOTS(X)   \
+  X(kSlide, SLIDE)                \
+  X(kLimit, LIMIT)                \
+  X(kCountsExempt, COUNTS_EXEMPT) \
   X(kMatchCount, MATCH_COUNT)
 
 // X(C++ name, Lua name): each capacity counter of the plan, after the contact's own frequency's
@@ -191,10 +196,12 @@ namespace sendgate::store::contract {
   X(kPlanned, PLANNED)
 
 // X(C++ name, Lua name): the ARGV of decide.lua, in order.
-#define SENDGATE_DECIDE_ARGS(X) \
-  X(kPlan, PLAN)                \
+#define SENDGATE_DECIDE_ARGS(X)         \
+  X(kPlan, PLAN)                        \
   X(kSuppressionHash, SUPPRESSION_HASH) \
-  X(kShadowPlan, SHADOW_PLAN)
+  X(kCapScopes, CAP_SCOPES)             \
+  X(kShadowPlan, SHADOW_PLAN)           \
+  X(kShadowCapScopes, SHADOW_CAP_SCOPES)
 
 // X(C++ name, Lua name): the ARGV of plan.lua, in order; after them, each change as two
 // arguments: 1 to plan (0 to withdraw), and the planned send (SENDGATE_PLANNED_FIELDS).
@@ -217,6 +224,7 @@ namespace sendgate::store::contract {
 enum class RecordField { SENDGATE_RECORD_FIELDS(SENDGATE_ENUM_ENTRY) kCount };
 enum class PlanSlot { SENDGATE_PLAN_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class CapSlot { SENDGATE_CAP_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
+enum class ScopeSlot { SENDGATE_SCOPE_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class CapacitySlot { SENDGATE_CAPACITY_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class CountedSlot { SENDGATE_COUNTED_SLOTS(SENDGATE_ENUM_ENTRY) kCount };
 enum class PlannedField { SENDGATE_PLANNED_FIELDS(SENDGATE_ENUM_ENTRY) kCount };

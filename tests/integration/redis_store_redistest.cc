@@ -459,15 +459,17 @@ TEST_F(RedisStoreTest, ThePreferenceRulesAgreeWithTheReferenceOnRandomTraffic) {
 // of 9 numbers each, the last cap holds exactly as the first one does.
 TEST_F(RedisStoreTest, APlanLongerThanOneUnpackIsReadWhole) {
   std::string caps;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 90; ++i) {
     caps += absl::StrCat("  - {id: cap-", i, ", channels: [email], window: 7d, limit: ",
-                         i == 0 || i == 39 ? 2 : 100, "}\n");
+                         i == 0 || i == 89 ? 2 : 100, "}\n");
   }
   policy_ = PolicyFromYaml(absl::StrCat("timezone: Europe/Paris\nmax_delay: 7d\n"
                                         "idempotency_window: 2d\nchannels: [email]\n"
                                         "categories: {marketing: {}}\ncaps:\n",
                                         caps));
   ASSERT_GT(store::PlanArgument(Plan({.send_at = t0_}), store::kFirstCounterKey).size(),
+            200u * store::contract::kPlanNumberBytes);
+  ASSERT_GT(store::CapScopesArgument(Plan({.send_at = t0_})).size(),
             200u * store::contract::kPlanNumberBytes);
   EXPECT_EQ(Outcome({.id = "m0", .send_at = t0_}), core::CheckOutcome::kAllowed);
   EXPECT_EQ(Outcome({.id = "m1", .send_at = t0_ + absl::Minutes(1)}),
@@ -476,7 +478,7 @@ TEST_F(RedisStoreTest, APlanLongerThanOneUnpackIsReadWhole) {
       Check(Plan({.id = "m2", .send_at = t0_ + absl::Minutes(2)}));
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->outcome, core::CheckOutcome::kDeferred);
-  ASSERT_EQ(third->caps.size(), 40u);
+  ASSERT_EQ(third->caps.size(), 90u);
   EXPECT_EQ(third->caps.front().used, 2);
   EXPECT_EQ(third->caps.back().used, 2);
   EXPECT_EQ(third->caps.back().room_at, t0_ + absl::Hours(24 * 7));
