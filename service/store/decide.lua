@@ -41,20 +41,9 @@
 
 -- decide.lua makes few tables: under the benchmark's traffic, every byte a call allocates
 -- costs about 10 instructions of Lua's garbage collector (docs/redis.md, "Lua's costs inside
--- Redis"), more than most of the rules. So a decision's state `d`, its caps and the rows of
--- its reply live in tables that every call reuses, each set whole before it is read and used
--- only until the call returns (a Redis function is never re-entered).
-
--- The library functions decide calls for every record or every decision, as upvalues: a
--- global is looked up through Redis's protected table of globals on every use (about 250
--- instructions, where an upvalue costs a few). A library cannot reach them while it loads, so
--- decide binds them on its first call.
-local byte, struct_unpack, table_unpack, max, call
-
-local function bind_globals()
-  byte, struct_unpack, table_unpack = string.byte, struct.unpack, unpack
-  max, call = math.max, redis.call
-end
+-- Redis"), more than most of the rules. So a decision's state `d`, its caps and its reply
+-- live in tables that every call reuses, each set whole before it is read and used only until
+-- the call returns (a Redis function is never re-entered; Redis reads the reply as it returns).
 
 -- The struct format of k plan numbers, made on first use (at load, a library cannot reach
 -- `string`).
@@ -105,10 +94,10 @@ end
 -- The contact's stored preferences; for a contact with none, its suppression entry if it was
 -- forgotten; or nil.
 local function stored_preferences(keys, suppression_hash)
-  local stored = redis.call('GET', keys[C.KEY_PREFERENCES])
+  local stored = call('GET', keys[C.KEY_PREFERENCES])
   if stored then return read_preferences(stored) end
   if suppression_hash == '' then return nil end
-  local entry = redis.call('HGET', keys[C.KEY_SUPPRESSION], suppression_hash)
+  local entry = call('HGET', keys[C.KEY_SUPPRESSION], suppression_hash)
   return entry and read_preferences(entry) or nil
 end
 
@@ -430,7 +419,7 @@ local function rivals(d)
       else  -- a message never announced comes after every planned send of its priority
         outranks = own == nil or e.announced < own
       end
-      if outranks then out[#out + 1] = {at = math.max(e.at, d.now), fields = e.fields, w = e.weight} end
+      if outranks then out[#out + 1] = {at = max(e.at, d.now), fields = e.fields, w = e.weight} end
     end
   end
   return out
@@ -471,7 +460,7 @@ local function check_caps(d)
 
   if #counted > 0 then d.main_latest, d.main_denials = count(counted, d.main, false) end
   if any_counts_exempt then
-    d.exempt = d.exempt or redis.call('GET', d.keys[C.KEY_EXEMPT]) or ''
+    d.exempt = d.exempt or call('GET', d.keys[C.KEY_EXEMPT]) or ''
     count(counted, d.exempt, true)
   end
   -- The plan's caps count the planned sends that outrank the message as if they were sent.
@@ -515,7 +504,7 @@ local function check_capacity(d)
     local counter = {key = key_at > 0 and d.keys[key_at] or nil, limit = P[at + C.CAPACITY_LIMIT],
                      stop = P[at + C.CAPACITY_END]}
     -- A counter without a key was taken or read on its own node before this call (cluster).
-    counter.used = counter.key and (tonumber(redis.call('GET', counter.key)) or 0) or
+    counter.used = counter.key and (tonumber(call('GET', counter.key)) or 0) or
                        P[at + C.CAPACITY_USED]
     if counter.used + 1 > counter.limit then counter.room = counter.stop end
     counters[c] = counter
@@ -541,12 +530,11 @@ local function hold(retry, denied, at, code, deny_after)
   return retry, denied
 end
 
-local reply_rows = {}  -- reused: the reply, copied at its end into a table of its exact size
-
--- The reply to the rules' verdicts, and d.denied and d.retry set. Each cap's and each capacity
+-- The reply to the rules' verdicts, written in `reply` and ended by a nil (Redis replies with
+-- an array up to the first nil), and d.denied and d.retry set. Each cap's and each capacity
 -- counter's answer is (used, room, planned) (SENDGATE_COUNTED_SLOTS).
-local function verdict_reply(d)
-  local reply, n = reply_rows, 3
+local function verdict_reply(d, reply)
+  local n = 3
   reply[1], reply[2], reply[3] = C.ALLOWED, 0, 0
   local retry, denied, deny_after = nil, 0, d.deny_after
   local verdicts = d.verdicts
@@ -586,13 +574,14 @@ local function verdict_reply(d)
     reply[C.REPLY_OUTCOME] = denied == 0 and C.DEFERRED or C.DENIED
     reply[C.REPLY_CODE] = denied
   end
-  return {table_unpack(reply, 1, n)}
+  reply[n + 1] = nil
+  return reply
 end
 
 -- A list of records: {key, n records, first_at, blob (its content, when read), and whether it
 -- may hold denials}. Its whole content, read once.
 local function list_content(list)
-  if not list.blob then list.blob = redis.call('GET', list.key) or '' end
+  if not list.blob then list.blob = call('GET', list.key) or '' end
   return list.blob
 end
 
@@ -641,12 +630,12 @@ local function rewrite(d, list, record, record_denied_code)
   for k = 1, #kept do
     local r = kept[k]
     if not r.gone then
-      parts[#parts + 1] = r.raw or string.sub(blob, r.pos, r.pos + C.RECORD_BYTES - 1)
+      parts[#parts + 1] = r.raw or sub(blob, r.pos, r.pos + C.RECORD_BYTES - 1)
     end
   end
   local kept_blob = table.concat(parts)
-  redis.call('SET', list.key, kept_blob, 'PX',
-             math.max(latest_at(kept_blob, d.send_at) + d.retention - d.now, 1000))
+  call('SET', list.key, kept_blob, 'PX',
+             max(latest_at(kept_blob, d.send_at) + d.retention - d.now, 1000))
 end
 
 -- Appends `record` to `list`; rewrites the list instead when its first record is older than
@@ -669,8 +658,8 @@ local function append(d, list, record, record_denied_code)
   local over = counted > C.MAX_COUNTED or denials > C.MAX_DENIED
   if trim or over then return rewrite(d, list, record, record_denied_code) end
   if list.n >= C.SET_UP_TO then
-    redis.call('APPEND', list.key, record)
-    redis.call('PEXPIRE', list.key, math.max(d.send_at + d.retention - d.now, 1000), 'GT')
+    call('APPEND', list.key, record)
+    call('PEXPIRE', list.key, max(d.send_at + d.retention - d.now, 1000), 'GT')
   else
     local blob = list_content(list)
     local latest = list.latest and max(list.latest, d.send_at) or latest_at(blob, d.send_at)
@@ -679,15 +668,11 @@ local function append(d, list, record, record_denied_code)
 end
 
 -- The record of this decision.
-local record_fields = {}  -- reused by every call: every field is set before it is packed
-
 local function decision_record(d)
-  local P, r = d.P, record_fields
-  r.AT, r.HASH_LOW, r.HASH_HIGH, r.CHANNEL = d.send_at, d.lo, d.hi, d.channel
-  r.CATEGORY, r.SUBSCRIPTION, r.PROGRAM = P[C.PLAN_CATEGORY], d.subscription, P[C.PLAN_PROGRAM]
-  r.CAMPAIGN, r.EDITION, r.WEIGHT = P[C.PLAN_CAMPAIGN], P[C.PLAN_EDITION], d.weight
-  r.PRIORITY, r.DENIED = P[C.PLAN_PRIORITY], d.denied
-  return pack_record(r)
+  local P = d.P
+  return pack_record(d.send_at, d.lo, d.hi, d.channel, P[C.PLAN_CATEGORY], d.subscription,
+                     P[C.PLAN_PROGRAM], P[C.PLAN_CAMPAIGN], P[C.PLAN_EDITION], d.weight,
+                     P[C.PLAN_PRIORITY], d.denied)
 end
 
 -- A decided message consumes its own planned send (same campaign and edition), and the
@@ -730,8 +715,8 @@ local function record_decision(d)
   if #d.planned > 0 then consume_planned(d) end
   if d.denied == 0 and d.is_exempt then
     local key = d.keys[C.KEY_EXEMPT]
-    local n = (d.exempt and #d.exempt or redis.call('STRLEN', key)) / C.RECORD_BYTES
-    local first = d.exempt or (n > 0 and redis.call('GETRANGE', key, 0, C.RECORD_BYTES - 1))
+    local n = (d.exempt and #d.exempt or call('STRLEN', key)) / C.RECORD_BYTES
+    local first = d.exempt or (n > 0 and call('GETRANGE', key, 0, C.RECORD_BYTES - 1))
     append(d, list_at(key, n, n > 0 and record_at(first, 1) or nil, d.exempt, false, false, false),
            record, d.denied)
   else
@@ -749,10 +734,12 @@ end
 -- until its call returns.
 local decision = {}
 
+local reply_rows = {}  -- reused: the reply, which Redis reads as the call returns
+
 -- The rules of plan `P`, whose caps are `caps` (caps_of its scopes), on the stored state, and
--- their reply; `d` is kept for the record. `exempt`: the exempt history when it was read
--- already, else nil; `planned`: the contact's planned sends.
-local function evaluate(keys, P, caps, main, exempt, planned, prefs)
+-- their reply, written in `reply`; `d` is kept for the record. `exempt`: the exempt history
+-- when it was read already, else nil; `planned`: the contact's planned sends.
+local function evaluate(keys, P, caps, main, exempt, planned, prefs, reply)
   local d = decision
   d.keys, d.P, d.caps, d.main, d.exempt = keys, P, caps, main, exempt
   d.prefs, d.planned = prefs, planned
@@ -771,14 +758,13 @@ local function evaluate(keys, P, caps, main, exempt, planned, prefs)
   check_pause(d)
   check_caps(d)
   check_capacity(d)
-  return d, verdict_reply(d)
+  return d, verdict_reply(d, reply)
 end
 
 -- The decision; recorded unless `dry_run`. With a shadow plan (args[C.ARG_SHADOW_PLAN], a
 -- candidate policy's), that plan is evaluated too, on the state before the record, and the
 -- reply is {the plan's reply, the shadow's reply}.
 local function decide(keys, args, dry_run)
-  if not call then bind_globals() end
   local P = read_plan(args[C.ARG_PLAN])
   local lo, hi = P[C.PLAN_HASH_LOW], P[C.PLAN_HASH_HIGH]
   local is_exempt = P[C.PLAN_EXEMPT] == 1
@@ -793,8 +779,8 @@ local function decide(keys, args, dry_run)
   local depth = C.EXEMPT_REPLAY_DEPTH * C.RECORD_BYTES
   local exempt_tail
   if is_exempt then
-    exempt_tail = exempt and string.sub(exempt, -depth) or
-                      redis.call('GETRANGE', keys[C.KEY_EXEMPT], -depth, -1)
+    exempt_tail = exempt and sub(exempt, -depth) or
+                      call('GETRANGE', keys[C.KEY_EXEMPT], -depth, -1)
     -- Shorter than asked: the whole list, which the record then needs no call to read.
     if #exempt_tail < depth then exempt = exempt_tail end
   end
@@ -813,10 +799,10 @@ local function decide(keys, args, dry_run)
   if shadow then
     local _
     _, shadow_reply = evaluate(keys, read_plan(shadow), caps_of(args[C.ARG_SHADOW_CAP_SCOPES]),
-                               main, exempt, planned, prefs)
+                               main, exempt, planned, prefs, {})
   end
   local d, reply = evaluate(keys, P, caps_of(args[C.ARG_CAP_SCOPES]), main, exempt, planned,
-                            prefs)
+                            prefs, reply_rows)
   if reply[C.REPLY_OUTCOME] ~= C.DEFERRED and not dry_run then record_decision(d) end
   if shadow_reply then return {reply, shadow_reply} end
   return reply

@@ -1,6 +1,7 @@
 // Writes contract.lua, the Lua side of service/store/script_contract.h, to the file its one
 // argument names. Run at build time; the result is put in front of every script
 // (embed_scripts.cmake).
+#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -51,13 +52,16 @@ void WriteRecord(std::ostream& out) {
 
 // Functions on the constants: after the table.
 void WriteFunctions(std::ostream& out) {
-  out << "-- A record packed from a table of its fields by name (AT, HASH_LOW ... DENIED).\n"
-      << "local function pack_record(r)\n"
-      << "  return struct.pack(C.RECORD";
-#define SENDGATE_PACK_ARGUMENT(name, lua, bytes) out << ", r." #lua;
+  // The fields as arguments: a table of them by name cost a hashed store and load each.
+  std::string fields;
+#define SENDGATE_PACK_ARGUMENT(name, lua, bytes) fields += std::string(", ") + #lua;
   SENDGATE_RECORD_FIELDS(SENDGATE_PACK_ARGUMENT)
 #undef SENDGATE_PACK_ARGUMENT
-  out << ")\nend\n";
+  fields.erase(0, 2);
+  for (char& c : fields) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  out << "-- A record packed from its fields, in the order of C.RECORD.\n"
+      << "local function pack_record(" << fields << ")\n"
+      << "  return struct_pack(C.RECORD, " << fields << ")\nend\n";
 }
 
 // A layout as one struct format and its size, for a script that unpacks it whole.
