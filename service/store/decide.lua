@@ -155,8 +155,17 @@ end
 -- number, and the set of the ids it accepts ({[id] = true}). SENDS: the sends it counts, each
 -- {at, weight}, made when one matches (false before); SCHEDULED: one of them is after the
 -- check; ROOM: when the message fits, if it does not now (false: now).
-local START, STOP, SLIDE, LIMIT, COUNTS_EXEMPT, USED, SENDS, SCHEDULED, ROOM, PLANNED, LAST_MATCH =
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+local START = 1
+local STOP = 2
+local SLIDE = 3
+local LIMIT = 4
+local COUNTS_EXEMPT = 5
+local USED = 6
+local SENDS = 7
+local SCHEDULED = 8
+local ROOM = 9
+local PLANNED = 10
+local LAST_MATCH = 11
 local FIRST_MATCH = 12
 
 -- The caps of a plan's scopes (args[C.ARG_CAP_SCOPES]): what a cap holds that the send's time
@@ -269,13 +278,12 @@ local function count(counted, blob, blob_is_exempt)
   local fields = record_ids
   local latest, denials = 0, 0
   for pos = 1, #blob - C.RECORD_BYTES + 1, C.RECORD_BYTES do
+    local at = struct_unpack(C.AT_FORMAT, blob, pos + C.AT_OFFSET)
+    if at > latest then latest = at end
     if byte(blob, pos + C.DENIED_OFFSET) ~= 0 then  -- a denial: counts in no cap
       denials = denials + 1
-      local at = struct_unpack(C.AT_FORMAT, blob, pos)
-      if at > latest then latest = at end
     else
-      local at, f1, f2, f3, f4, f5, f6, w = struct_unpack(C.RECORD_SCAN, blob, pos)
-      if at > latest then latest = at end
+      local f1, f2, f3, f4, f5, f6, w = struct_unpack(C.RECORD_IDS, blob, pos + C.CHANNEL_OFFSET)
       fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] = f1, f2, f3, f4, f5, f6
       local send  -- {at, w}, made once for every cap that counts it
       for k = 1, #counted do

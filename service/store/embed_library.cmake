@@ -3,12 +3,28 @@
 # no digest code is needed at run time. Constants: kLibrarySource (what FUNCTION LOAD gets),
 # kLibraryVersion, and for each file of FUNCTIONS (each registers the function of its name)
 # kNameFunction, the name FCALL calls it by: decide.lua -> kDecideFunction = "decide_<version>".
-# Every use of a contract constant, C.NAME (CONTRACT: contract.lua), is written as its value:
-# Lua 5.1 has no named constant: C.NAME is an upvalue and a lookup by name on each use (about
-# 100 instructions in Redis), where a literal costs nothing (docs/redis.md, "Lua's costs").
+# Lua 5.1 has no named constant: a contract constant C.NAME is an upvalue and a lookup by name
+# on each use (about 100 instructions in Redis), a file's `local NAME = 12` an upvalue in each
+# function that uses it, where a literal costs nothing (docs/redis.md, "Lua's costs"). So:
+# - in each file, a line `local NAME = <integer>` (NAME in capitals) declares a constant of
+#   that file: the line becomes a comment and each use of NAME in the file is written as its
+#   value;
+# - every use of C.NAME (CONTRACT: contract.lua) is written as its value.
 set(body "")
 foreach(file ${SOURCES})
   file(READ ${file} text)
+  file(STRINGS ${file} declarations REGEX "^local [A-Z][A-Z0-9_]* = [0-9]+$")
+  foreach(declaration ${declarations})
+    string(REGEX REPLACE "^local ([A-Z0-9_]+) = ([0-9]+)$" "\\1" name "${declaration}")
+    string(REGEX REPLACE "^local ([A-Z0-9_]+) = ([0-9]+)$" "\\2" value "${declaration}")
+    string(REPLACE "\n${declaration}\n" "\n-- constant ${value}: written where it is used\n" text
+           "${text}")
+    # Twice: a use right after another, one character apart, is left by the first pass.
+    foreach(pass 1 2)
+      string(REGEX REPLACE "([^A-Za-z0-9_.])${name}([^A-Za-z0-9_])" "\\1${value}\\2" text
+             "${text}")
+    endforeach()
+  endforeach()
   string(APPEND body "${text}\n")
 endforeach()
 file(STRINGS ${CONTRACT} constants REGEX "^  [A-Z][A-Z0-9_]* = [^;]*,$")
