@@ -16,5 +16,6 @@ command -v lua5.1 > /dev/null || { echo "lua5.1 is needed: apt-get install lua5.
 replay=$(mktemp)
 trap 'rm -f "$replay"' EXIT
 load="${SENDGATE_LOAD:-build/loadtest/sendgate_load}"
-"$load" --print_redis_replay="$CALLS" --replay_function="$FUNCTION" --run="profile$RANDOM" > "$replay"
+"$load" --print_redis_replay="$CALLS" --replay_function="$FUNCTION" --run="profile$RANDOM" \
+  > "$replay"
 lua5.1 loadtest/lua_profile.lua "$replay" "$FUNCTION" "$LINES"

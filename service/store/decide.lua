@@ -185,8 +185,8 @@ local compiled_scopes, scopes_kept = {}, 0
 local function compile_caps(S)
   local caps, i = {counts_exempt = false}, 1
   while i <= #S do
-    local cap = {0, 0, S[i + C.SCOPE_SLIDE], S[i + C.SCOPE_LIMIT], S[i + C.SCOPE_COUNTS_EXEMPT] == 1,
-                 0, false, false, false, 0, FIRST_MATCH - 2}
+    local cap = {0, 0, S[i + C.SCOPE_SLIDE], S[i + C.SCOPE_LIMIT],
+                 S[i + C.SCOPE_COUNTS_EXEMPT] == 1, 0, false, false, false, 0, FIRST_MATCH - 2}
     local at = i + C.SCOPE_HEAD
     for _ = 1, S[i + C.SCOPE_MATCH_COUNT] do
       local accepted, last = {}, at + 1 + S[at + 1]  -- the match at `at`: field, count, ids
