@@ -485,6 +485,46 @@ TEST_F(RedisStoreTest, APlanLongerThanOneUnpackIsReadWhole) {
   EXPECT_EQ(third->retry_at, t0_ + absl::Hours(24 * 7));
 }
 
+// decide.lua keeps the caps it compiled for each distinct string of caps' scopes, at most
+// 1 024 (docs/redis.md, "The caps' scopes"); a cap per campaign makes one string per campaign.
+// Eight times as many campaigns again leave the library's Lua memory within a few times what
+// the first 1 024 took (garbage not yet collected included), where keeping them all would
+// take nine times as much.
+TEST_F(RedisStoreTest, CompiledCapScopesAreBounded) {
+  const auto lua_memory = [this] {
+    const std::string info = redis_.Cli({"INFO", "memory"});
+    const size_t at = info.find("used_memory_vm_functions:");
+    int64_t bytes = -1;
+    if (at != std::string::npos) {
+      const size_t from = at + std::string("used_memory_vm_functions:").size();
+      const size_t end = info.find_first_of("\r\n", from);
+      EXPECT_TRUE(absl::SimpleAtoi(info.substr(from, end - from), &bytes));
+    }
+    return bytes;
+  };
+  const auto decide_campaigns = [this](int first, int count) {
+    for (int i = first; i < first + count; ++i) {
+      const std::string n = std::to_string(i);
+      const absl::StatusOr<core::CheckResult> result = Check(Plan(
+          {.id = "m" + n, .contact = "c" + n, .campaign = "campaign-" + n, .send_at = t0_}));
+      ASSERT_TRUE(result.ok()) << result.status();
+      ASSERT_EQ(result->outcome, core::CheckOutcome::kAllowed) << i;
+    }
+  };
+  decide_campaigns(0, 1);
+  const int64_t loaded = lua_memory();
+  decide_campaigns(1, 1023);
+  const int64_t kept = lua_memory();
+  decide_campaigns(1024, 8 * 1024);
+  const int64_t after = lua_memory();
+  std::printf("Lua memory of the library: %lld bytes, with 1 024 cap scopes %lld, after 9 216 "
+              "%lld (%lld bytes a scopes string)\n",
+              static_cast<long long>(loaded), static_cast<long long>(kept),
+              static_cast<long long>(after), static_cast<long long>((kept - loaded) / 1023));
+  ASSERT_GT(loaded, 0);
+  EXPECT_LT(after, 4 * kept);
+}
+
 TEST_F(RedisStoreTest, ABusyContactStaysExactAndBounded) {
   core::History reference;
   core::CapacityCounters counters;
