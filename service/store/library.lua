@@ -1,6 +1,6 @@
 -- library.lua: the start of sendgate's Redis function library, put before everything else.
 -- The library and its functions are named with its version, a digest of its source
--- (LIBRARY_VERSION, set on the line above by embed_scripts.cmake): two sendgate versions
+-- (LIBRARY_VERSION, set on the line above by embed_library.cmake): two sendgate versions
 -- sharing a Redis, as in a rolling deploy, each call their own.
 
 -- The library functions called on every decision, as upvalues of the whole library: a global

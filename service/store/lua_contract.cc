@@ -1,6 +1,6 @@
 // Writes contract.lua, the Lua side of service/store/script_contract.h, to the file its one
 // argument names. Run at build time; the result is put in front of every script
-// (embed_scripts.cmake).
+// (embed_library.cmake).
 #include <cctype>
 #include <fstream>
 #include <iostream>
