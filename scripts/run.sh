@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets sendgate up and runs it with the example policy (policies/default.yaml) and a local
-# Redis that it starts itself, persistent (append-only file in var/redis/). Ctrl-C stops both.
+# Redis that it starts itself, persistent (append-only file in var/redis/). Ctrl-C, or SIGTERM
+# to this script (a supervisor, `timeout`), stops both: sendgate drains, then Redis.
 # Settings: REDIS_PORT (6380), LISTEN (127.0.0.1:50051: plaintext is for loopback; give
 # --tls_cert_file and --tls_key_file to listen elsewhere), METRICS_LISTEN (0.0.0.0:9464);
 # further arguments go to sendgate (see `build/sendgate --help`).
@@ -25,6 +26,17 @@ if [ ! -s var/suppression.key ]; then
   (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > var/suppression.key)
 fi
 
+# In the background, so that a signal to this script reaches it (bash runs no trap while a
+# foreground command runs); its exit status is the script's.
 build/sendgate --policy=policies/default.yaml --redis="127.0.0.1:$REDIS_PORT" \
   --suppression_key_file=var/suppression.key \
-  --listen="${LISTEN:-127.0.0.1:50051}" --metrics-listen="${METRICS_LISTEN:-0.0.0.0:9464}" "$@"
+  --listen="${LISTEN:-127.0.0.1:50051}" --metrics-listen="${METRICS_LISTEN:-0.0.0.0:9464}" "$@" &
+sendgate_pid=$!
+trap 'kill -TERM "$sendgate_pid" 2>/dev/null || true' INT TERM
+status=0
+wait "$sendgate_pid" || status=$?
+if kill -0 "$sendgate_pid" 2>/dev/null; then  # the wait ended on a signal: sendgate drains
+  status=0
+  wait "$sendgate_pid" || status=$?
+fi
+exit "$status"
