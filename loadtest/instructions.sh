@@ -4,8 +4,10 @@
 # in one run where throughput figures move with the machine (docs/BENCHMARKS.md).
 #   bash loadtest/instructions.sh [SENDGATE_BINARY ...]   # default: build/sendgate
 # POLICY (default policies/default.yaml) must load in every binary (loadtest/compare.sh).
-# For each binary and for unary Decide and DecideStream: 500 warm-up decisions, then the
-# counters are zeroed and N (default 3000) decisions counted, all threads together. Needs
+# For each binary, for unary Decide, DecideStream and the empty RPC (Diagnostics/Ping, the
+# yardstick of sendgate's own overhead per request, as in the rate sweep): 500 warm-up
+# requests, then the counters are zeroed and N (default 3000) requests counted, all threads
+# together; the last column is unary Decide over Ping. Needs
 # valgrind (apt-get install valgrind) and a built tree (scripts/setup.sh). With PROFILE_DIR set,
 # each count's profile is kept there (callgrind_annotate --inclusive=yes FILE shows where it went).
 set -euo pipefail
@@ -47,7 +49,10 @@ count() {  # BINARY MODE -> instructions per decision
   echo $(( total / N ))
 }
 
-printf "%-40s %14s %14s\n" binary "unary Decide" "DecideStream"
+printf "%-40s %14s %14s %14s %14s\n" binary "unary Decide" "DecideStream" "Ping" "Decide/Ping"
 for binary in "${binaries[@]}"; do
-  printf "%-40s %14s %14s\n" "$binary" "$(count "$binary" unary)" "$(count "$binary" stream)"
+  unary=$(count "$binary" unary)
+  ping=$(count "$binary" ping)
+  printf "%-40s %14s %14s %14s %14s\n" "$binary" "$unary" "$(count "$binary" stream)" "$ping" \
+    "$(echo "scale=2; $unary / $ping" | bc)"
 done
