@@ -21,6 +21,7 @@ bool Partitioned(const Cap& cap, Field field) {
 // every `per` field (which already passed the filter).
 std::vector<FieldMatch> MatchFor(const Cap& cap, const Message& message) {
   std::vector<FieldMatch> match;
+  match.reserve(kFieldCount);
   for (int i = 0; i < kFieldCount; ++i) {
     const Field field = static_cast<Field>(i);
     if (Partitioned(cap, field)) {
@@ -47,6 +48,7 @@ PreferenceCheck PreferencesFor(const Policy& policy, const Message& message,
   if (message.stored_segments.has_value()) {
     check.segments_fingerprint = SegmentsFingerprint(*message.stored_segments);
   }
+  check.frequency_categories.reserve(policy.categories.size());
   for (const Category& category : policy.categories) {
     if (category.exempt.contact_frequency) continue;
     check.frequency_categories.push_back(category.id);
@@ -63,6 +65,7 @@ PreferenceCheck PreferencesFor(const Policy& policy, const Message& message,
 std::vector<CapacityCheck> CapacityFor(const Policy& policy, const Message& message,
                                        absl::Time at) {
   std::vector<CapacityCheck> checks;
+  checks.reserve(policy.capacity.size());
   for (size_t i = 0; i < policy.capacity.size(); ++i) {
     const Capacity& rule = policy.capacity[i];
     if (!Contains(rule.channels, message.id(Field::kChannel)) ||
@@ -146,6 +149,7 @@ CheckPlan PlanCheck(const Policy& policy, const Message& message, absl::Time ser
                          .weight = static_cast<uint16_t>(message.weight),
                          .priority = static_cast<uint8_t>(message.priority)};
   const Calendar calendar = CalendarAt(at, message.timezone, policy.week_starts);
+  plan.caps.reserve(policy.caps.size());
   for (size_t i = 0; i < policy.caps.size(); ++i) {
     const Cap& cap = policy.caps[i];
     if (!CapApplies(cap, message)) continue;

@@ -41,10 +41,7 @@ std::vector<std::string> ContactKeys(absl::string_view contact_id);
 // spread over a cluster's slots.
 std::string CapacityKey(absl::string_view counter);
 
-// The KEYS of decide.lua for `plan`: the contact's (ContactKeys), then the keys of the plan's
-// capacity counters, then those of its shadow plan's.
-std::vector<std::string> DecideKeys(const core::CheckPlan& plan);
-// Where in those KEYS (from 1) the plan's capacity counters start.
+// Where in decide.lua's KEYS (from 1) the plan's capacity counters start (DecideCommand).
 inline constexpr int kFirstCounterKey = static_cast<int>(contract::Key::kCount) + 1;
 
 // On a Redis Cluster, the values of a plan's capacity counters before the message, taken or
@@ -65,8 +62,9 @@ std::string PlanArgument(const core::CheckPlan& plan, int first_counter_key,
 // matches), packed as the plan: what a cap holds that the send's time does not change.
 std::string CapScopesArgument(const core::CheckPlan& plan);
 
-// FCALL of decide.lua's function for `plan`, in RESP form; with `before`, the capacity
-// counters' values instead of their keys. `function` names another function of the library
+// FCALL of decide.lua's function for `plan`, in RESP form: KEYS the contact's (ContactKeys),
+// then those of the plan's capacity counters (CapacityKey), then its shadow plan's; ARGV in
+// contract::DecideArg order. With `before`, the capacity counters' values instead of their keys. `function` names another function of the library
 // to call with the same KEYS and ARGV (the benchmark's kDecideFloorFunction); empty: the
 // plan's own (decide, or decide_dry_run for a dry run).
 std::string DecideCommand(const core::CheckPlan& plan, const CountersBefore* before = nullptr,

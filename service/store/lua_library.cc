@@ -1,39 +1,75 @@
 #include "service/store/lua_library.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/container/inlined_vector.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace sendgate::store {
 
-namespace {
-
-// "<kind><number>\r\n", a RESP header.
-void AppendHeader(std::string& wire, char kind, size_t number) {
-  char digits[absl::numbers_internal::kFastToBufferSize];
-  const char* end = absl::numbers_internal::FastIntToBuffer(static_cast<uint64_t>(number), digits);
-  wire.push_back(kind);
-  wire.append(digits, static_cast<size_t>(end - digits));
-  wire.append("\r\n");
-}
-
-}  // namespace
-
 // Written here rather than by hiredis's redisFormatSdsCommandArgv, whose sds growth cost
 // 8 200 instructions a decision (callgrind), 7% of sendgate's work on one; the unit tests hold
 // this to hiredis's output.
-std::string FormatCommand(absl::Span<const absl::string_view> argv) {
-  size_t size = 16;
-  for (absl::string_view argument : argv) size += argument.size() + 16;
-  std::string wire;
-  wire.reserve(size);
-  AppendHeader(wire, '*', argv.size());
-  for (absl::string_view argument : argv) {
-    AppendHeader(wire, '$', argument.size());
-    wire.append(argument.data(), argument.size());
-    wire.append("\r\n");
+// The bytes are copied in a string sized ahead, not appended: append's checks and growth cost
+// 3 000 instructions a decision on its 15 arguments (callgrind).
+CommandWriter::CommandWriter(size_t arguments, size_t bytes) {
+  wire_.resize(bytes + 16 * (arguments + 1));
+  Header('*', arguments);
+}
+
+char* CommandWriter::Room(size_t bytes) {
+  if (wire_.size() - size_ < bytes) wire_.resize(std::max(2 * wire_.size(), size_ + bytes));
+  return wire_.data() + size_;
+}
+
+// "<kind><number>\r\n", a RESP header.
+void CommandWriter::Header(char kind, size_t number) {
+  char digits[24];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + number % 10);
+    number /= 10;
+  } while (number != 0);
+  char* out = Room(count + 3);
+  *out++ = kind;
+  while (count > 0) *out++ = digits[--count];
+  *out++ = '\r';
+  *out++ = '\n';
+  size_ = static_cast<size_t>(out - wire_.data());
+}
+
+absl::string_view CommandWriter::Add(std::initializer_list<absl::string_view> parts) {
+  size_t size = 0;
+  for (absl::string_view part : parts) size += part.size();
+  char* out = AddBytes(size);
+  for (absl::string_view part : parts) {
+    if (!part.empty()) std::memcpy(out, part.data(), part.size());
+    out += part.size();
   }
-  return wire;
+  return absl::string_view(out - size, size);
+}
+
+char* CommandWriter::AddBytes(size_t size) {
+  Header('$', size);
+  char* out = Room(size + 2);
+  out[size] = '\r';
+  out[size + 1] = '\n';
+  size_ += size + 2;
+  return out;
+}
+
+std::string CommandWriter::Take() && {
+  wire_.resize(size_);
+  return std::move(wire_);
+}
+
+std::string FormatCommand(absl::Span<const absl::string_view> argv) {
+  size_t size = 0;
+  for (absl::string_view argument : argv) size += argument.size();
+  CommandWriter wire(argv.size(), size);
+  for (absl::string_view argument : argv) wire.Add({argument});
+  return std::move(wire).Take();
 }
 
 std::string FormatFcall(absl::string_view function, absl::Span<const absl::string_view> keys,

@@ -7,6 +7,7 @@
 // same call, when Redis answers that a function is not found (redis_connection.h).
 #pragma once
 
+#include <initializer_list>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -14,6 +15,31 @@
 #include "service/store/embedded_library.h"
 
 namespace sendgate::store {
+
+// A command in RESP form, written argument by argument into one string sized once: for
+// arguments built in place (a key from its parts, a plan's numbers), which FormatCommand would
+// need apart first. Byte for byte as hiredis would format the same arguments.
+class CommandWriter {
+ public:
+  // A command of `arguments` arguments, about `bytes` long in all (more grows the string).
+  CommandWriter(size_t arguments, size_t bytes);
+
+  // One argument, `parts` joined; returns it as written, valid until the next argument.
+  absl::string_view Add(std::initializer_list<absl::string_view> parts);
+  // One argument of `size` bytes, which the caller writes at the pointer returned before the
+  // next argument.
+  char* AddBytes(size_t size);
+
+  std::string Take() &&;
+
+ private:
+  // Room for `bytes` more at the end of the command, where the next bytes go.
+  char* Room(size_t bytes);
+  void Header(char kind, size_t number);
+
+  std::string wire_;  // sized ahead: the command is its first `size_` bytes
+  size_t size_ = 0;
+};
 
 // Any command in RESP form, byte for byte as hiredis would format it.
 std::string FormatCommand(absl::Span<const absl::string_view> argv);

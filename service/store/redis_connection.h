@@ -190,7 +190,9 @@ class RedisConnection {
   // everything below.
   std::mutex io_mutex_;
   std::atomic<std::thread::id> loop_thread_{};
-  bool direct_write_ = false;  // a submitter runs hiredis: the adapter leaves libevent alone
+  // hiredis writes without the write event (a submitter, or the loop draining the inbox): the
+  // adapter leaves libevent alone.
+  bool direct_write_ = false;
   event_base* base_ = nullptr;
   event* wake_event_ = nullptr;
   event* deadline_event_ = nullptr;

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <cstring>
+
 #include "absl/strings/match.h"
 #include "service/core/names.h"
 #include "service/store/decide_call.h"
@@ -111,6 +113,78 @@ TEST(LuaLibraryTest, CommandsAreFormattedAsHiredisFormatsThem) {
   }
   EXPECT_EQ(FormatFcall(kCancelFunction, {"a", "b"}, {"1", "2"}),
             FormatCommand({"FCALL", kCancelFunction, "2", "a", "b", "1", "2"}));
+  CommandWriter undersized(3, 0);  // grows as it goes
+  undersized.Add({"SET"});
+  undersized.Add({"sg:{", std::string(5000, 'k'), "}:h2"});
+  std::memcpy(undersized.AddBytes(3), "abc", 3);
+  EXPECT_EQ(std::move(undersized).Take(),
+            FormattedByHiredis({"SET", "sg:{" + std::string(5000, 'k') + "}:h2", "abc"}));
+}
+
+// A plan with every part that DecideCommand writes: caps with matches, capacity counters, a
+// suppression hash, and the same again as its shadow plan.
+core::CheckPlan PlanWithEveryPart(absl::string_view contact_id) {
+  core::CheckPlan plan;
+  plan.contact_id = std::string(contact_id);
+  plan.send = {.at = absl::FromUnixMillis(1795000000891), .message_hash = 0x0102030405060708,
+               .ids = {1, 2, 0, 4, 5, 6}, .weight = 3, .priority = 50};
+  plan.caps = {{.start = absl::FromUnixMillis(1794990000000),
+                .end = absl::FromUnixMillis(1795090000000),
+                .slide = absl::Hours(24),
+                .limit = 3,
+                .match = {{core::Field::kChannel, {1}}, {core::Field::kCampaign, {5, 7}}}},
+               {.counts_exempt = true, .limit = 9}};
+  plan.capacity = {{.counter = "sms-daily:3:1794960000000", .limit = 100},
+                   {.counter = "a:b:0:1", .limit = 1}};
+  plan.preferences.suppression_hash = "9f86d081884c7d65";
+  plan.preferences.frequency_categories = {1, 2};
+  plan.now = absl::FromUnixMillis(1795000000000);
+  auto shadow = std::make_shared<core::CheckPlan>(plan);
+  shadow->capacity.pop_back();
+  shadow->caps.pop_back();
+  plan.shadow = shadow;
+  return plan;
+}
+
+// The same command built the plain way: each key and argument apart, then FormatFcall.
+std::string DecideCommandFromParts(const core::CheckPlan& plan, const CountersBefore* before) {
+  std::vector<std::string> keys = ContactKeys(plan.contact_id);
+  if (before == nullptr) {
+    for (const core::CheckPlan* each : {&plan, plan.shadow.get()}) {
+      if (each == nullptr) continue;
+      for (const core::CapacityCheck& check : each->capacity) {
+        keys.push_back(CapacityKey(check.counter));
+      }
+    }
+  }
+  std::vector<std::string> args = {
+      PlanArgument(plan, kFirstCounterKey, before != nullptr ? &before->plan : nullptr),
+      plan.preferences.suppression_hash, CapScopesArgument(plan)};
+  if (plan.shadow != nullptr) {
+    args.push_back(PlanArgument(*plan.shadow,
+                                kFirstCounterKey + static_cast<int>(plan.capacity.size()),
+                                before != nullptr ? &before->shadow : nullptr));
+    args.push_back(CapScopesArgument(*plan.shadow));
+  }
+  return FormatFcall(plan.dry_run ? kDecideDryRunFunction : kDecideFunction,
+                     std::vector<absl::string_view>(keys.begin(), keys.end()),
+                     std::vector<absl::string_view>(args.begin(), args.end()));
+}
+
+TEST(LuaLibraryTest, TheDecideCommandIsItsKeysAndArgumentsFormatted) {
+  core::CheckPlan plan = PlanWithEveryPart("contact-7");
+  EXPECT_EQ(DecideCommand(plan), DecideCommandFromParts(plan, nullptr));
+  const CountersBefore before{.plan = {4, 5}, .shadow = {6}};
+  EXPECT_EQ(DecideCommand(plan, &before), DecideCommandFromParts(plan, &before));
+  plan.shadow = nullptr;
+  plan.dry_run = true;
+  plan.contact_id = std::string(300, 'c');
+  EXPECT_EQ(DecideCommand(plan), DecideCommandFromParts(plan, nullptr));
+  EXPECT_EQ(ContactKeys("c")[static_cast<int>(contract::Key::kSuppression)], SuppressionKey("c"));
+  EXPECT_EQ(ContactKeys("c")[static_cast<int>(contract::Key::kPlanned)], PlannedKey("c"));
+  const absl::string_view floor = kDecideFloorFunction;
+  EXPECT_TRUE(absl::StrContains(DecideCommand(plan, nullptr, floor),
+                                absl::StrCat("$5\r\nFCALL\r\n$", floor.size(), "\r\n", floor)));
 }
 
 TEST(LuaLibraryTest, TheLibraryAndItsFunctionsAreNamedWithItsVersion) {
