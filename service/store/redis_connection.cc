@@ -426,6 +426,7 @@ void RedisConnection::ConnectTo(const std::string& address) {
     return;
   }
   context_->data = this;
+  reply_arena_.Serve(context_->c.reader);
   Attach();
   redisAsyncSetConnectCallback(context_, &OnConnect);
   redisAsyncSetDisconnectCallback(context_, &OnDisconnect);

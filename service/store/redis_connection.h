@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "service/store/circuit_breaker.h"
 #include "service/store/lua_library.h"
+#include "service/store/reply_arena.h"
 
 struct event;
 struct event_base;
@@ -199,6 +200,7 @@ class RedisConnection {
   absl::Time deadline_armed_at_ = absl::InfiniteFuture();  // InfiniteFuture: not armed
   event* reconnect_event_ = nullptr;
   redisAsyncContext* context_ = nullptr;
+  ReplyArena reply_arena_;  // where context_'s reader builds replies
   std::shared_ptr<Resolution> resolution_;  // while a name is being resolved
   absl::Time connect_started_;
   absl::Duration backoff_;

@@ -11,6 +11,7 @@
 #include "service/store/decide_call.h"
 #include "service/store/history_codec.h"
 #include "service/store/preferences_codec.h"
+#include "service/store/reply_arena.h"
 #include "service/store/slots.h"
 #include "service/store/lua_library.h"
 #include "service/store/script_contract.h"
@@ -357,6 +358,61 @@ TEST(PreferencesCodecTest, TheFormatBeforeChannelPausesIsStillRead) {
   EXPECT_EQ(*decoded, preferences);
   blob[0] = 9;
   EXPECT_EQ(KindOf(DecodePreferences(blob).status()), StoreErrorKind::kCorruptHistory);
+}
+
+// Whether two replies are the same, element by element.
+void ExpectSameReply(const redisReply* expected, const redisReply* actual) {
+  ASSERT_EQ(expected->type, actual->type);
+  EXPECT_EQ(expected->integer, actual->integer);
+  ASSERT_EQ(expected->len, actual->len);
+  if (expected->str != nullptr) {
+    EXPECT_EQ(std::string(expected->str, expected->len), std::string(actual->str, actual->len));
+    EXPECT_EQ(actual->str[actual->len], '\0');
+  }
+  ASSERT_EQ(expected->elements, actual->elements);
+  for (size_t i = 0; i < expected->elements; ++i) {
+    ExpectSameReply(expected->element[i], actual->element[i]);
+  }
+}
+
+// The replies a connection's reader builds in its arena are those hiredis's own reader builds,
+// one after the other, from a small reply to one far larger than the arena's first block.
+TEST(ReplyArenaTest, BuildsTheRepliesHiredisBuilds) {
+  const std::string large(10000, 'x');
+  const std::string replies = absl::StrCat(
+      ":42\r\n", std::string("$5\r\na\0b\r\n\r\n", 11), "$-1\r\n", "+OK\r\n", "-ERR no\r\n", "*0\r\n",
+      "*3\r\n:1\r\n*2\r\n$0\r\n\r\n$-1\r\n:-7\r\n", "*2\r\n$10000\r\n", large, "\r\n*1\r\n:3\r\n",
+      ":5\r\n");
+  redisReader* reference = redisReaderCreate();
+  ReplyArena arena;
+  redisReader* reader = redisReaderCreate();
+  arena.Serve(reader);
+  int count = 0;
+  // Fed in two pieces, so that a reply is left half built in between.
+  for (const size_t cut : {size_t{30}, replies.size()}) {
+    const size_t from = cut == replies.size() ? 30 : 0;
+    redisReaderFeed(reference, replies.data() + from, cut - from);
+    redisReaderFeed(reader, replies.data() + from, cut - from);
+    while (true) {
+      void* expected = nullptr;
+      void* actual = nullptr;
+      ASSERT_EQ(redisReaderGetReply(reference, &expected), REDIS_OK);
+      ASSERT_EQ(redisReaderGetReply(reader, &actual), REDIS_OK);
+      ASSERT_EQ(expected == nullptr, actual == nullptr);
+      if (expected == nullptr) break;
+      ExpectSameReply(static_cast<redisReply*>(expected), static_cast<redisReply*>(actual));
+      freeReplyObject(expected);
+      reader->fn->freeObject(actual);
+      ++count;
+    }
+  }
+  EXPECT_EQ(count, 9);
+  redisReaderFeed(reader, "*2\r\n:1\r\n", 8);  // half a reply, freed with the reader
+  void* partial = nullptr;
+  ASSERT_EQ(redisReaderGetReply(reader, &partial), REDIS_OK);
+  EXPECT_EQ(partial, nullptr);
+  redisReaderFree(reader);
+  redisReaderFree(reference);
 }
 
 TEST(DecideReplyTest, RedisErrorsAreClassifiedByKind) {
