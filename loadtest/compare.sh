@@ -12,22 +12,13 @@ cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: bash loadtest/compare.sh OLD_BINARY NEW_BINARY ..." >&2; exit 2; }
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-15}"
 ROUNDS="${ROUNDS:-2}"
-POLICY="${POLICY:-policies/default.yaml}"
+source loadtest/pair.sh
 
 run() {  # BINARY -> "throughput usec_per_fcall fcalls_per_decision"
-  local binary=$1 port=$(( 20000 + RANDOM % 10000 )) work
+  local binary=$1 work
   work=$(mktemp -d)
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --appendonly yes \
-    --appendfsync everysec --auto-aof-rewrite-percentage 0 --save "" --logfile "$work/redis.log" &
-  local redis_pid=$!
-  until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.1; done
-  "$binary" --policy="$POLICY" --redis="127.0.0.1:$port" \
-    --listen="127.0.0.1:$((port + 1))" --metrics-listen="127.0.0.1:$((port + 2))" 2> "$work/sendgate.log" &
-  local sendgate_pid=$!
-  until curl -sf "http://127.0.0.1:$((port + 2))/metrics" 2> /dev/null | grep -q "^sendgate_store_up 1"; do
-    kill -0 "$sendgate_pid" 2> /dev/null || { cat "$work/sendgate.log" >&2; kill "$redis_pid"; exit 1; }
-    sleep 0.1
-  done
+  REDIS_FLAGS="--appendonly yes --appendfsync everysec --auto-aof-rewrite-percentage 0" \
+    start_pair "$work" "$binary"
   local load=(build/loadtest/sendgate_load --target="127.0.0.1:$((port + 1))" --mode=unary)
   "${load[@]}" --concurrency=64 --duration=3s --warmup=0s --label=warmup > /dev/null
   redis-cli -p "$port" config resetstat > /dev/null
@@ -41,8 +32,7 @@ run() {  # BINARY -> "throughput usec_per_fcall fcalls_per_decision"
   for outcome in allow deny defer; do
     decisions=$(( decisions + $(echo "$result" | grep -o " $outcome=[0-9]*" | cut -d= -f2) ))
   done
-  kill "$sendgate_pid"; wait "$sendgate_pid" 2> /dev/null || true
-  kill "$redis_pid"; wait "$redis_pid" 2> /dev/null || true
+  stop_pair
   rm -rf "$work"
   echo "$(echo "$result" | grep -o " throughput=[0-9.]*" | cut -d= -f2) $usec $(echo "scale=3; $calls / $decisions" | bc)"
 }

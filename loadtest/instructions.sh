@@ -13,32 +13,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-3000}"
+source loadtest/pair.sh
 binaries=("$@")
 [ ${#binaries[@]} -gt 0 ] || binaries=(build/sendgate)
 
 count() {  # BINARY MODE -> instructions per decision
-  local binary=$1 mode=$2 port=$(( 20000 + RANDOM % 10000 ))
-  local work
+  local binary=$1 mode=$2 work
   work=$(mktemp -d)
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
-    --logfile "$work/redis.log" &
-  local redis_pid=$!
-  until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.1; done
-  valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" \
-    --policy="${POLICY:-policies/default.yaml}" --redis="127.0.0.1:$port" --listen="127.0.0.1:$((port + 1))" \
-    --metrics-listen="127.0.0.1:$((port + 2))" 2> "$work/sendgate.log" &
-  local sendgate_pid=$!
-  until curl -sf "http://127.0.0.1:$((port + 2))/metrics" 2> /dev/null | grep -q "^sendgate_store_up 1"; do
-    sleep 0.5
-  done
+  start_pair "$work" "$binary" valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out"
   local load=(build/loadtest/sendgate_load --target="127.0.0.1:$((port + 1))" --mode="$mode"
               --concurrency=16 --streams=1)
   "${load[@]}" --requests=500 --label=warmup > /dev/null 2>&1
   callgrind_control -z "$sendgate_pid" > /dev/null
   "${load[@]}" --requests="$N" --label=counted > /dev/null 2>&1
   callgrind_control -d "$sendgate_pid" > /dev/null
-  kill "$sendgate_pid"; wait "$sendgate_pid" 2> /dev/null || true
-  kill "$redis_pid"; wait "$redis_pid" 2> /dev/null || true
+  stop_pair
   local total
   total=$(grep -h "^summary:" "$work"/callgrind.out.* | awk '{print $2}' | sort -n | tail -1)
   if [ -n "${PROFILE_DIR:-}" ]; then

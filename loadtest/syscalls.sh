@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE="${RATE:-2000}"
 DURATION="${DURATION:-5}"
+source loadtest/pair.sh
 binaries=("$@")
 [ ${#binaries[@]} -gt 0 ] || binaries=(build/sendgate)
 events=(syscalls:sys_enter_futex syscalls:sys_enter_epoll_wait syscalls:sys_enter_epoll_ctl
@@ -20,19 +21,9 @@ events=(syscalls:sys_enter_futex syscalls:sys_enter_epoll_wait syscalls:sys_ente
 columns=(futex epoll_wait epoll_ctl write read sendmsg recvmsg "all calls" switches "cpu µs")
 
 count() {  # BINARY MODE -> one line: each event per request
-  local binary=$1 mode=$2 port=$(( 20000 + RANDOM % 10000 ))
-  local work
+  local binary=$1 mode=$2 work
   work=$(mktemp -d)
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly no \
-    --logfile "$work/redis.log" &
-  local redis_pid=$!
-  until redis-cli -p "$port" ping > /dev/null 2>&1; do sleep 0.1; done
-  "$binary" --policy="${POLICY:-policies/default.yaml}" --redis="127.0.0.1:$port" \
-    --listen="127.0.0.1:$((port + 1))" --metrics-listen="127.0.0.1:$((port + 2))" 2> "$work/sendgate.log" &
-  local sendgate_pid=$!
-  until curl -sf "http://127.0.0.1:$((port + 2))/metrics" 2> /dev/null | grep -q "^sendgate_store_up 1"; do
-    sleep 0.3
-  done
+  start_pair "$work" "$binary"
   local load=(build/loadtest/sendgate_load --target="127.0.0.1:$((port + 1))" --mode="$mode"
               --rate="$RATE" --json="$work/load.json")
   "${load[@]}" --duration=2s --warmup=0s --label=warmup > /dev/null 2>&1
@@ -41,8 +32,7 @@ count() {  # BINARY MODE -> one line: each event per request
   sleep 0.2
   "${load[@]}" --duration="${DURATION}s" --warmup=0s --label=counted > /dev/null 2>&1
   kill -INT "$perf_pid"; wait "$perf_pid" 2> /dev/null || true
-  kill "$sendgate_pid"; wait "$sendgate_pid" 2> /dev/null || true
-  kill "$redis_pid"; wait "$redis_pid" 2> /dev/null || true
+  stop_pair
   local requests
   requests=$(tail -1 "$work/load.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sent"])')
   python3 - "$work/perf.csv" "$requests" "${events[@]}" <<'EOF'
