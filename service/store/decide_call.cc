@@ -134,10 +134,10 @@ std::string CapacityKey(absl::string_view counter) {
 std::vector<std::string> ContactKeys(absl::string_view contact_id) {
   std::vector<std::string> keys(static_cast<int>(contract::Key::kCount));
   for (int key = 0; key < static_cast<int>(contract::Key::kCount); ++key) {
-    keys[key] = ContactKey(static_cast<contract::Key>(key), contact_id);
+    keys[key] = key == static_cast<int>(contract::Key::kSuppression)
+                    ? SuppressionKeyOf(keys[static_cast<int>(contract::Key::kMain)])
+                    : ContactKey(static_cast<contract::Key>(key), contact_id);
   }
-  keys[static_cast<int>(contract::Key::kSuppression)] =
-      SuppressionKeyOf(keys[static_cast<int>(contract::Key::kMain)]);
   return keys;
 }
 
@@ -256,6 +256,8 @@ Numbers ScopeNumbers(const CheckPlan& plan) {
 
 // The contact's keys (ContactKeys), each written from its parts.
 void AddContactKeys(CommandWriter& wire, absl::string_view contact_id) {
+  // The main history's key comes first (kContactKeyEnds), and its slot names the suppression
+  // list's.
   const int slot = SlotOf(wire.Add({"sg:{", contact_id, kContactKeyEnds[0]}));
   for (int key = 1; key < static_cast<int>(contract::Key::kCount); ++key) {
     if (key == static_cast<int>(contract::Key::kSuppression)) {
