@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 namespace sendgate::store {
 namespace {
@@ -19,16 +20,24 @@ struct alignas(kAlignment) TopHeader {
 
 ReplyArena& ArenaOf(const redisReadTask* task) { return *static_cast<ReplyArena*>(task->privdata); }
 
-// A reply object of `type`, put in its parent array as hiredis's own reader does.
+// An array longer than this is refused as hiredis refuses memory it cannot have (it then
+// drops the connection): no reply sendgate asks for comes near it, and the element array of a
+// reply that claims 2^31 elements would be 16 GB.
+constexpr int kMostElements = 1 << 24;
+
+// A reply object of `type`, put in its parent array as hiredis's own reader does; nullptr
+// (which hiredis reads as out of memory) when there is no memory for it.
 redisReply* NewObject(const redisReadTask* task, int type) {
   ReplyArena& arena = ArenaOf(task);
   redisReply* object;
   if (task->parent == nullptr) {
     auto* header = static_cast<TopHeader*>(arena.Allocate(sizeof(TopHeader) + sizeof(redisReply)));
+    if (header == nullptr) return nullptr;
     header->arena = &arena;
     object = reinterpret_cast<redisReply*>(header + 1);
   } else {
     object = static_cast<redisReply*>(arena.Allocate(sizeof(redisReply)));
+    if (object == nullptr) return nullptr;
   }
   *object = redisReply{};
   object->type = type;
@@ -39,8 +48,9 @@ redisReply* NewObject(const redisReadTask* task, int type) {
 }
 
 void* CreateString(const redisReadTask* task, char* text, size_t length) {
-  redisReply* object = NewObject(task, task->type);
   char* copy = static_cast<char*>(ArenaOf(task).Allocate(length + 1));
+  redisReply* object = copy != nullptr ? NewObject(task, task->type) : nullptr;
+  if (object == nullptr) return nullptr;
   if (length > 0) std::memcpy(copy, text, length);
   copy[length] = '\0';
   object->str = copy;
@@ -49,20 +59,24 @@ void* CreateString(const redisReadTask* task, char* text, size_t length) {
 }
 
 void* CreateArray(const redisReadTask* task, int elements) {
-  redisReply* object = NewObject(task, REDIS_REPLY_ARRAY);
+  if (elements > kMostElements) return nullptr;
   const size_t count = elements > 0 ? static_cast<size_t>(elements) : 0;
-  object->elements = count;
+  redisReply** element = nullptr;
   if (count > 0) {
-    object->element =
-        static_cast<redisReply**>(ArenaOf(task).Allocate(count * sizeof(redisReply*)));
-    std::fill_n(object->element, count, nullptr);
+    element = static_cast<redisReply**>(ArenaOf(task).Allocate(count * sizeof(redisReply*)));
+    if (element == nullptr) return nullptr;
+    std::fill_n(element, count, nullptr);
   }
+  redisReply* object = NewObject(task, REDIS_REPLY_ARRAY);
+  if (object == nullptr) return nullptr;
+  object->elements = count;
+  object->element = element;
   return object;
 }
 
 void* CreateInteger(const redisReadTask* task, long long value) {
   redisReply* object = NewObject(task, REDIS_REPLY_INTEGER);
-  object->integer = value;
+  if (object != nullptr) object->integer = value;
   return object;
 }
 
@@ -87,7 +101,9 @@ void* ReplyArena::Allocate(size_t bytes) {
   bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (block_size_ - used_ < bytes) {
     const size_t size = std::max(bytes, kMoreBlock);
-    more_.push_back(std::unique_ptr<char[]>(new char[size]));  // not zeroed: written first
+    char* block = new (std::nothrow) char[size];  // not zeroed: written first
+    if (block == nullptr) return nullptr;
+    more_.push_back(std::unique_ptr<char[]>(block));
     block_ = more_.back().get();
     block_size_ = size;
     used_ = 0;

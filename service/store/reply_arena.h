@@ -24,7 +24,7 @@ class ReplyArena {
   // on. The arena must outlive the reader.
   void Serve(redisReader* reader);
 
-  // `bytes` of memory aligned for any object, valid until Reset().
+  // `bytes` of memory aligned for any object, valid until Reset(); nullptr when there is none.
   void* Allocate(size_t bytes);
   // Frees everything allocated; the first block is kept for the next reply.
   void Reset();

@@ -407,6 +407,15 @@ TEST(ReplyArenaTest, BuildsTheRepliesHiredisBuilds) {
     }
   }
   EXPECT_EQ(count, 9);
+  // An array past the arena's bound is out of memory, as hiredis reads a failed allocation.
+  ReplyArena bounded;
+  redisReader* claims = redisReaderCreate();
+  bounded.Serve(claims);
+  redisReaderFeed(claims, "*16777217\r\n:1\r\n", 15);
+  void* refused = nullptr;
+  EXPECT_EQ(redisReaderGetReply(claims, &refused), REDIS_ERR);
+  EXPECT_EQ(claims->err, REDIS_ERR_OOM);
+  redisReaderFree(claims);
   redisReaderFeed(reader, "*2\r\n:1\r\n", 8);  // half a reply, freed with the reader
   void* partial = nullptr;
   ASSERT_EQ(redisReaderGetReply(reader, &partial), REDIS_OK);
