@@ -1,9 +1,9 @@
 // The replies of one Redis connection, built in an arena of its own instead of an allocation
 // per element: hiredis builds a reply, the connection's callback reads it, and hiredis frees it
 // whole before it builds the next (redisProcessCallbacks), so the arena is emptied each time.
-// A decision's reply, some thirty integers, cost 3 000 instructions of calloc and free as
-// hiredis builds replies (callgrind). The objects are hiredis's redisReply, as its own reader
-// makes them; only their memory differs.
+// A decision's reply is some thirty integers: hiredis's calloc and free of an object each cost
+// about 3 000 instructions (callgrind), of which the arena saves 1 700. The objects are
+// hiredis's redisReply, as its own reader makes them; only their memory differs.
 #pragma once
 
 #include <cstddef>
