@@ -1,5 +1,6 @@
 #include "service/api/wire.h"
 
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -9,8 +10,6 @@
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/stubs/common.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
-#include "grpcpp/support/proto_buffer_writer.h"
 
 namespace sendgate::api {
 namespace {
@@ -129,9 +128,19 @@ absl::Status ParseRequest(const grpc::ByteBuffer& buffer, Message& request) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": must be valid UTF-8"));
 }
 
+// Into one slice of the response's size, as gRPC's own serializer does only for responses of
+// 23 bytes or less: through its ProtoBufferWriter (a zero-copy stream), a decision's response
+// cost a third more (1 700 instructions against 1 280, callgrind).
 grpc::Status SerializeResponse(const Message& response, grpc::ByteBuffer* buffer) {
-  bool own_buffer = false;
-  return grpc::GenericSerialize<grpc::ProtoBufferWriter, Message>(response, buffer, &own_buffer);
+  const size_t size = response.ByteSizeLong();
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "response: too large to serialize");
+  }
+  grpc::Slice slice(size);
+  response.SerializeWithCachedSizesToArray(const_cast<uint8_t*>(slice.begin()));
+  grpc::ByteBuffer serialized(&slice, 1);
+  buffer->Swap(&serialized);
+  return grpc::Status::OK;
 }
 
 }  // namespace sendgate::api

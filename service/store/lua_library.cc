@@ -18,25 +18,20 @@ CommandWriter::CommandWriter(size_t arguments, size_t bytes) {
   Header('*', arguments);
 }
 
-char* CommandWriter::Room(size_t bytes) {
-  if (wire_.size() - size_ < bytes) wire_.resize(std::max(2 * wire_.size(), size_ + bytes));
-  return wire_.data() + size_;
+void CommandWriter::Grow(size_t bytes) {
+  wire_.resize(std::max(2 * wire_.size(), size_ + bytes));
 }
 
-// "<kind><number>\r\n", a RESP header.
+// "<kind><number>\r\n", a RESP header, its digits written in place from the last.
 void CommandWriter::Header(char kind, size_t number) {
-  char digits[24];
-  int count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + number % 10);
-    number /= 10;
-  } while (number != 0);
-  char* out = Room(count + 3);
-  *out++ = kind;
-  while (count > 0) *out++ = digits[--count];
-  *out++ = '\r';
-  *out++ = '\n';
-  size_ = static_cast<size_t>(out - wire_.data());
+  size_t digits = 1;
+  for (size_t rest = number / 10; rest != 0; rest /= 10) ++digits;
+  char* out = Room(digits + 3);
+  out[0] = kind;
+  for (size_t i = digits; i > 0; --i, number /= 10) out[i] = static_cast<char>('0' + number % 10);
+  out[digits + 1] = '\r';
+  out[digits + 2] = '\n';
+  size_ += digits + 3;
 }
 
 absl::string_view CommandWriter::Add(std::initializer_list<absl::string_view> parts) {

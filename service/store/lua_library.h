@@ -33,8 +33,13 @@ class CommandWriter {
   std::string Take() &&;
 
  private:
-  // Room for `bytes` more at the end of the command, where the next bytes go.
-  char* Room(size_t bytes);
+  // Room for `bytes` more at the end of the command, where the next bytes go. Inline: a
+  // decision's command asks 25 times, and almost never grows.
+  char* Room(size_t bytes) {
+    if (wire_.size() - size_ < bytes) Grow(bytes);
+    return wire_.data() + size_;
+  }
+  void Grow(size_t bytes);
   void Header(char kind, size_t number);
 
   std::string wire_;  // sized ahead: the command is its first `size_` bytes

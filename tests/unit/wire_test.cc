@@ -58,14 +58,49 @@ TEST(WireTest, BytesThatAreNoMessageAreRefusedAsSuch) {
   EXPECT_EQ(status.message(), "request: is not a valid sendgate.v1.DecideRequest message");
 }
 
+// A request gRPC hands over in several slices (a large one, or one read in pieces) parses
+// through the slow path's stream, a bad string still named.
+TEST(WireTest, ARequestInSeveralSlicesParses) {
+  auto sliced = [](const std::string& bytes) {
+    std::vector<grpc::Slice> slices;
+    for (size_t at = 0; at < bytes.size(); at += 7) slices.emplace_back(bytes.substr(at, 7));
+    return grpc::ByteBuffer(slices.data(), slices.size());
+  };
+  v1::DecideRequest parsed;
+  const grpc::ByteBuffer buffer = sliced(Valid().SerializeAsString());
+  grpc::Slice single;
+  ASSERT_FALSE(buffer.TrySingleSlice(&single).ok());
+  ASSERT_TRUE(ParseRequest(buffer, parsed).ok());
+  EXPECT_EQ(parsed.contact_id(), "c-1");
+  EXPECT_THAT(parsed.segments(), testing::ElementsAre("reactive", "ZZZ"));
+
+  const absl::Status status = ParseRequest(
+      sliced(absl::StrReplaceAll(Valid().SerializeAsString(), {{"ZZZ", "\xff\xfe\xfd"}})),
+      parsed);
+  EXPECT_EQ(status.message(), "segments[1]: must be valid UTF-8");
+}
+
+// The bytes of the response are protobuf's own serialization, in one slice, whatever its size.
 TEST(WireTest, AResponseSerializes) {
   v1::DecideResponse response;
   response.set_message_id("m-1");
-  grpc::ByteBuffer buffer;
-  ASSERT_TRUE(SerializeResponse(response, &buffer).ok());
-  v1::DecideResponse back;
-  ASSERT_TRUE(ParseRequest(buffer, back).ok());
-  EXPECT_EQ(back.message_id(), "m-1");
+  response.set_outcome(v1::DEFER);
+  for (int i = 0; i < 40; ++i) {
+    v1::Reason* reason = response.add_reasons();
+    reason->set_code(v1::Reason::CAP_REACHED);
+    reason->set_message(std::string(50, static_cast<char>('a' + i % 26)));
+  }
+  for (const v1::DecideResponse& each : {response, v1::DecideResponse()}) {
+    grpc::ByteBuffer buffer;
+    ASSERT_TRUE(SerializeResponse(each, &buffer).ok());
+    grpc::Slice slice;
+    ASSERT_TRUE(buffer.TrySingleSlice(&slice).ok());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(slice.begin()), slice.size()),
+              each.SerializeAsString());
+    v1::DecideResponse back;
+    ASSERT_TRUE(ParseRequest(buffer, back).ok());
+    EXPECT_EQ(back.reasons_size(), each.reasons_size());
+  }
 }
 
 }  // namespace
