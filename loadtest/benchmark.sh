@@ -106,17 +106,38 @@ sweep() { grep "^$1 " "$work/sweep.txt" | cut -d' ' -f"$2"; }
 stage "5b/12 DecideStream, closed loop (4 streams, 1024 in flight), with Redis's own CPU"
 # cpu_seconds PID: the CPU time a process has used so far (user and system).
 cpu_seconds() { awk -v tck="$(getconf CLK_TCK)" '{print ($14 + $15) / tck}' "/proc/$1/stat"; }
+# machine_busy: the CPU time all cores have been busy so far, in seconds (idle and iowait left
+# out; steal counted, as the VM's share that sendgate cannot have).
+machine_busy() { awk -v tck="$(getconf CLK_TCK)" '/^cpu /{print ($2 + $3 + $4 + $7 + $8 + $9) / tck}' /proc/stat; }
 redis config resetstat > /dev/null
 redis_cpu_before=$(cpu_seconds "$redis_pid")
+sendgate_cpu_before=$(cpu_seconds "$sendgate_pid")
+machine_before=$(machine_busy)
 stream_started=$(date +%s.%N)
-load --mode=stream --streams=4 --concurrency=1024 --duration="$run_seconds" --label=stream_max
+# A connection per stream: gRPC works each HTTP/2 connection's frames one thread at a time at
+# both ends, and 4 streams on 2 connections left Redis idle a fifth of the run (round 3, fifth
+# session, in the notes).
+load --mode=stream --streams=4 --connections=4 --concurrency=1024 --duration="$run_seconds" \
+  --label=stream_max
 stream_max=$(field stream_max throughput)
 # Redis's share of one core during the run (warm-up included), and what its command time alone
-# allows for this very traffic: the stream's Redis-bound ceiling.
-redis_busy=$(echo "scale=0; 100 * ($(cpu_seconds "$redis_pid") - $redis_cpu_before) / ($(date +%s.%N) - $stream_started)" | bc)
+# allows for this very traffic: the stream's Redis-bound ceiling. Then what the whole machine
+# spent: on 2 cores the stream can be bound by the CPU that Redis, sendgate and the generator
+# need together rather than by Redis.
+stream_seconds=$(echo "$(date +%s.%N) - $stream_started" | bc)
+cores_of() { echo "scale=2; ($1) / $stream_seconds" | bc; }
+redis_busy=$(echo "scale=0; 100 * ($(cpu_seconds "$redis_pid") - $redis_cpu_before) / $stream_seconds" | bc)
+stream_redis_cores=$(cores_of "$(cpu_seconds "$redis_pid") - $redis_cpu_before")
+stream_sendgate_cores=$(cores_of "$(cpu_seconds "$sendgate_pid") - $sendgate_cpu_before")
+stream_machine_cores=$(cores_of "$(machine_busy) - $machine_before")
+stream_rest_cores=$(echo "scale=2; $stream_machine_cores - $stream_redis_cores - $stream_sendgate_cores" | bc)
+stream_cpu_per_decision=$(echo "scale=1; 1000000 * $stream_machine_cores / $stream_max" | bc)
 stream_usec_per_script=$(redis info commandstats | grep -o "cmdstat_fcall:.*usec_per_call=[0-9.]*" | grep -o "usec_per_call=[0-9.]*" | cut -d= -f2)
 stream_redis_bound=$(echo "scale=0; 1000000 / $stream_usec_per_script" | bc)
+# The cores the round-3 target (0.85 x the Redis bound) would take at this run's CPU per decision.
+stream_target_cores=$(echo "scale=2; 0.85 * $stream_redis_bound * $stream_cpu_per_decision / 1000000" | bc)
 echo "Redis busy ${redis_busy}% of a core; ${stream_usec_per_script} µs per call: at most ${stream_redis_bound}/s for this traffic"
+echo "cores busy: ${stream_machine_cores} of $(nproc) (Redis ${stream_redis_cores}, sendgate ${stream_sendgate_cores}, the rest ${stream_rest_cores}); 0.85 x the Redis bound would need ${stream_target_cores}"
 
 stage "6/12 campaign blast: one campaign to $BLAST_CONTACTS contacts through DecideStream"
 memory_before=$(redis info memory | grep -o "^used_memory:[0-9]*" | cut -d: -f2)
@@ -432,6 +453,10 @@ The performance issue's (round 2) targets, from the figures above:
 During \`stream_max\` Redis was busy ${redis_busy}% of one core, at ${stream_usec_per_script} µs per
 decide.lua call (\`usec_per_call\`): its command time alone allows at most ${stream_redis_bound}/s for
 this traffic, and the stream reached $(ratio "$stream_max" "$stream_redis_bound")% of that.
+The machine's $(nproc) cores were busy ${stream_machine_cores} in all: Redis ${stream_redis_cores},
+sendgate ${stream_sendgate_cores}, and ${stream_rest_cores} for the load generator and the kernel's
+work for them (loopback TCP), ${stream_cpu_per_decision} µs of CPU per decision together. At that
+cost, 0.85 × the Redis bound would need ${stream_target_cores} of its $(nproc) cores ($(ratio "$stream_target_cores" "$(nproc)")%).
 
 Redis work per decision: ${usec_per_script} µs of Redis CPU per decide.lua call on average in the
 closed-loop unary run (\`usec_per_call\`). Memory after the blast: ${bytes_per_blast_contact} bytes
