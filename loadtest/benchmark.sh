@@ -103,7 +103,7 @@ sweep_run sweep_unary_max "$sendgate_pid" load --mode=unary --concurrency=64
 # sweep LABEL COLUMN: CPU (2), switches (3) or system calls (4) per request of a sweep run.
 sweep() { grep "^$1 " "$work/sweep.txt" | cut -d' ' -f"$2"; }
 
-stage "5b/12 DecideStream, closed loop (4 streams, 1024 in flight), with Redis's own CPU"
+stage "5b/12 DecideStream, closed loop (4 streams on 4 connections, 1024 in flight each), with the CPU of each process"
 # cpu_seconds PID: the CPU time a process has used so far (user and system).
 cpu_seconds() { awk -v tck="$(getconf CLK_TCK)" '{print ($14 + $15) / tck}' "/proc/$1/stat"; }
 # machine_busy: the CPU time all cores have been busy so far, in seconds (idle and iowait left
@@ -308,7 +308,7 @@ Written by \`bash loadtest/benchmark.sh\` on $(date -u +%Y-%m-%d). Re-run it to 
   production; its automatic rewrite, a fork each time the file doubles, is off during the runs:
   periodic maintenance, not the steady state measured here), sendgate
   (\`policies/default.yaml\`, default flags) and the load generator
-  (\`loadtest/sendgate_load\`, gRPC completion-queue client, 2 HTTP/2 connections).
+  (\`loadtest/sendgate_load\`, gRPC completion-queue client, 2 HTTP/2 connections; \`stream_max\` one per stream, 4).
 - **Open loop** (a rate): request *i* is due at start + *i*/rate whatever happened before, and its
   latency runs from that intended instant to the answer, so a stall shows in the latency instead
   of slowing the generator (no coordinated omission). Latencies go into an HDR-style histogram

@@ -58,8 +58,8 @@ TEST(WireTest, BytesThatAreNoMessageAreRefusedAsSuch) {
   EXPECT_EQ(status.message(), "request: is not a valid sendgate.v1.DecideRequest message");
 }
 
-// A request gRPC hands over in several slices (a large one, or one read in pieces) parses
-// through the slow path's stream, a bad string still named.
+// A request gRPC hands over in several slices (a large one, or one read in pieces) parses the
+// same, a bad string still named.
 TEST(WireTest, ARequestInSeveralSlicesParses) {
   auto sliced = [](const std::string& bytes) {
     std::vector<grpc::Slice> slices;
