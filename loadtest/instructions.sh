@@ -33,7 +33,13 @@ count() {  # BINARY MODE -> instructions per decision
   # at exit holds the shutdown. (Taking the largest of the two once reported 418 000
   # instructions per Ping: the exit file's.)
   local counted="$work/callgrind.out.1"
-  total=$(grep -h "^summary:" "$counted" | awk '{print $2}')
+  total=$(grep -h "^summary:" "$counted" | awk '{print $2}') || true
+  if ! [[ "$total" =~ ^[0-9]+$ ]]; then
+    echo "instructions.sh: no count of $binary ($mode): callgrind's dump is missing" >&2
+    cat "$work/sendgate.log" >&2
+    rm -rf "$work"
+    return 1
+  fi
   if [ -n "${PROFILE_DIR:-}" ]; then
     mkdir -p "$PROFILE_DIR"
     cp "$counted" "$PROFILE_DIR/$(basename "$binary").$mode.callgrind"
@@ -46,6 +52,7 @@ printf "%-40s %14s %14s %14s %14s\n" binary "unary Decide" "DecideStream" "Ping"
 for binary in "${binaries[@]}"; do
   unary=$(count "$binary" unary)
   ping=$(count "$binary" ping)
-  printf "%-40s %14s %14s %14s %14s\n" "$binary" "$unary" "$(count "$binary" stream)" "$ping" \
+  stream=$(count "$binary" stream)
+  printf "%-40s %14s %14s %14s %14s\n" "$binary" "$unary" "$stream" "$ping" \
     "$(echo "scale=2; $unary / $ping" | bc)"
 done
