@@ -11,7 +11,10 @@ bash scripts/setup.sh
 
 REDIS_PORT="${REDIS_PORT:-6380}"
 mkdir -p var/redis
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/var/redis" \
+# In a session of its own (setsid), so that a signal to the whole process group (Ctrl-C in a
+# terminal, `timeout`) reaches sendgate and this script but not Redis, which stops only once
+# sendgate has drained (the EXIT trap): the decisions in flight still reach it.
+setsid redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/var/redis" \
   --appendonly yes --appendfsync everysec --logfile "$PWD/var/redis/redis.log" &
 redis_pid=$!
 trap 'kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null || true' EXIT
