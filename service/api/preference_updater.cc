@@ -63,7 +63,10 @@ void PreferenceUpdater::UpdateAttempt(std::shared_ptr<const core::Policy> policy
         const std::vector<core::AppliedChange> changes =
             core::Apply(*policy, update->changes,
                         static_cast<core::ConsentSource>(update->evidence.source()), preferences);
-        if (changes.empty()) return done(Updated{.preferences = std::move(preferences)});
+        if (changes.empty()) {
+          return Confirm(std::move(policy), std::move(update), std::move(preferences), deadline,
+                         attempt, std::move(done));
+        }
         preferences.version = read_version + 1;
         const v1::ConsentEvent event =
             Event(clock_.Now(), update->evidence, changes, preferences.version);
@@ -88,6 +91,25 @@ void PreferenceUpdater::UpdateAttempt(std::shared_ptr<const core::Policy> policy
                                  {preferences.timezone, preferences.segments});
               done(Updated{.preferences = std::move(preferences), .changed = true});
             });
+      });
+}
+
+void PreferenceUpdater::Confirm(std::shared_ptr<const core::Policy> policy,
+                                std::shared_ptr<const PreferenceUpdate> update,
+                                core::Preferences stored, absl::Time deadline, int attempt,
+                                UpdateCallback done) {
+  const std::string& contact_id = update->contact_id;
+  const int64_t version = stored.version;
+  store_.ConfirmPreferences(
+      contact_id, version, deadline,
+      [this, policy, update, deadline, attempt, stored = std::move(stored),
+       done = std::move(done)](absl::StatusOr<bool> confirmed) mutable {
+        if (!confirmed.ok()) return done(confirmed.status());
+        if (!*confirmed) {
+          return UpdateAttempt(std::move(policy), std::move(update), deadline, attempt + 1,
+                               std::move(done));
+        }
+        done(Updated{.preferences = std::move(stored)});
       });
 }
 

@@ -50,6 +50,11 @@ class PreferenceUpdater {
   void UpdateAttempt(std::shared_ptr<const core::Policy> policy,
                      std::shared_ptr<const PreferenceUpdate> update, absl::Time deadline,
                      int attempt, UpdateCallback done);
+  // The update changes nothing in `stored`: answered once the store confirms them as it
+  // would a write (a retry may find its own write, which the replicas did not confirm).
+  void Confirm(std::shared_ptr<const core::Policy> policy,
+               std::shared_ptr<const PreferenceUpdate> update, core::Preferences stored,
+               absl::Time deadline, int attempt, UpdateCallback done);
   void ForgetAttempt(std::shared_ptr<const std::pair<std::string, v1::Evidence>> request,
                      absl::Time deadline, int attempt, ForgetCallback done);
 

@@ -36,6 +36,13 @@ bool IsFunctionNotFound(const redisReply* reply) {
   return IsErrorStartingWith(reply, "ERR Function not found");
 }
 
+// Whether a function that waits for replicas says it wrote: 1, or an array whose first element
+// is 1 (0 or {0}: the version had moved, nothing was written, nothing to wait for).
+bool Wrote(const redisReply* reply) {
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0) reply = reply->element[0];
+  return reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+}
+
 // A deep copy of `reply`, allocated as hiredis allocates (freeReplyObject frees it).
 redisReply* CopyReply(const redisReply* reply) {
   auto* copy = static_cast<redisReply*>(calloc(1, sizeof(redisReply)));
@@ -261,13 +268,13 @@ void RedisConnection::WaitForReplicas(Pending* pending, const redisReply* reply)
       .deadline = pending->deadline + absl::Milliseconds(100),  // WAIT answers by its timeout
       .done = [wanted = pending->replicas, answer = OwnedReply(CopyReply(reply)),
                done = std::move(pending->done)](absl::StatusOr<const redisReply*> waited) mutable {
-        if (!waited.ok()) return done(waited.status());
+        if (!waited.ok()) return done(WrittenOnPrimary(waited.status()));
         if ((*waited)->type != REDIS_REPLY_INTEGER || (*waited)->integer < wanted) {
-          return done(StoreError(
+          return done(WrittenOnPrimary(StoreError(
               StoreErrorKind::kUnavailable,
               absl::StrCat("the change was written on the Redis primary, but ",
                            (*waited)->type == REDIS_REPLY_INTEGER ? (*waited)->integer : 0,
-                           " of the ", wanted, " replicas asked for confirmed it in time")));
+                           " of the ", wanted, " replicas asked for confirmed it in time"))));
         }
         done(answer.get());
       }});
@@ -682,8 +689,7 @@ void RedisConnection::OnReply(redisAsyncContext* context, void* reply, void* pen
   }
   if (redis_reply == nullptr) {
     Answer(*pending, StoreError(StoreErrorKind::kUnavailable, "the connection to Redis was lost"));
-  } else if (pending->replicas > 0 && redis_reply->type != REDIS_REPLY_ERROR &&
-             !pending->answered) {
+  } else if (pending->replicas > 0 && Wrote(redis_reply) && !pending->answered) {
     if (self->events_.on_reply) self->events_.on_reply(absl::Now() - pending->sent_at);
     self->WaitForReplicas(pending, redis_reply);
   } else {

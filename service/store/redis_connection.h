@@ -97,9 +97,11 @@ class RedisConnection {
   void Send(std::string wire, absl::Time deadline, Callback done);
   // `wire` is an FCALL of a function of the library (FormatFcall()). When Redis does not know
   // the function (a new Redis, FUNCTION FLUSH), the library is loaded and the same call sent
-  // again, once. With `replicas` > 0, a reply that is not an error is answered only once that
-  // many replicas have the write (WAIT on this connection, within the deadline); if fewer do
-  // in time, the call fails as kUnavailable (the write stands on the primary).
+  // again, once. With `replicas` > 0, a reply saying the function wrote (1, or an array whose
+  // first element is 1) is answered only once that many replicas have the write (WAIT on this
+  // connection, within the deadline); if fewer do in time, the call fails as kUnavailable
+  // marked WrittenOnPrimary() (the write stands on the primary), as it does when the
+  // connection is lost during the WAIT.
   void SendFcall(std::string wire, absl::Time deadline, Callback done, int replicas = 0);
   // ASKING, then `wire` right after it on this connection (a Redis Cluster node importing the
   // slot serves that one command: an ASK redirection). Rare, so always through the loop.
@@ -113,7 +115,7 @@ class RedisConnection {
   struct Pending {
     std::string wire;            // an FCALL's is kept until answered, to send it again
     bool function_call = false;  // an FCALL, sent again once after the library is loaded
-    int replicas = 0;            // > 0: answered after WAIT confirms that many replicas
+    int replicas = 0;            // > 0: a write answered after WAIT confirms that many replicas
     bool holds_connection = false;  // a WAIT: Redis runs nothing after it on this connection
     absl::Time deadline;
     absl::Time sent_at;
@@ -138,7 +140,7 @@ class RedisConnection {
   // The loop finishes what a direct write left (a partial write, or a write error to report).
   void RequestFlush();
   void LoadLibrary(absl::Time deadline);
-  // `pending` was answered `reply` (not an error): WAIT for its replicas, then answer it.
+  // `pending` was answered `reply`, a write: WAIT for its replicas, then answer it.
   void WaitForReplicas(Pending* pending, const redisReply* reply);
   void Loop();  // the loop thread: connects, then runs the loop
   void Connect();

@@ -179,6 +179,13 @@ void RedisStore::AppendToFeed(std::string feed_command, absl::Time deadline,
       });
 }
 
+void RedisStore::FeedIfWritten(std::string feed_command, const absl::Status& status,
+                               absl::AnyInvocable<void()> then) {
+  constexpr absl::Duration kLateEntry = absl::Milliseconds(250);  // --redis_timeout's default
+  if (!IsWrittenOnPrimary(status)) return then();
+  AppendToFeed(std::move(feed_command), absl::Now() + kLateEntry, std::move(then));
+}
+
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
   if (router_ != nullptr &&
       (!plan.capacity.empty() || (plan.shadow != nullptr && !plan.shadow->capacity.empty()))) {
@@ -364,13 +371,37 @@ void RedisStore::WritePreferences(const PreferencesWrite& write, absl::Time dead
       FormatFcall(kWritePreferencesFunction, {keys[0], keys[1], keys[2]}, Views(args)), deadline,
       [this, feed = FeedCommand(write.feed_entry), deadline,
        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
+        if (!reply.ok()) {
+          return FeedIfWritten(std::move(feed), reply.status(),
+                               [failed = reply.status(), done = std::move(done)]() mutable {
+                                 done(failed);
+                               });
+        }
         const redisReply* answer = *reply;
         if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 || answer->integer > 1) {
           return done(FunctionError(answer, "write_preferences.lua"));
         }
         if (answer->integer == 0) return done(false);
         AppendToFeed(std::move(feed), deadline, [done = std::move(done)]() mutable { done(true); });
+      },
+      PreferenceReplicas());
+}
+
+void RedisStore::ConfirmPreferences(absl::string_view contact_id, int64_t read_version,
+                                    absl::Time deadline, WriteCallback done) {
+  if (PreferenceReplicas() == 0) return done(true);
+  const std::string key = PreferencesKey(contact_id);
+  const std::string version = absl::StrCat(read_version);
+  Send(
+      contact_id, Command::kFunction, FormatFcall(kConfirmPreferencesFunction, {key}, {version}),
+      deadline,
+      [done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
+        if (!reply.ok()) return done(reply.status());
+        const redisReply* answer = *reply;
+        if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 || answer->integer > 1) {
+          return done(FunctionError(answer, "confirm_preferences.lua"));
+        }
+        done(answer->integer == 1);
       },
       PreferenceReplicas());
 }
@@ -411,7 +442,12 @@ void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallb
       deadline,
       [this, feed = FeedCommand(erasure.feed_entry), deadline,
        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-        if (!reply.ok()) return done(reply.status());
+        if (!reply.ok()) {
+          return FeedIfWritten(std::move(feed), reply.status(),
+                               [failed = reply.status(), done = std::move(done)]() mutable {
+                                 done(failed);
+                               });
+        }
         const redisReply* answer = *reply;
         if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
             answer->element[0]->type != REDIS_REPLY_INTEGER) {

@@ -60,6 +60,8 @@ class RedisStore final : public Store {
                        absl::Time deadline, PreferencesCallback done) override;
   void WritePreferences(const PreferencesWrite& write, absl::Time deadline,
                         WriteCallback done) override;
+  void ConfirmPreferences(absl::string_view contact_id, int64_t read_version,
+                          absl::Time deadline, WriteCallback done) override;
   void ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
                         TrailCallback done) override;
   void Forget(const Erasure& erasure, absl::Time deadline, ForgetCallback done) override;
@@ -87,6 +89,11 @@ class RedisStore final : public Store {
   // On a cluster, the XADD of `entry` that AppendToFeed sends after the contact's call; empty
   // on a standalone Redis (the function writes the entry).
   std::string FeedCommand(const std::vector<std::pair<std::string, std::string>>& entry) const;
+  // A preference write failed `status`: when Redis ran it all the same (WrittenOnPrimary(): its
+  // replicas fell short), its feed entry is still written, in a time of its own (the WAIT had
+  // the call's), before `then` runs.
+  void FeedIfWritten(std::string feed_command, const absl::Status& status,
+                     absl::AnyInvocable<void()> then);
   // Sends `feed_command` (FeedCommand) then runs `done`; at once when it is empty.
   void AppendToFeed(std::string feed_command, absl::Time deadline,
                     absl::AnyInvocable<void()> done);

@@ -72,6 +72,14 @@ class Store {
   virtual void WritePreferences(const PreferencesWrite& write, absl::Time deadline,
                                 WriteCallback done) = 0;
 
+  // For an update that finds its change already stored (a retry, say, of a write whose
+  // replicas did not confirm it in time): acknowledges the stored preferences, still at
+  // `read_version`, as a write would be, once the replicas a write waits for have them. True
+  // when confirmed (at once where writes wait for no replica), false when the version has
+  // moved (read again, apply again).
+  virtual void ConfirmPreferences(absl::string_view contact_id, int64_t read_version,
+                                  absl::Time deadline, WriteCallback done) = 0;
+
   // The contact's consent trail, newest first, as the opaque events written.
   using TrailCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<std::string>>)>;
   virtual void ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,

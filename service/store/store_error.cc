@@ -34,6 +34,7 @@ constexpr KindInfo kKinds[kStoreErrorKinds] = {
 };
 
 constexpr absl::string_view kPayloadUrl = "type.sendgate.io/store-error-kind";
+constexpr absl::string_view kWrittenUrl = "type.sendgate.io/written-on-primary";
 
 const KindInfo& Info(StoreErrorKind kind) { return kKinds[static_cast<int>(kind)]; }
 
@@ -62,5 +63,14 @@ StoreErrorKind KindOf(const absl::Status& status) {
 absl::string_view KindLabel(StoreErrorKind kind) { return Info(kind).label; }
 absl::string_view KindCause(StoreErrorKind kind) { return Info(kind).cause; }
 bool Retryable(StoreErrorKind kind) { return Info(kind).retryable; }
+
+absl::Status WrittenOnPrimary(absl::Status status) {
+  status.SetPayload(kWrittenUrl, absl::Cord("1"));
+  return status;
+}
+
+bool IsWrittenOnPrimary(const absl::Status& status) {
+  return status.GetPayload(kWrittenUrl).has_value();
+}
 
 }  // namespace sendgate::store

@@ -40,4 +40,10 @@ absl::string_view KindCause(StoreErrorKind kind);
 // Whether the same call may succeed if retried shortly (the caller gets UNAVAILABLE then).
 bool Retryable(StoreErrorKind kind);
 
+// `status`, a write's failure, marked as coming after Redis ran the write: it stands on the
+// primary (its replicas did not confirm it in time, or the connection was lost while they were
+// waited for).
+absl::Status WrittenOnPrimary(absl::Status status);
+bool IsWrittenOnPrimary(const absl::Status& status);
+
 }  // namespace sendgate::store

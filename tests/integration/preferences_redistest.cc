@@ -63,6 +63,18 @@ class PreferencesTest : public ::testing::Test {
   }
 
   // A global opt-out of `contact` through `updater`, within `deadline` from now.
+  // A replica of redis_, once the primary counts it online (it has acknowledged the sync).
+  std::unique_ptr<RedisServer> StartReplica() {
+    auto replica = std::make_unique<RedisServer>(
+        std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
+    for (int i = 0; i < 1000 && !absl::StrContains(redis_.Cli({"INFO", "replication"}),
+                                                   "state=online");
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return replica;
+  }
+
   std::future<absl::Status> OptOut(api::PreferenceUpdater& updater, const std::string& contact,
                                    absl::Duration deadline) {
     api::PreferenceUpdate change{.contact_id = contact, .changes = {.global_opt_out = true}};
@@ -296,16 +308,32 @@ TEST_F(PreferencesTest, AnUpdateWaitsForTheReplicasAskedFor) {
   EXPECT_TRUE(absl::IsUnavailable(alone)) << alone;
   EXPECT_THAT(std::string(alone.message()), ::testing::HasSubstr("replicas"));
 
-  RedisServer replica({"--replicaof", "127.0.0.1", std::to_string(redis_.port())});
-  // Until the primary counts the replica as online (it has acknowledged the sync).
-  for (int i = 0; i < 1000 && !absl::StrContains(redis_.Cli({"INFO", "replication"}),
-                                                 "state=online");
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  const std::unique_ptr<RedisServer> replica = StartReplica();
   const absl::Status confirmed = update("w2", absl::Seconds(5));
   EXPECT_TRUE(confirmed.ok()) << confirmed;
-  EXPECT_EQ(replica.Cli({"EXISTS", store::PreferencesKey("w2")}), "1");
+  EXPECT_EQ(replica->Cli({"EXISTS", store::PreferencesKey("w2")}), "1");
+}
+
+// The caller retries an update its replicas did not confirm (UNAVAILABLE), as documented, and
+// the retry finds the change already stored on the primary: it too is acknowledged only once a
+// replica has it, never at once because it has nothing left to write.
+TEST_F(PreferencesTest, ARetryThatFindsItsChangeStoredWaitsForTheReplicasToo) {
+  store::RedisStore waiting({.connection = {.host = "127.0.0.1", .port = redis_.port()},
+                             .wait_replicas = 1});
+  WaitUntilHealthy(waiting);
+  api::PreferenceUpdater updater{waiting, hasher_, profiles_, clock_};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const absl::Status unconfirmed = OptOut(updater, "r", absl::Milliseconds(300)).get();
+    EXPECT_TRUE(absl::IsUnavailable(unconfirmed)) << attempt << ": " << unconfirmed;
+    EXPECT_THAT(std::string(unconfirmed.message()), ::testing::HasSubstr("replicas"));
+  }
+  const std::unique_ptr<RedisServer> replica = StartReplica();
+  const absl::Status confirmed = OptOut(updater, "r", absl::Seconds(5)).get();
+  EXPECT_TRUE(confirmed.ok()) << confirmed;
+  EXPECT_EQ(replica->Cli({"EXISTS", store::PreferencesKey("r")}), "1");
+  // One change, written once: the retries added no version and no consent event.
+  EXPECT_EQ(redis_.Cli({"LLEN", store::ConsentTrailKey("r")}), "1");
+  EXPECT_EQ(redis_.Cli({"XLEN", "sg:changes"}), "1");
 }
 
 // Redis runs nothing on a connection after a WAIT until the WAIT answers. So the writes that

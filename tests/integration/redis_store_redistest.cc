@@ -916,7 +916,8 @@ TEST_F(RedisStoreTest, TheLibraryRegistersEveryFunctionUnderItsVersion) {
   for (absl::string_view function :
        {store::kDecideFunction, store::kDecideDryRunFunction, store::kCancelFunction,
         store::kReadPreferencesFunction,
-        store::kWritePreferencesFunction, store::kForgetFunction}) {
+        store::kWritePreferencesFunction, store::kConfirmPreferencesFunction,
+        store::kForgetFunction}) {
     EXPECT_THAT(listed, ::testing::HasSubstr(std::string(function)));
   }
   // Loading it again, as every new connection does, is answered "already exists".
@@ -1101,6 +1102,53 @@ TEST_F(RedisStoreOnClusterTest, OnlyANewAllowedSendKeepsItsUnit) {
   ASSERT_EQ(read->capacity.size(), 1u);
   EXPECT_EQ(read->capacity[0].used, 1);
   EXPECT_EQ(SettledCounter(counter, 1), 1);
+}
+
+// On a cluster the change feed is in another slot than the contact's keys, so its entry is
+// written by a call of its own after the contact's write. A write its replicas did not confirm
+// in time (this cluster has none: every WAIT falls short) stands on the primary, so its entry
+// is written all the same: the caller's retry finds nothing left to write.
+TEST_F(RedisStoreOnClusterTest, AWriteItsReplicasDidNotConfirmStillHasItsFeedEntry) {
+  std::vector<store::NodeAddress> seeds;
+  for (int i = 0; i < cluster_.size(); ++i) seeds.push_back({"127.0.0.1", cluster_.node(i).port()});
+  store_ = std::make_unique<store::RedisStore>(
+      store::RedisStoreOptions{.connection = {.host = "127.0.0.1", .port = cluster_.node(0).port()},
+                               .cluster_seeds = seeds,
+                               .wait_replicas = 1});
+  WaitUntilHealthy();
+  auto feed_length = [&] { return Integer({"XLEN", "sg:changes"}); };
+  const store::Store::PreferencesWrite write{
+      .contact_id = "fed",
+      .preferences = {.version = 1, .global_opt_out = true},
+      .consent_event = "opted out",
+      .feed_entry = {{"contact_id", "fed"}, {"version", "1"}}};
+  std::promise<absl::StatusOr<bool>> written;
+  store_->WritePreferences(write, absl::Now() + absl::Milliseconds(300),
+                           [&](absl::StatusOr<bool> result) { written.set_value(result); });
+  const absl::StatusOr<bool> unconfirmed = written.get_future().get();
+  EXPECT_TRUE(absl::IsUnavailable(unconfirmed.status())) << unconfirmed.status();
+  EXPECT_TRUE(store::IsWrittenOnPrimary(unconfirmed.status()));
+  EXPECT_EQ(KeyCli({"EXISTS", store::PreferencesKey("fed")}), "1");
+  EXPECT_EQ(feed_length(), 1);
+  // A write that finds the version moved writes nothing, waits for nothing, feeds nothing.
+  std::promise<absl::StatusOr<bool>> stale;
+  store_->WritePreferences(write, absl::Now() + absl::Milliseconds(300),
+                           [&](absl::StatusOr<bool> result) { stale.set_value(result); });
+  EXPECT_EQ(stale.get_future().get().value_or(true), false);
+  EXPECT_EQ(feed_length(), 1);
+  // The same for an erasure.
+  std::promise<absl::Status> forgotten;
+  store_->Forget({.contact_id = "fed", .read_version = 1, .suppression_hash = "hash-of-fed",
+                  .suppression = {.suppressed = true},
+                  .feed_entry = {{"contact_id", "fed"}, {"forgotten", "true"}}},
+                 absl::Now() + absl::Milliseconds(300),
+                 [&](absl::StatusOr<std::optional<bool>> result) {
+                   forgotten.set_value(result.status());
+                 });
+  const absl::Status erased = forgotten.get_future().get();
+  EXPECT_TRUE(absl::IsUnavailable(erased)) << erased;
+  EXPECT_EQ(KeyCli({"EXISTS", store::PreferencesKey("fed")}), "0");
+  EXPECT_EQ(feed_length(), 2);
 }
 
 // The router itself, through a failover: the killed primary's slots go to its replica, and the

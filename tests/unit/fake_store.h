@@ -105,6 +105,14 @@ class FakeStore final : public store::Store {
     done(true);
   }
 
+  void ConfirmPreferences(absl::string_view contact_id, int64_t read_version,
+                          absl::Time deadline, WriteCallback done) override {
+    if (!failure.ok()) return done(failure);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = preferences_.find(std::string(contact_id));
+    done((it == preferences_.end() ? 0 : it->second.version) == read_version);
+  }
+
   void ReadConsentTrail(absl::string_view contact_id, absl::Time deadline,
                         TrailCallback done) override {
     if (!failure.ok()) return done(failure);

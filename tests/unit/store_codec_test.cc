@@ -194,8 +194,9 @@ TEST(LuaLibraryTest, TheLibraryAndItsFunctionsAreNamedWithItsVersion) {
   EXPECT_EQ(version.size(), 16u);
   EXPECT_TRUE(absl::StartsWith(source, absl::StrCat("#!lua name=sendgate_", version, "\n")));
   EXPECT_THAT(std::string(source), ::testing::HasSubstr("  RECORD_BYTES = 36,\n"));
-  for (absl::string_view function : {kDecideFunction, kCancelFunction, kReadPreferencesFunction,
-                                     kWritePreferencesFunction, kForgetFunction}) {
+  for (absl::string_view function :
+       {kDecideFunction, kCancelFunction, kReadPreferencesFunction, kWritePreferencesFunction,
+        kConfirmPreferencesFunction, kForgetFunction}) {
     EXPECT_TRUE(absl::EndsWith(function, absl::StrCat("_", version))) << function;
   }
 }
