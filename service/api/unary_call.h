@@ -28,10 +28,15 @@ inline absl::Time CallerDeadline(const grpc::CallbackServerContext* context) {
 // Redis: back off), UNAVAILABLE when a retry may work, INTERNAL or DATA_LOSS when something is
 // wrong that a retry cannot fix. Any other status keeps its code (absl's codes
 // are gRPC's): FAILED_PRECONDITION for a stale version, ABORTED for a contention retry ...
+// A write that stands on the Redis primary, its replicas unconfirmed, is UNAVAILABLE with the
+// store's own words (which say so): Redis did answer, and the same call again is harmless.
 inline grpc::Status CallFailure(const absl::Status& status) {
   if (!store::IsStoreError(status)) {
     return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                         std::string(status.message()));
+  }
+  if (store::IsWrittenOnPrimary(status)) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(status.message()));
   }
   const store::StoreErrorKind kind = store::KindOf(status);
   grpc::StatusCode code = grpc::StatusCode::INTERNAL;

@@ -268,7 +268,13 @@ void RedisConnection::WaitForReplicas(Pending* pending, const redisReply* reply)
       .deadline = pending->deadline + absl::Milliseconds(100),  // WAIT answers by its timeout
       .done = [wanted = pending->replicas, answer = OwnedReply(CopyReply(reply)),
                done = std::move(pending->done)](absl::StatusOr<const redisReply*> waited) mutable {
-        if (!waited.ok()) return done(WrittenOnPrimary(waited.status()));
+        if (!waited.ok()) {
+          return done(WrittenOnPrimary(StoreError(
+              KindOf(waited.status()),
+              absl::StrCat("the change was written on the Redis primary, but its replicas could "
+                           "not be waited for: ",
+                           waited.status().message()))));
+        }
         if ((*waited)->type != REDIS_REPLY_INTEGER || (*waited)->integer < wanted) {
           return done(WrittenOnPrimary(StoreError(
               StoreErrorKind::kUnavailable,

@@ -321,6 +321,26 @@ TEST_F(PreferencesE2eTest, AnImportCountsEveryRowAndReportsTheBadOnes) {
   EXPECT_EQ(Get("crm-2").version(), 1);
 }
 
+// Writes that must reach a replica, on a Redis that has none: each Update is UNAVAILABLE,
+// saying that the change is on the primary (not that Redis is unreachable), and so is the
+// caller's retry, which finds the change stored and still waits for a replica to confirm it.
+TEST_F(PreferencesE2eTest, AnUpdateNoReplicaConfirmedIsUnavailableAndSaysWhy) {
+  sendgate_->Kill();
+  StartSendgate({}, {"--redis_wait_replicas=1", "--redis_timeout=200ms"});
+  preferences_ = v1::Preferences::NewStub(channel_);
+  v1::UpdatePreferencesRequest opt_out;
+  opt_out.set_contact_id("unconfirmed");
+  opt_out.set_global_opt_out(true);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    v1::ContactPreferences stored;
+    const grpc::Status status = Update(opt_out, &stored);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << attempt;
+    EXPECT_THAT(status.error_message(), StartsWith("the change was written on the Redis primary"))
+        << attempt;
+  }
+  EXPECT_TRUE(Get("unconfirmed").global_opt_out());  // the change stands on the primary
+}
+
 TEST_F(PreferencesE2eTest, ForgetWithoutAKeyIsRefused) {
   sendgate_->Kill();
   redis_.Cli({"FLUSHALL"});  // a Redis whose suppression list no key ever wrote

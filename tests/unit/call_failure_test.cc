@@ -39,6 +39,16 @@ TEST(CallFailure, TheMessageStartsWithTheCauseInWords) {
             "too many commands wait for Redis: 100000 wait");
 }
 
+// Redis answered, its replicas did not confirm in time: not "Redis is unreachable".
+TEST(CallFailure, AWriteOnThePrimaryAloneSaysSoInTheStoresWords) {
+  const std::string words = "the change was written on the Redis primary, but 0 of the 1 "
+                            "replicas asked for confirmed it in time";
+  const grpc::Status status =
+      CallFailure(store::WrittenOnPrimary(StoreError(StoreErrorKind::kUnavailable, words)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), words);
+}
+
 TEST(CallFailure, AStatusNotFromTheStoreKeepsItsCode) {
   EXPECT_EQ(CallFailure(absl::FailedPreconditionError("stale")).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
