@@ -179,11 +179,14 @@ void RedisStore::AppendToFeed(std::string feed_command, absl::Time deadline,
       });
 }
 
-void RedisStore::FeedIfWritten(std::string feed_command, const absl::Status& status,
-                               absl::AnyInvocable<void()> then) {
+void RedisStore::FailWrite(std::string feed_command, absl::Status failed,
+                           absl::AnyInvocable<void(absl::Status)> answer) {
   constexpr absl::Duration kLateEntry = absl::Milliseconds(250);  // --redis_timeout's default
-  if (!IsWrittenOnPrimary(status)) return then();
-  AppendToFeed(std::move(feed_command), absl::Now() + kLateEntry, std::move(then));
+  if (!IsWrittenOnPrimary(failed)) return answer(std::move(failed));
+  AppendToFeed(std::move(feed_command), absl::Now() + kLateEntry,
+               [failed = std::move(failed), answer = std::move(answer)]() mutable {
+                 answer(std::move(failed));
+               });
 }
 
 void RedisStore::Check(const core::CheckPlan& plan, absl::Time deadline, CheckCallback done) {
@@ -371,12 +374,7 @@ void RedisStore::WritePreferences(const PreferencesWrite& write, absl::Time dead
       FormatFcall(kWritePreferencesFunction, {keys[0], keys[1], keys[2]}, Views(args)), deadline,
       [this, feed = FeedCommand(write.feed_entry), deadline,
        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-        if (!reply.ok()) {
-          return FeedIfWritten(std::move(feed), reply.status(),
-                               [failed = reply.status(), done = std::move(done)]() mutable {
-                                 done(failed);
-                               });
-        }
+        if (!reply.ok()) return FailWrite(std::move(feed), reply.status(), std::move(done));
         const redisReply* answer = *reply;
         if (answer->type != REDIS_REPLY_INTEGER || answer->integer < 0 || answer->integer > 1) {
           return done(FunctionError(answer, "write_preferences.lua"));
@@ -442,12 +440,7 @@ void RedisStore::Forget(const Erasure& erasure, absl::Time deadline, ForgetCallb
       deadline,
       [this, feed = FeedCommand(erasure.feed_entry), deadline,
        done = std::move(done)](absl::StatusOr<const redisReply*> reply) mutable {
-        if (!reply.ok()) {
-          return FeedIfWritten(std::move(feed), reply.status(),
-                               [failed = reply.status(), done = std::move(done)]() mutable {
-                                 done(failed);
-                               });
-        }
+        if (!reply.ok()) return FailWrite(std::move(feed), reply.status(), std::move(done));
         const redisReply* answer = *reply;
         if (answer->type != REDIS_REPLY_ARRAY || answer->elements < 1 ||
             answer->element[0]->type != REDIS_REPLY_INTEGER) {

@@ -89,11 +89,11 @@ class RedisStore final : public Store {
   // On a cluster, the XADD of `entry` that AppendToFeed sends after the contact's call; empty
   // on a standalone Redis (the function writes the entry).
   std::string FeedCommand(const std::vector<std::pair<std::string, std::string>>& entry) const;
-  // A preference write failed `status`: when Redis ran it all the same (WrittenOnPrimary(): its
-  // replicas fell short), its feed entry is still written, in a time of its own (the WAIT had
-  // the call's), before `then` runs.
-  void FeedIfWritten(std::string feed_command, const absl::Status& status,
-                     absl::AnyInvocable<void()> then);
+  // Answers a preference write that `failed`: when Redis ran it all the same (WrittenOnPrimary():
+  // its replicas fell short), its feed entry is written first, in a time of its own (the WAIT
+  // had the call's).
+  void FailWrite(std::string feed_command, absl::Status failed,
+                 absl::AnyInvocable<void(absl::Status)> answer);
   // Sends `feed_command` (FeedCommand) then runs `done`; at once when it is empty.
   void AppendToFeed(std::string feed_command, absl::Time deadline,
                     absl::AnyInvocable<void()> done);
